@@ -1,0 +1,149 @@
+"""The Python API: ``fsa_edge.load(...)`` gives an :class:`Analyzer`.
+
+Model lookup order: an existing directory, then an alias registered by a plugin (``default``
+is the embedded student). Nothing is ever downloaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence, overload
+
+from .backends import Backend
+from .errors import BackendError, FsaEdgeError, ModelNotFoundError
+from .model import AnalysisResult, Review
+from .plugins import missing_requirements, registry
+from .tasks import get_task
+
+DEFAULT_BATCH_SIZE = 32
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    path: Path
+    name: str
+
+
+def resolve_model(model: str | Path) -> ResolvedModel:
+    """A model directory from a path or an alias; an unknown name lists the known aliases."""
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return ResolvedModel(path, str(model))
+    aliases = registry().models
+    if str(model) in aliases:
+        alias_path, _ = aliases[str(model)]
+        if not alias_path.is_dir():
+            raise ModelNotFoundError(
+                f"model alias {str(model)!r} points to {alias_path}, which is not there "
+                "(this build ships without it; pass a model directory)")
+        return ResolvedModel(alias_path, str(model))
+    known = ", ".join(sorted(aliases)) or "none"
+    raise ModelNotFoundError(f"no model directory or alias {str(model)!r}; known aliases: {known}")
+
+
+def select_backend(path: Path, backend: str | None = None) -> type[Backend]:
+    """The backend class that serves ``path``: the one named, the card's, or the first able."""
+    backends = registry().backends
+    from .card import ModelCard
+
+    name = backend or ModelCard.load(path).backend
+    if name is not None:
+        if name not in backends:
+            raise BackendError(f"unknown backend {name!r}; known backends: "
+                               f"{', '.join(sorted(backends)) or 'none'}")
+        chosen = backends[name]
+    else:
+        able = [cls for cls in backends.values() if cls.can_load(path)]
+        if not able:
+            raise BackendError(f"no backend recognises the model at {path}; known backends: "
+                               f"{', '.join(sorted(backends)) or 'none'}")
+        chosen = able[0]
+    missing = missing_requirements(chosen)
+    if missing:
+        extra = f" (pip install 'fsa-edge[{chosen.extra}]')" if chosen.extra else ""
+        raise BackendError(f"backend {chosen.name!r} needs {', '.join(missing)}{extra}")
+    return chosen
+
+
+def load(model: str | Path = "default", *, backend: str | None = None, device: str = "auto",
+         task: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE, **options: Any) -> "Analyzer":
+    """Load a model for analysis.
+
+    ``model``: a model directory or an alias (``"default"``). ``backend``: a backend name
+    (default: what the model card says, else the first backend that recognises the model).
+    ``device``: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``. Other keyword
+    options go to the backend (for example ``compute_type``, ``intra_threads``, ``beam_size``).
+    """
+    resolved = resolve_model(model)
+    backend_class = select_backend(resolved.path, backend)
+    instance = backend_class(resolved.path, device=device, **options)
+    return Analyzer(instance, model_name=resolved.name, task=task, batch_size=batch_size)
+
+
+class Analyzer:
+    """Analyses texts with one backend. Results come back in input order."""
+
+    def __init__(self, backend: Backend, *, model_name: str, task: str | None = None,
+                 batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+        self.backend = backend
+        self.model_name = model_name
+        self.task = get_task(task or backend.default_task).name
+        self.batch_size = max(1, int(batch_size))
+
+    @overload
+    def analyze(self, texts: str, *, task: str | None = None) -> AnalysisResult: ...
+
+    @overload
+    def analyze(self, texts: Sequence[str | Review], *, task: str | None = None
+                ) -> list[AnalysisResult]: ...
+
+    def analyze(self, texts, *, task=None):
+        """A text gives one result; a list gives a list."""
+        if isinstance(texts, (str, Review)):
+            return next(self.analyze_iter([texts], task=task))
+        return list(self.analyze_iter(texts, task=task))
+
+    def analyze_iter(self, items: Iterable[str | Review], *, task: str | None = None
+                     ) -> Iterator[AnalysisResult]:
+        """A generator of results, one per item, computed a batch at a time."""
+        batch: list[Review] = []
+        for index, item in enumerate(items):
+            review = item if isinstance(item, Review) else Review(str(index), item)
+            batch.append(review)
+            if len(batch) >= self.batch_size:
+                yield from self.analyze_reviews(batch, task=task)
+                batch = []
+        if batch:
+            yield from self.analyze_reviews(batch, task=task)
+
+    def analyze_reviews(self, reviews: Sequence[Review], *, task: str | None = None
+                        ) -> list[AnalysisResult]:
+        """Results for one batch; a backend failure becomes an error record for each review."""
+        task_object = get_task(task or self.task)
+        try:
+            predictions = self.backend.predict([r.text for r in reviews], task=task_object)
+            if len(predictions) != len(reviews):
+                raise BackendError(f"backend {self.backend.name!r} returned {len(predictions)} "
+                                   f"predictions for {len(reviews)} texts")
+        except FsaEdgeError as exc:
+            return [self._error(r, task_object.name, str(exc)) for r in reviews]
+        except Exception as exc:  # noqa: BLE001 - a crash must not lose the batch's rows
+            message = f"backend {self.backend.name!r} failed: {type(exc).__name__}: {exc}"
+            return [self._error(r, task_object.name, message) for r in reviews]
+        return [AnalysisResult(id=r.id, text=r.text, task=task_object.name,
+                               elements=p.elements, model=self.model_name)
+                for r, p in zip(reviews, predictions)]
+
+    def _error(self, review: Review, task: str, message: str) -> AnalysisResult:
+        return AnalysisResult(id=review.id, text=review.text, task=task, model=self.model_name,
+                              error=message)
+
+    def close(self) -> None:
+        self.backend.close()
+
+    def __enter__(self) -> "Analyzer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

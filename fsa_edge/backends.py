@@ -1,0 +1,91 @@
+"""What an inference backend is, and the shared logic of generative (seq2seq) backends.
+
+A backend turns texts into sentiment elements for a task. Generative backends only implement
+:meth:`GenerativeBackend.generate` (texts in, linearised targets out); prompting with the task
+prefix, parsing back to elements with spans, and attaching scores happen here, once.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Sequence
+
+from .card import ModelCard
+from .model import SentimentElement
+from .tasks import SlotTask
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A backend's answer for one text."""
+
+    elements: tuple[SentimentElement, ...]
+    dropped: int = 0
+    generated: str | None = None
+    score: float | None = None
+
+
+@dataclass(frozen=True)
+class Generation:
+    """A generated target text and its confidence (mean token probability, 0..1)."""
+
+    text: str
+    score: float | None = None
+
+
+class Backend(ABC):
+    """Base class of every backend registered through ``register_backends``."""
+
+    name: ClassVar[str]
+    requires: ClassVar[tuple[str, ...]] = ()
+    extra: ClassVar[str | None] = None
+    description: ClassVar[str] = ""
+
+    def __init__(self, path: str | Path, *, device: str = "auto", **options: Any) -> None:
+        self.path = Path(path)
+        self.device = device
+        self.options = options
+        self.card = ModelCard.load(self.path) if self.path.is_dir() else ModelCard()
+
+    @classmethod
+    def can_load(cls, path: Path) -> bool:
+        """Whether this backend recognises the model at ``path`` (used when none is named)."""
+        return False
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        return self.card.tasks
+
+    @property
+    def default_task(self) -> str:
+        return self.card.task
+
+    @abstractmethod
+    def predict(self, texts: Sequence[str], *, task: SlotTask) -> list[Prediction]:
+        """One :class:`Prediction` per text, in order."""
+
+    def close(self) -> None:
+        """Release resources (optional)."""
+
+
+class GenerativeBackend(Backend):
+    """A backend over a seq2seq model that writes the task's linearised target."""
+
+    @abstractmethod
+    def generate(self, inputs: Sequence[str]) -> list[Generation]:
+        """One :class:`Generation` per encoder input, in order."""
+
+    def predict(self, texts: Sequence[str], *, task: SlotTask) -> list[Prediction]:
+        inputs = [self.card.input_for(task.name, text) for text in texts]
+        predictions = []
+        for text, generation in zip(texts, self.generate(inputs)):
+            parsed = task.parse(generation.text, text)
+            score = generation.score
+            if score is not None and not math.isfinite(score):
+                score = None
+            predictions.append(Prediction(task.with_scores(parsed.elements, score), parsed.dropped,
+                                          generation.text, score))
+        return predictions

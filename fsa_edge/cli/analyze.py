@@ -1,0 +1,99 @@
+"""``fsa-edge analyze``: one JSON line out per input line, in input order."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import IO, Iterator
+
+import click
+
+from ..model import AnalysisResult
+from ..readers import InputLine, iter_jsonl_reviews, iter_text_reviews
+from .progress import Progress
+
+
+def _open_input(source: str) -> IO[bytes]:
+    if source == "-":
+        return sys.stdin.buffer
+    path = Path(source)
+    if not path.is_file():
+        raise click.BadParameter(f"no such file: {source}", param_hint="INPUT")
+    return path.open("rb")
+
+
+def _chunks(lines: Iterator[InputLine], batch_size: int) -> Iterator[list[InputLine]]:
+    chunk: list[InputLine] = []
+    valid = 0
+    for item in lines:
+        chunk.append(item)
+        valid += item.review is not None
+        if valid >= batch_size:
+            yield chunk
+            chunk, valid = [], 0
+    if chunk:
+        yield chunk
+
+
+@click.command()
+@click.argument("input_path", metavar="INPUT")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+              help="Write JSON lines here (default: stdout).")
+@click.option("--model", "-m", default="default", show_default=True,
+              help="Model directory or alias.")
+@click.option("--backend", "-b", default=None, help="Backend name (default: from the model).")
+@click.option("--task", "-t", default=None, help="Task (default: the model's default task).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.option("--format", "input_format", type=click.Choice(["jsonl", "text"]), default="jsonl",
+              show_default=True, help="jsonl: one JSON object per line; text: one review per line.")
+@click.option("--text-field", default="text", show_default=True)
+@click.option("--id-field", default="id", show_default=True)
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
+@click.option("--strict", is_flag=True, help="Stop at the first bad line with exit code 2.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress on stderr (default: only when stderr is a terminal).")
+def analyze(input_path: str, output: str | None, model: str, backend: str | None,
+            task: str | None, device: str, input_format: str, text_field: str, id_field: str,
+            batch_size: int, strict: bool, progress: bool | None) -> None:
+    """Analyse every review of INPUT (JSONL, or '-' for stdin)."""
+    from ..api import load
+
+    analyzer = load(model, backend=backend, device=device, task=task, batch_size=batch_size)
+    stream = _open_input(input_path)
+    source = "<stdin>" if input_path == "-" else input_path
+    if input_format == "text":
+        lines = iter_text_reviews(stream, source=source)
+    else:
+        lines = iter_jsonl_reviews(stream, text_field=text_field, id_field=id_field, source=source)
+    out = open(output, "w", encoding="utf-8") if output else sys.stdout
+    report = Progress(progress)
+    try:
+        for chunk in _chunks(lines, batch_size):
+            bad = next((item for item in chunk if item.error is not None), None)
+            if strict and bad is not None:
+                chunk = chunk[:chunk.index(bad)]
+            reviews = [item.review for item in chunk if item.review is not None]
+            results = iter(analyzer.analyze_reviews(reviews) if reviews else [])
+            errors = 0
+            for item in chunk:
+                if item.review is not None:
+                    result = next(results)
+                else:
+                    errors += 1
+                    result = AnalysisResult(id=item.id, text=None, task=analyzer.task,
+                                            model=analyzer.model_name, error=item.error)
+                errors += result.error is not None and item.review is not None
+                out.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+            out.flush()
+            report.update(len(chunk), errors)
+            if strict and bad is not None:
+                click.echo(f"Error: {source}, {bad.error}", err=True)
+                sys.exit(2)
+    finally:
+        report.close()
+        if output:
+            out.close()
+        if stream is not sys.stdin.buffer:
+            stream.close()
+        analyzer.close()

@@ -1,0 +1,46 @@
+"""``fsa-edge evaluate``: the paper's micro P/R/F1 of an ``analyze`` output against gold."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..metric import Evaluation, evaluate as score, gold_by_id
+from ..readers import READERS, read_dataset, read_predictions
+from ..tasks import get_task, task_names
+
+
+def format_table(evaluation: Evaluation) -> str:
+    rows = [("all", evaluation.overall)] + list(evaluation.by_polarity.items())
+    lines = [f"task {evaluation.task}: {evaluation.reviews} reviews, "
+             f"{evaluation.missing_predictions} without prediction",
+             f"{'':10} {'P':>7} {'R':>7} {'F1':>7} {'tp':>6} {'pred':>6} {'gold':>6}"]
+    for name, s in rows:
+        lines.append(f"{name:10} {s.precision:7.2f} {s.recall:7.2f} {s.f1:7.2f} "
+                     f"{s.true_positives:6d} {s.predicted:6d} {s.gold:6d}")
+    return "\n".join(lines)
+
+
+@click.command()
+@click.option("--task", "-t", required=True, type=click.Choice(task_names(), case_sensitive=False))
+@click.option("--gold", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="A gold file of any format the readers know.")
+@click.option("--gold-format", type=click.Choice(sorted(READERS)), default=None,
+              help="Force the gold format (default: detected).")
+@click.option("--pred", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="An `fsa-edge analyze` output (JSONL), matched by id.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None,
+              help="Also write the scores as JSON here.")
+def evaluate(task: str, gold: str, gold_format: str | None, pred: str, json_out: str | None) -> None:
+    """Score predictions against gold: micro P/R/F1 on exact elements, per polarity."""
+    task_object = get_task(task)
+    dataset = read_dataset(gold, gold_format)
+    predictions = read_predictions(pred)
+    evaluation = score(task_object, gold_by_id(dataset.examples),
+                       {rid: r.elements for rid, r in predictions.items()})
+    click.echo(format_table(evaluation))
+    if json_out:
+        record = {"gold": str(Path(gold)), "pred": str(Path(pred)), **evaluation.to_dict()}
+        Path(json_out).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

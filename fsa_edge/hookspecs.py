@@ -1,0 +1,56 @@
+"""The extension points of fsa-edge.
+
+Each hook hands the plugin a ``register`` callback (as simonw/llm does): adding a parameter
+later does not break older plugins, which may accept fewer arguments than the spec. Hooks are
+always called with keyword arguments.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("fsa_edge")
+hookimpl = pluggy.HookimplMarker("fsa_edge")
+
+
+@hookspec
+def register_backends(register: Callable[[type], None]) -> None:
+    """Register inference backends: ``register(BackendClass)``.
+
+    A backend class subclasses :class:`fsa_edge.backends.Backend`; it has a unique ``name``,
+    the import names it ``requires``, ``can_load(path)`` and a constructor
+    ``BackendClass(path, device=..., **options)``.
+    """
+
+
+@hookspec
+def register_students(register: Callable[[type], None]) -> None:
+    """Register trainable students: ``register(StudentClass)``.
+
+    A student class subclasses :class:`fsa_edge.training.Student` (``name``, ``requires``,
+    ``pretrain(...)`` and ``finetune(...)``).
+    """
+
+
+@hookspec
+def register_teachers(register: Callable[[type], None]) -> None:
+    """Register teachers that write the distillation corpus: ``register(TeacherClass)``.
+
+    A teacher class subclasses :class:`fsa_edge.teaching.Teacher` (``name``, ``requires``,
+    ``generate(prompt, ...)``).
+    """
+
+
+@hookspec
+def register_models(register: Callable[..., None]) -> None:
+    """Register model aliases: ``register(alias, path, description="")``.
+
+    ``fsa_edge.load("alias")`` then finds the model directory at ``path``.
+    """
+
+
+@hookspec
+def register_commands(cli: Any) -> None:
+    """Add subcommands to the ``fsa-edge`` click group ``cli``."""

@@ -1,0 +1,113 @@
+"""Line-by-line input for ``analyze`` and prediction files for ``evaluate``.
+
+Every input line yields exactly one :class:`InputLine`: a review, or an error that names the
+line and field. Nothing is skipped silently (blank lines included: they become error records
+so that output line N always answers input line N).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Iterator
+
+from ..errors import InputError
+from ..model import AnalysisResult, Review
+
+
+@dataclass(frozen=True)
+class InputLine:
+    """One input line: ``review`` when it is valid, else ``error``."""
+
+    line: int
+    id: str
+    review: Review | None = None
+    error: str | None = None
+
+
+def _decode(raw: bytes, line: int) -> tuple[str | None, str | None]:
+    try:
+        return raw.decode("utf-8-sig" if line == 1 else "utf-8").rstrip("\r\n"), None
+    except UnicodeDecodeError as exc:
+        return None, f"line {line}: not valid UTF-8 (byte {exc.start})"
+
+
+def iter_jsonl_reviews(stream: IO[bytes], *, text_field: str = "text", id_field: str = "id",
+                       source: str = "<input>") -> Iterator[InputLine]:
+    """Reviews from JSON lines; a missing id falls back to the line number."""
+    for line, raw in enumerate(stream, start=1):
+        fallback_id = str(line)
+        text, error = _decode(raw, line)
+        if error is not None:
+            yield InputLine(line, fallback_id, error=error)
+            continue
+        if not text.strip():
+            yield InputLine(line, fallback_id, error=f"line {line}: empty line")
+            continue
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as exc:
+            yield InputLine(line, fallback_id, error=f"line {line}: invalid JSON ({exc.msg})")
+            continue
+        if not isinstance(record, dict):
+            yield InputLine(line, fallback_id, error=f"line {line}: expected a JSON object")
+            continue
+        rid = record.get(id_field, fallback_id)
+        if not isinstance(rid, (str, int)) or isinstance(rid, bool):
+            yield InputLine(line, fallback_id,
+                            error=f"line {line}: field {id_field!r} must be a string or integer")
+            continue
+        rid = str(rid)
+        value = record.get(text_field)
+        if value is None:
+            yield InputLine(line, rid, error=f"line {line}: field {text_field!r} is missing")
+        elif not isinstance(value, str):
+            yield InputLine(line, rid, error=f"line {line}: field {text_field!r} must be a string")
+        elif not value.strip():
+            yield InputLine(line, rid, error=f"line {line}: field {text_field!r} is empty")
+        else:
+            metadata = {k: v for k, v in record.items() if k not in (id_field, text_field)}
+            yield InputLine(line, rid, review=Review(rid, value, metadata))
+
+
+def iter_text_reviews(stream: IO[bytes], *, source: str = "<input>") -> Iterator[InputLine]:
+    """One review per line of plain text; the id is the line number."""
+    for line, raw in enumerate(stream, start=1):
+        text, error = _decode(raw, line)
+        if error is not None:
+            yield InputLine(line, str(line), error=error)
+        elif not text.strip():
+            yield InputLine(line, str(line), error=f"line {line}: empty line")
+        else:
+            yield InputLine(line, str(line), review=Review(str(line), text))
+
+
+def read_predictions(path: str | Path) -> dict[str, AnalysisResult]:
+    """An ``analyze`` output file, keyed by id. A malformed line is an :class:`InputError`."""
+    path = Path(path)
+    predictions: dict[str, AnalysisResult] = {}
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        raise InputError("no such file", path=path) from None
+    with handle:
+        for line, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw.decode("utf-8-sig" if line == 1 else "utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise InputError(f"invalid JSON line ({exc})", path=path, line=line) from None
+            if not isinstance(record, dict):
+                raise InputError("expected a JSON object", path=path, line=line)
+            for key in ("id", "task"):
+                if key not in record:
+                    raise InputError("missing", path=path, line=line, field=key)
+            try:
+                result = AnalysisResult.from_dict(record)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise InputError(f"malformed element ({exc})", path=path, line=line,
+                                 field="elements") from None
+            predictions[result.id] = result
+    return predictions
