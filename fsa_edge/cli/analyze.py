@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import IO, Iterator
 
 import click
 
+from ..jsonlines import dumps_line
 from ..model import AnalysisResult
 from ..readers import InputLine, iter_jsonl_reviews, iter_text_reviews
 from .progress import Progress
@@ -80,11 +80,10 @@ def analyze(input_path: str, output: str | None, model: str, backend: str | None
                 if item.review is not None:
                     result = next(results)
                 else:
-                    errors += 1
                     result = AnalysisResult(id=item.id, text=None, task=analyzer.task,
                                             model=analyzer.model_name, error=item.error)
-                errors += result.error is not None and item.review is not None
-                out.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+                errors += result.error is not None
+                out.write(dumps_line(result.to_dict()) + "\n")
             out.flush()
             report.update(len(chunk), errors)
             if strict and bad is not None:

@@ -24,9 +24,9 @@ EMPTY_TARGET = "none"
 FORMAT_VERSION = 1
 
 _POLARITY_ALIASES = {
-    "positive": "positive", "pos": "positive", "great": "positive", "good": "positive",
-    "negative": "negative", "neg": "negative", "bad": "negative",
-    "neutral": "neutral", "neu": "neutral", "mild": "neutral",
+    "positive": "positive", "pos": "positive",
+    "negative": "negative", "neg": "negative",
+    "neutral": "neutral", "neu": "neutral",
     "conflict": "conflict", "mixed": "conflict", "conflicting": "conflict",
 }
 

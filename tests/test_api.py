@@ -1,0 +1,47 @@
+"""The Python API: model lookup, backend choice, analyze forms."""
+
+from __future__ import annotations
+
+import pytest
+
+import fsa_edge
+from fsa_edge import AnalysisResult, BackendError, ModelNotFoundError, Review
+
+
+def test_unknown_model_lists_known_aliases(keyword_model):
+    with pytest.raises(ModelNotFoundError) as info:
+        fsa_edge.load("no-such-model")
+    assert "keyword-test" in str(info.value) and "default" in str(info.value)
+
+
+def test_unknown_backend_lists_backends(keyword_model):
+    with pytest.raises(BackendError, match="keyword"):
+        fsa_edge.load(keyword_model, backend="nope")
+
+
+def test_directory_alias_and_analyze_forms(keyword_model):
+    for model in (keyword_model, "keyword-test"):
+        analyzer = fsa_edge.load(model)
+        one = analyzer.analyze("The food was great.")
+        assert isinstance(one, AnalysisResult)
+        assert [(e.aspect, e.aspect_span, e.polarity, e.score) for e in one.elements] == \
+            [("food", (4, 8), "positive", 0.9)]
+    many = analyzer.analyze(["service", Review("x", "bread and food")])
+    assert [r.id for r in many] == ["0", "x"]
+    assert [e.aspect for e in many[1].elements] == ["bread", "food"]
+    stream = analyzer.analyze_iter(f"food {i}" for i in range(70))
+    assert not isinstance(stream, list)
+    assert [r.id for r in stream] == [str(i) for i in range(70)]
+
+
+def test_backend_crash_becomes_error_records_not_lost_rows(keyword_model):
+    analyzer = fsa_edge.load(keyword_model, batch_size=2)
+    results = analyzer.analyze(["food", "BOOM", "service"])
+    assert [r.error is None for r in results] == [False, False, True]
+    assert "kaboom" in results[0].error
+
+
+def test_result_json_round_trip():
+    result = AnalysisResult("1", "t", "atsa", (fsa_edge.SentimentElement(
+        "positive", aspect="t", aspect_span=(0, 1), score=0.5),), model="m")
+    assert AnalysisResult.from_dict(result.to_dict()) == result
