@@ -1,0 +1,108 @@
+"""Quality report: the paper's metric on the shared test sets, for one or more model variants.
+
+    python benchmarks/quality.py --variant int8=DIR --variant float32=DIR2 \
+        --variant torch=HF_DIR:transformers [--limit 100] [--out benchmarks/results/quality]
+
+Each variant is ``NAME=MODEL[:BACKEND]`` (a model directory or alias). Every data set whose task the
+model's card lists is scored with ``fsa_edge.evaluate`` on greedy outputs. Writes ``<out>.json`` and
+``<out>.md`` and prints the table. ``--limit`` scores only the first N records of each set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import fsa_edge
+from fsa_edge.metric import gold_by_id
+from fsa_edge.readers import read_dataset
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+# (label, task, path relative to the data folder)
+DATASETS = [
+    ("rest14", "atsa", "fsa-benchmark/atsa/rest14/test.json"),
+    ("laptop14", "atsa", "fsa-benchmark/atsa/laptop14/test.json"),
+    ("rest16", "acsa", "fsa-benchmark/acsa/rest16/test.json"),
+    ("laptop16", "acsa", "fsa-benchmark/acsa/laptop16/test.json"),
+    ("aste-14res", "aste", "aste-data-v2/ASTE-Data-V2-EMNLP2020/14res/test_triplets.txt"),
+    ("asqp-rest16", "asqp", "asqp/data/rest16/test.txt"),
+    ("acos-laptop", "acos", "acos/data/Laptop-ACOS/laptop_quad_test.tsv"),
+    ("yelp2", "sentence", "sentence-sentiment/yelp2/test.json"),
+    ("sst2", "sentence", "sentence-sentiment/sst2/test.json"),
+]
+
+
+def parse_variant(spec: str) -> tuple[str, str, str | None]:
+    name, _, rest = spec.partition("=")
+    if not rest:
+        raise SystemExit(f"--variant {spec!r}: expected NAME=MODEL[:BACKEND]")
+    model, _, backend = rest.rpartition(":") if ":" in rest else (rest, "", "")
+    return name, model or rest, backend or None
+
+
+def score_variant(name: str, model: str, backend: str | None, data: Path, limit: int | None,
+                  batch_size: int) -> list[dict]:
+    analyzer = fsa_edge.load(model, backend=backend, batch_size=batch_size)
+    rows = []
+    for label, task, relative in DATASETS:
+        path = data / relative
+        if task not in analyzer.backend.tasks or not path.exists():
+            continue
+        examples = read_dataset(path).examples[:limit]
+        started = time.perf_counter()
+        results = analyzer.analyze([ex.review for ex in examples], task=task)
+        seconds = time.perf_counter() - started
+        evaluation = fsa_edge.evaluate(task, gold_by_id(examples),
+                                       {r.id: r.elements for r in results if r.error is None})
+        rows.append({"variant": name, "model": model, "backend": analyzer.backend.name,
+                     "dataset": label, "task": task, "records": len(examples),
+                     "errors": sum(r.error is not None for r in results),
+                     "reviews_per_s": round(len(examples) / seconds, 2), **evaluation.to_dict()})
+        print(f"{name:10} {label:12} {task:8} F1 {evaluation.overall.f1:6.2f} "
+              f"({len(examples)} records, {len(examples) / seconds:.1f}/s)", file=sys.stderr)
+    analyzer.close()
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    variants = list(dict.fromkeys(r["variant"] for r in rows))
+    datasets = list(dict.fromkeys(r["dataset"] for r in rows))
+    table = {(r["variant"], r["dataset"]): r for r in rows}
+    lines = ["| data set | task | " + " | ".join(f"{v} F1" for v in variants) + " |",
+             "|---|---|" + "---|" * len(variants)]
+    for dataset in datasets:
+        task = next(r["task"] for r in rows if r["dataset"] == dataset)
+        cells = [f"{table[(v, dataset)]['f1']:.2f}" if (v, dataset) in table else "–" for v in variants]
+        lines.append(f"| {dataset} | {task} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--variant", action="append", required=True, help="NAME=MODEL[:BACKEND]")
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/quality"))
+    args = parser.parse_args(argv)
+    if not args.data.is_dir():
+        print(f"data folder absent: {args.data}", file=sys.stderr)
+        return 2
+    rows = []
+    for spec in args.variant:
+        rows.extend(score_variant(*parse_variant(spec), args.data, args.limit, args.batch_size))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    record = {"limit": args.limit, "variants": args.variant, "rows": rows}
+    args.out.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
+    table = markdown(rows)
+    args.out.with_suffix(".md").write_text(table)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
