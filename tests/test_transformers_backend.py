@@ -1,0 +1,51 @@
+"""The transformers backend, and its agreement with the converted CTranslate2 model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+pytest.importorskip("ctranslate2")
+
+import fsa_edge  # noqa: E402
+from fsa_edge_ctranslate2 import CTranslate2Backend  # noqa: E402
+from fsa_edge_transformers import TransformersBackend  # noqa: E402
+from tiny_models import cached_conversion, cached_tiny_model, synthetic_examples  # noqa: E402
+
+TEXTS = [text for text, _ in synthetic_examples(24, seed=99)] + [
+    "The Pizza was great but the service was rude.", "Nothing to say.", "Wine!"]
+
+
+@pytest.fixture(scope="session")
+def tiny_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.getbasetemp() / "tiny_models"
+
+
+@pytest.mark.parametrize("kind", ["t5", "bart"])
+def test_transformers_and_ctranslate2_float32_agree_on_greedy_outputs(kind, tiny_root):
+    hf = cached_tiny_model(kind, tiny_root)
+    ct2 = cached_conversion(kind, tiny_root, "float32")
+    torch_backend = TransformersBackend(hf, device="cpu", max_batch_size=8)
+    ct2_backend = CTranslate2Backend(ct2, device="cpu", intra_threads=1)
+    reference = torch_backend.generate(TEXTS)
+    converted = ct2_backend.generate(TEXTS)
+    assert [g.text for g in converted] == [g.text for g in reference]
+    for a, b in zip(reference, converted):
+        # same definition (geometric-mean token probability); torch decodes padded batches,
+        # CTranslate2 length-sorted ones, so the float sums differ slightly
+        assert a.score == pytest.approx(b.score, abs=2e-2)
+    assert len({g.text for g in reference}) > 3, "outputs are not degenerate"
+
+
+def test_load_picks_the_transformers_backend_for_a_hf_directory(tiny_root):
+    hf = cached_tiny_model("t5", tiny_root)
+    assert TransformersBackend.can_load(hf)
+    assert not CTranslate2Backend.can_load(hf)
+    with fsa_edge.load(hf, device="cpu") as analyzer:
+        assert analyzer.backend.name == "transformers"
+        result = analyzer.analyze("The Pizza was great but the service was rude.")
+    assert result.error is None
+    assert all(e.aspect_span is not None for e in result.elements)
