@@ -39,6 +39,12 @@ def test_case_and_spacing_of_wordpiece_decodes_are_tolerated():
     assert parsed.elements[0].aspect_span == (10, 18)
 
 
+def test_accents_stripped_by_an_uncased_tokenizer_are_tolerated():
+    parsed = ATSA.parse("creme brulee | positive", "The Crème Brûlée was divine.")
+    assert parsed.elements[0].aspect == "Crème Brûlée"
+    assert parsed.elements[0].aspect_span == (4, 16)
+
+
 def test_acsa_category_format():
     element = SentimentElement("positive", category="FOOD#QUALITY")
     assert ACSA.linearise([element]) == "food quality | positive"

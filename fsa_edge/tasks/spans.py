@@ -1,7 +1,8 @@
 """Find generated terms in the original text to recover their character spans.
 
-Matching order for one term: exact, then case-insensitive, then whitespace-tolerant (a decoded
-WordPiece string such as ``hot - dog`` still finds ``hot-dog``).
+Matching order for one term: exact, then ignoring case and accents (uncased WordPiece writes
+``cafe`` for ``Café``), then also ignoring whitespace (a decoded WordPiece string such as
+``hot - dog`` still finds ``hot-dog``).
 
 A linearised target names terms but not which occurrence, so :func:`assign_spans` chooses the
 occurrences of all elements of a generation together: elements are written in sentence order,
@@ -12,6 +13,8 @@ this, an aspect is paired with its nearest opinion, then the earliest occurrence
 from __future__ import annotations
 
 import re
+import unicodedata
+from functools import lru_cache
 from typing import Sequence
 
 from ..model import Span
@@ -21,11 +24,23 @@ _ORDER_PENALTY = 1e6
 _OVERLAP_PENALTY = 1e5
 
 
+@lru_cache(maxsize=4096)
+def _fold_char(char: str) -> str:
+    base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+    folded = base.lower()
+    return folded if len(folded) == 1 else char.lower() if len(char.lower()) == 1 else char
+
+
+def fold(text: str) -> str:
+    """Lower-cased, accents removed, one character per character (indices stay valid)."""
+    return "".join(_fold_char(char) for char in text)
+
+
 def _flexible_pattern(term: str) -> re.Pattern[str] | None:
     compact = re.sub(r"\s+", "", term)
     if not compact:
         return None
-    return re.compile(r"\s*".join(re.escape(char) for char in compact), re.IGNORECASE)
+    return re.compile(r"\s*".join(re.escape(char) for char in compact))
 
 
 def occurrences(text: str, term: str) -> list[Span]:
@@ -35,11 +50,12 @@ def occurrences(text: str, term: str) -> list[Span]:
         return []
     found = _all(text, term, 0)
     if not found:
-        found = _all(text.lower(), term.lower(), 0) if len(text.lower()) == len(text) else []
-    if not found:
-        pattern = _flexible_pattern(term)
-        if pattern is not None:
-            found = [m.span() for m in pattern.finditer(text)][:MAX_OCCURRENCES]
+        folded_text, folded_term = fold(text), fold(term)
+        found = _all(folded_text, folded_term, 0)
+        if not found:
+            pattern = _flexible_pattern(folded_term)
+            if pattern is not None:
+                found = [m.span() for m in pattern.finditer(folded_text)][:MAX_OCCURRENCES]
     return found
 
 
