@@ -31,6 +31,7 @@ def build_cli() -> click.Group:
     from .. import __version__
     from ..plugins import load_plugins
     from .analyze import analyze
+    from .distill import distill
     from .evaluate import evaluate
     from .plugins_command import plugins
 
@@ -39,7 +40,7 @@ def build_cli() -> click.Group:
     def cli() -> None:
         """Fine-grained sentiment analysis at the edge: distil, train, convert, analyze, evaluate."""
 
-    for command in (analyze, evaluate, plugins):
+    for command in (analyze, distill, evaluate, plugins):
         cli.add_command(command)
     load_plugins().hook.register_commands(cli=cli)
     return cli

@@ -1,0 +1,26 @@
+"""Teaching: a local LLM teacher writes the distillation corpus (torch-free).
+
+* :class:`Teacher` — the base class of teachers registered through ``register_teachers``
+  (built in: ``llamacpp`` over a GGUF file, ``replay`` over recorded answers).
+* :func:`load_prompt` — the versioned prompts ``analysis``, ``rewriting`` and ``label``.
+* :func:`distill` — every review through the teacher into a resumable, crash-safe corpus
+  (:class:`CorpusWriter`), with a :class:`CostSummary` of tokens and API-equivalent cost.
+"""
+
+from __future__ import annotations
+
+from .corpus import CorpusWriter, iter_corpus, row_key
+from .cost import CostSummary
+from .export import EXPORT_FORMATS, export_paper
+from .hashing import file_sha256
+from .label import LabelFormatError, LabelParse, parse_label
+from .prompts import Prompt, load_prompt, prompt_names
+from .runner import DistillItem, distill, items_from_reviews
+from .teacher import Sampling, Teacher, TeacherReply, TeacherRequest
+
+__all__ = [
+    "CorpusWriter", "CostSummary", "DistillItem", "EXPORT_FORMATS", "LabelFormatError",
+    "LabelParse", "Prompt", "Sampling", "Teacher", "TeacherReply", "TeacherRequest",
+    "distill", "export_paper", "file_sha256", "items_from_reviews", "iter_corpus",
+    "load_prompt", "parse_label", "prompt_names", "row_key",
+]

@@ -1,0 +1,253 @@
+"""The ``distill`` runner: every review through the teacher, into a resumable corpus.
+
+Nothing is dropped silently: each input item yields exactly one corpus row, either a response
+or an error (empty review, unreadable input line, teacher failure after the retries, ``label``
+answer that never parsed; its last answer is kept in ``rejected_response`` for diagnosis).
+``response`` is set only on rows without an error. A review too long for the teacher's context
+is cut to fit and its row says ``"truncated": true``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping, TextIO
+
+from ..errors import TeacherError
+from ..model import Review
+from .corpus import CorpusWriter
+from .cost import CostSummary
+from .label import parse_label
+from .prompts import Prompt
+from .teacher import Teacher, TeacherReply, TeacherRequest
+
+# Tokens a chat template adds around the messages (role markers, BOS, generation prompt):
+# a safe allowance on top of the counted system + user text.
+TEMPLATE_ALLOWANCE = 32
+MIN_REVIEW_TOKENS = 16
+
+
+@dataclass(frozen=True)
+class DistillItem:
+    """One input item: a review, or the reason it could not be read."""
+
+    id: str
+    text: str | None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+def items_from_reviews(reviews: Iterable[Review]) -> Iterator[DistillItem]:
+    for review in reviews:
+        yield DistillItem(review.id, review.text, dict(review.metadata))
+
+
+class Fitter:
+    """Cuts a review so that prompt + review + answer fit the teacher's context."""
+
+    def __init__(self, teacher: Teacher, prompt: Prompt) -> None:
+        self.teacher = teacher
+        self.context = teacher.context_length
+        self.budget: int | None = None
+        if self.context is None:
+            return
+        empty = "\n".join(m["content"] for m in prompt.messages(""))
+        overhead = teacher.count_tokens(empty)
+        if overhead is None:
+            self.context = None
+            return
+        answer = teacher.sampling.max_tokens
+        self.budget = self.context - answer - overhead - TEMPLATE_ALLOWANCE
+        if self.budget < MIN_REVIEW_TOKENS:
+            raise TeacherError(
+                f"the teacher's context ({self.context} tokens) cannot hold the prompt "
+                f"{prompt.name!r} ({overhead} tokens), an answer of max_tokens={answer} and a "
+                f"review; raise the context or lower max_tokens")
+
+    def fit(self, text: str) -> tuple[str, bool]:
+        if self.budget is None:
+            return text, False
+        count = self.teacher.count_tokens(text)
+        if count is None or count <= self.budget:
+            return text, False
+        return self.teacher.truncate(text, self.budget), True
+
+
+class DistillProgress:
+    """Progress on stderr: reviews/s, generated tokens/s and ETA.
+
+    On a terminal one line is redrawn; otherwise a line is printed every ``every`` seconds.
+    """
+
+    def __init__(self, enabled: bool | None, total: int | None, *, every: float = 10.0,
+                 stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.enabled = self.tty if enabled is None else enabled
+        self.total = total
+        self.every = every
+        self.started = time.perf_counter()
+        self.last = 0.0
+        self.done = 0
+        self.skipped = 0
+        self.errors = 0
+        self.tokens_out = 0
+
+    def update(self, *, done: int = 0, skipped: int = 0, errors: int = 0,
+               tokens_out: int = 0) -> None:
+        self.done += done
+        self.skipped += skipped
+        self.errors += errors
+        self.tokens_out += tokens_out
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if not self.tty and now - self.last < self.every:
+            return
+        self.last = now
+        self.stream.write(("\r" if self.tty else "") + self.line(now) + ("" if self.tty else "\n"))
+        self.stream.flush()
+
+    def line(self, now: float | None = None) -> str:
+        elapsed = max((now or time.perf_counter()) - self.started, 1e-9)
+        rate = self.done / elapsed
+        text = (f"{self.done + self.skipped}" + (f"/{self.total}" if self.total else "")
+                + f" reviews ({self.skipped} already done), {rate:.2f} reviews/s, "
+                f"{self.tokens_out / elapsed:.1f} tokens/s, {self.errors} errors")
+        if self.total and rate > 0:
+            left = max(self.total - self.done - self.skipped, 0) / rate
+            text += f", ETA {int(left // 3600)}h{int(left % 3600 // 60):02d}m{int(left % 60):02d}s"
+        return text
+
+    def close(self) -> None:
+        if self.enabled and self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _ask(teacher: Teacher, prompt: Prompt, review: Review, retries: int
+         ) -> tuple[TeacherReply | None, dict[str, Any], str | None, int, int, int]:
+    """Ask with bounded retries.
+
+    Returns (last reply, parsed fields, error, attempts, tokens in, tokens out); on failure
+    the last reply (if any) is the unparseable one, kept for diagnosis.
+    """
+    messages = prompt.messages(review.text)
+    tokens_in = tokens_out = 0
+    error: str | None = None
+    last: TeacherReply | None = None
+    for attempt in range(retries + 1):
+        request = TeacherRequest(review=review, messages=messages, prompt_name=prompt.name,
+                                 prompt_version=prompt.version, schema=prompt.schema,
+                                 seed=teacher.sampling.seed + attempt)
+        try:
+            reply = teacher.generate(request)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # any teacher failure is retried, then recorded
+            error = f"teacher failed: {type(exc).__name__}: {exc}"
+            continue
+        last = reply
+        tokens_in += reply.tokens_in
+        tokens_out += reply.tokens_out
+        if prompt.response != "json":
+            return reply, {}, None, attempt + 1, tokens_in, tokens_out
+        try:
+            parsed = parse_label(reply.text, review.text)
+        except TeacherError as exc:
+            error = f"unparseable answer: {exc}"
+            if reply.finish_reason == "length":
+                error += " (the answer hit max_tokens)"
+            continue
+        return reply, {"elements": [e.to_dict() for e in parsed.elements],
+                       "unlocated": parsed.unlocated}, None, attempt + 1, tokens_in, tokens_out
+    return last, {}, error, retries + 1, tokens_in, tokens_out
+
+
+def distill(items: Iterable[DistillItem], teacher: Teacher, prompt: Prompt,
+            output: str | Path, *, retries: int = 2, retry_errors: bool = False,
+            total: int | None = None, progress: bool | None = None, sync_every: int = 8,
+            price_in: float | None = None, price_out: float | None = None,
+            limit: int | None = None,
+            on_row: Callable[[Mapping[str, Any]], None] | None = None) -> CostSummary:
+    """Write one corpus row per item to ``output``, skipping what an earlier run finished.
+
+    ``limit`` stops after that many new rows (a sample run). Returns the run's counters.
+    """
+    summary = CostSummary(price_in=price_in, price_out=price_out)
+    started = time.perf_counter()
+    teacher_info = teacher.describe()
+    sampling = teacher.sampling.to_dict()
+    fitter = Fitter(teacher, prompt)
+    occurrences: dict[str, int] = {}
+    report = DistillProgress(progress, total)
+    with CorpusWriter(output, retry_errors=retry_errors, sync_every=sync_every) as corpus:
+        try:
+            for item in items:
+                occurrence = occurrences.get(item.id, 0)
+                occurrences[item.id] = occurrence + 1
+                if (prompt.name, item.id, occurrence) in corpus:
+                    summary.skipped += 1
+                    report.update(skipped=1)
+                    continue
+                if limit is not None and summary.written >= limit:
+                    break
+                row = _row(item, occurrence, teacher, prompt, fitter, retries, teacher_info,
+                           sampling, summary)
+                corpus.write(row)
+                summary.written += 1
+                report.update(done=1, errors=row["error"] is not None,
+                              tokens_out=row["tokens_out"])
+                if on_row is not None:
+                    on_row(row)
+        finally:
+            report.close()
+            summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _row(item: DistillItem, occurrence: int, teacher: Teacher, prompt: Prompt, fitter: Fitter,
+         retries: int, teacher_info: Mapping[str, Any], sampling: Mapping[str, Any],
+         summary: CostSummary) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": item.id, "occurrence": occurrence, "text": item.text,
+        "metadata": dict(item.metadata), "prompt": prompt.name,
+        "prompt_version": prompt.version, "teacher": dict(teacher_info),
+        "sampling": dict(sampling), "truncated": False, "attempts": 0, "tokens_in": 0,
+        "tokens_out": 0, "seconds": 0.0, "finish_reason": None, "response": None,
+        "error": None,
+    }
+    if item.error is not None or item.text is None or not item.text.strip():
+        row["error"] = item.error or "empty review"
+        summary.errors += 1
+        return row
+    text, truncated = fitter.fit(item.text)
+    row["truncated"] = truncated
+    summary.truncated += truncated
+    began = time.perf_counter()
+    reply, parsed, error, attempts, tokens_in, tokens_out = _ask(
+        teacher, prompt, Review(item.id, text, item.metadata), retries)
+    row["seconds"] = round(time.perf_counter() - began, 4)
+    summary.teacher_seconds += row["seconds"]
+    row.update(attempts=attempts, tokens_in=tokens_in, tokens_out=tokens_out, error=error)
+    summary.tokens_in += tokens_in
+    summary.tokens_out += tokens_out
+    summary.retried += attempts > 1
+    if reply is not None:
+        row["sampling"]["seed"] = teacher.sampling.seed + attempts - 1
+        row["finish_reason"] = reply.finish_reason
+        # an error row keeps its last, unparseable answer apart: ``response`` is only ever
+        # an accepted answer, so corpus readers can train on it without looking further
+        row["response" if error is None else "rejected_response"] = reply.text
+        row.update(parsed)
+        if reply.extra:
+            row["teacher_extra"] = dict(reply.extra)
+    if error is not None:
+        summary.errors += 1
+    return row
+
+
+__all__ = ["DistillItem", "DistillProgress", "Fitter", "distill",
+           "items_from_reviews"]
