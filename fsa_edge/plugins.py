@@ -31,6 +31,11 @@ DISTRIBUTION = "fsa-edge"
 # was never installed (no entry points on disk).
 BUILTIN_PLUGINS: dict[str, str] = {
     "core_models": "fsa_edge.builtin_models",
+    "ctranslate2": "fsa_edge_ctranslate2",
+    "transformers": "fsa_edge_transformers",
+    "seq2seq": "fsa_edge_seq2seq",
+    "llamacpp": "fsa_edge_llamacpp",
+    "replay": "fsa_edge_replay",
 }
 
 pm = pluggy.PluginManager("fsa_edge")

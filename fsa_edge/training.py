@@ -1,0 +1,149 @@
+"""What a trainable student is, and the torch-free parts of training: corpora and task specs.
+
+A student plugin registers a :class:`Student` subclass through ``register_students``. The
+``fsa-edge train`` commands (added by the student plugin) read their inputs with the helpers
+here, so every student accepts the same corpus layouts and the same ``TASK:TRAIN:DEV`` specs.
+Nothing in this module imports torch.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Iterator, Sequence
+
+from .errors import InputError, TrainingError
+from .tasks import SlotTask, get_task
+
+TEXT_FIELDS = ("text", "Text", "review", "sentence")
+RESPONSE_FIELDS = ("response", "Response", "target")
+ID_FIELDS = ("id", "ID", "Id")
+
+
+@dataclass(frozen=True)
+class CorpusPair:
+    """One pre-training pair: a review and the teacher's response to it."""
+
+    id: str
+    text: str
+    response: str
+
+
+def _pick(record: dict[str, Any], names: Sequence[str]) -> tuple[str | None, Any]:
+    for name in names:
+        if name in record:
+            return name, record[name]
+    return None, None
+
+
+def _response_field(record: dict[str, Any]) -> tuple[str | None, Any]:
+    name, value = _pick(record, RESPONSE_FIELDS)
+    if name is not None:
+        return name, value
+    candidates = [key for key in record if key.endswith("_response")]
+    if len(candidates) == 1:
+        return candidates[0], record[candidates[0]]
+    return None, None
+
+
+def iter_corpus(path: str | Path) -> Iterator[CorpusPair]:
+    """Pairs of a teacher corpus (JSON lines, a BOM tolerated).
+
+    Two layouts: the paper's ``{ID, Text, Overall, <teacher>_response}`` and the simple
+    ``{"id", "text", "response"}`` that ``fsa-edge distill`` writes. Blank lines are skipped;
+    a malformed line raises :class:`InputError` naming the file, line and field.
+    """
+    path = Path(path)
+    try:
+        handle = path.open(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError("no such file", path=path) from None
+    with handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"invalid JSON ({exc.msg})", path=path, line=number) from None
+            if not isinstance(record, dict):
+                raise InputError("expected a JSON object", path=path, line=number)
+            text_name, text = _pick(record, TEXT_FIELDS)
+            if not isinstance(text, str) or not text.strip():
+                raise InputError("missing or empty review text", path=path, line=number,
+                                 field=text_name or "text")
+            response_name, response = _response_field(record)
+            if not isinstance(response, str) or not response.strip():
+                raise InputError("missing or empty teacher response", path=path, line=number,
+                                 field=response_name or "response (or <teacher>_response)")
+            _, identifier = _pick(record, ID_FIELDS)
+            yield CorpusPair(str(identifier if identifier is not None else number), text, response)
+
+
+def read_corpus(path: str | Path) -> list[CorpusPair]:
+    """Every pair of a teacher corpus; an empty corpus is an error."""
+    pairs = list(iter_corpus(path))
+    if not pairs:
+        raise InputError("the corpus has no pairs", path=path)
+    return pairs
+
+
+@dataclass(frozen=True)
+class TaskData:
+    """One fine-tuning task: its gold train and dev files."""
+
+    task: SlotTask
+    train: Path
+    dev: Path
+
+    @classmethod
+    def parse(cls, spec: str) -> "TaskData":
+        """``TASK:TRAIN:DEV`` → :class:`TaskData` (paths may not contain ``:``)."""
+        parts = spec.split(":")
+        if len(parts) != 3 or not all(parts):
+            raise TrainingError(f"expected TASK:TRAIN:DEV, got {spec!r}")
+        return cls(get_task(parts[0]), Path(parts[1]), Path(parts[2]))
+
+
+class Student(ABC):
+    """Base class of every trainable student registered through ``register_students``.
+
+    ``name``: unique name; ``requires``: import names it needs (checked before use);
+    ``extra``: the ``fsa-edge[extra]`` that installs them. A student writes model directories
+    that an inference backend (after ``fsa-edge convert`` where needed) can serve, each with
+    its ``fsa_edge.json`` card.
+    """
+
+    name: ClassVar[str]
+    requires: ClassVar[tuple[str, ...]] = ()
+    extra: ClassVar[str | None] = None
+    description: ClassVar[str] = ""
+
+    @abstractmethod
+    def pretrain(self, corpus: Sequence[CorpusPair], *, student: str, out: str | Path,
+                 **settings: Any) -> dict[str, Any]:
+        """Train ``student`` on review → teacher-response pairs; write it to ``out``.
+
+        Returns a summary (losses, steps, time) that is also recorded in the card.
+        """
+
+    @abstractmethod
+    def finetune(self, data: Sequence[TaskData], *, student: str, out: str | Path,
+                 **settings: Any) -> dict[str, Any]:
+        """Fine-tune ``student`` on the tasks' gold data; write the best checkpoint (by dev F1)
+        to ``out``. Returns a summary with the best dev scores."""
+
+
+def check_requirements(student: type[Student]) -> None:
+    """Raise :class:`TrainingError` naming what a student needs that is not installed."""
+    from .plugins import missing_requirements
+
+    missing = missing_requirements(student)
+    if missing:
+        extra = f" (pip install 'fsa-edge[{student.extra}]')" if student.extra else ""
+        raise TrainingError(f"student {student.name!r} needs {', '.join(missing)}{extra}")
+
+
+__all__ = ["CorpusPair", "Student", "TaskData", "check_requirements", "iter_corpus", "read_corpus"]

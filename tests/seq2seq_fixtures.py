@@ -1,0 +1,89 @@
+"""Helpers for the seq2seq student tests: a tiny random BERT and small synthetic data files.
+
+Everything is made on the spot: a WordPiece tokenizer trained with ``tokenizers`` on the
+synthetic sentences (BERT's special tokens and ``[unused1]`` included), a random ``BertModel``
+(2 layers, hidden 32) saved as a BERT directory, and ATSA data in the fsa-benchmark JSON layout.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+ASPECTS = ("food", "service", "pizza", "staff", "wine", "pasta", "price", "decor", "sushi",
+           "coffee")
+OPINIONS = {"great": "positive", "delicious": "positive", "friendly": "positive",
+            "awful": "negative", "rude": "negative", "bland": "negative"}
+SPECIALS = ["[PAD]", "[unused0]", "[unused1]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def synthetic_atsa(count: int, seed: int) -> list[dict]:
+    """Records ``{ID, sentence, aspects}`` of a one- or two-aspect toy ATSA task."""
+    rng = random.Random(seed)
+    records = []
+    for index in range(count):
+        parts, aspects, position = [], [], 0
+        for k in range(rng.choice((1, 1, 2))):
+            aspect = rng.choice([a for a in ASPECTS if a not in [x["target"] for x in aspects]])
+            opinion = rng.choice(sorted(OPINIONS))
+            prefix = ("The " if k == 0 else " and the ")
+            start = position + len(prefix)
+            aspects.append({"from": start, "to": start + len(aspect), "target": aspect,
+                            "polarity": OPINIONS[opinion]})
+            piece = f"{prefix}{aspect} was {opinion}"
+            parts.append(piece)
+            position += len(piece)
+        records.append({"ID": f"s{seed}-{index}", "sentence": "".join(parts) + ".",
+                        "aspects": aspects})
+    return records
+
+
+def write_atsa(path: Path, count: int, seed: int) -> Path:
+    path.write_text(json.dumps(synthetic_atsa(count, seed)), encoding="utf-8")
+    return path
+
+
+def corpus_rows(count: int) -> list[dict]:
+    """Toy teacher responses with newlines, in the paper's corpus layout."""
+    rows = []
+    for record in synthetic_atsa(count, 7):
+        lines = [f"- {a['target']}: {a['polarity']}" for a in record["aspects"]]
+        rows.append({"ID": record["ID"], "Text": record["sentence"], "Overall": 4,
+                     "mixtral_response": "Analysis:\n" + "\n".join(lines)})
+    return rows
+
+
+def tiny_bert(directory: Path, *, hidden: int = 32, layers: int = 2, heads: int = 4,
+              seed: int = 0) -> Path:
+    """A random BertModel + trained WordPiece tokenizer saved as a BERT directory."""
+    import torch
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, decoders
+    from tokenizers.trainers import WordPieceTrainer
+    from transformers import BertConfig, BertModel
+
+    directory.mkdir(parents=True, exist_ok=True)
+    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.decoder = decoders.WordPiece()
+    texts = [r["sentence"] for r in synthetic_atsa(300, 99)]
+    texts += ["positive negative neutral conflict none | ; - : analysis"] * 5
+    tokenizer.train_from_iterator(texts, WordPieceTrainer(vocab_size=200,
+                                                         special_tokens=SPECIALS))
+    cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
+    tokenizer.enable_padding(length=128, pad_id=0, pad_token="[PAD]")  # as MiniLM's does
+    tokenizer.save(str(directory / "tokenizer.json"))
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=tokenizer.get_vocab_size(), hidden_size=hidden,
+                        num_hidden_layers=layers, num_attention_heads=heads,
+                        intermediate_size=hidden * 2, max_position_embeddings=160)
+    model = BertModel(config, add_pooling_layer=False)
+    with torch.no_grad():  # every tensor distinct, so a mis-mapped weight shows
+        for parameter in model.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.05)
+    model.save_pretrained(str(directory))
+    return directory
