@@ -9,6 +9,7 @@ Nothing in this module imports torch.
 from __future__ import annotations
 
 import json
+import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,12 +49,14 @@ def _response_field(record: dict[str, Any]) -> tuple[str | None, Any]:
     return None, None
 
 
-def iter_corpus(path: str | Path) -> Iterator[CorpusPair]:
+def iter_corpus(path: str | Path, *, skipped: list[int] | None = None) -> Iterator[CorpusPair]:
     """Pairs of a teacher corpus (JSON lines, a BOM tolerated).
 
     Two layouts: the paper's ``{ID, Text, Overall, <teacher>_response}`` and the simple
     ``{"id", "text", "response"}`` that ``fsa-edge distill`` writes. Blank lines are skipped;
-    a malformed line raises :class:`InputError` naming the file, line and field.
+    so are the error records of ``fsa-edge distill`` (a non-null ``error``: the teacher gave no
+    usable answer), whose line numbers are appended to ``skipped``. A malformed line raises
+    :class:`InputError` naming the file, line and field.
     """
     path = Path(path)
     try:
@@ -70,6 +73,10 @@ def iter_corpus(path: str | Path) -> Iterator[CorpusPair]:
                 raise InputError(f"invalid JSON ({exc.msg})", path=path, line=number) from None
             if not isinstance(record, dict):
                 raise InputError("expected a JSON object", path=path, line=number)
+            if record.get("error") is not None:
+                if skipped is not None:
+                    skipped.append(number)
+                continue
             text_name, text = _pick(record, TEXT_FIELDS)
             if not isinstance(text, str) or not text.strip():
                 raise InputError("missing or empty review text", path=path, line=number,
@@ -83,8 +90,15 @@ def iter_corpus(path: str | Path) -> Iterator[CorpusPair]:
 
 
 def read_corpus(path: str | Path) -> list[CorpusPair]:
-    """Every pair of a teacher corpus; an empty corpus is an error."""
-    pairs = list(iter_corpus(path))
+    """Every pair of a teacher corpus; an empty corpus is an error.
+
+    Error records of ``fsa-edge distill`` are left out and counted on stderr.
+    """
+    skipped: list[int] = []
+    pairs = list(iter_corpus(path, skipped=skipped))
+    if skipped:
+        print(f"fsa-edge: {path}: {len(skipped)} error rows left out (first at line "
+              f"{skipped[0]})", file=sys.stderr)
     if not pairs:
         raise InputError("the corpus has no pairs", path=path)
     return pairs

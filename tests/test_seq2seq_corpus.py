@@ -45,6 +45,14 @@ def test_errors_name_file_line_and_field(tmp_path, line, field):
     assert info.value.line == 2 and field in info.value.field and str(path) in str(info.value)
 
 
+def test_distill_error_rows_are_left_out_and_counted(tmp_path, capsys):
+    path = _write(tmp_path / "c.jsonl", [
+        json.dumps({"id": "a", "text": "t", "response": "r", "error": None}),
+        json.dumps({"id": "b", "text": "u", "response": None, "error": "teacher failed 3 times"})])
+    assert [p.id for p in read_corpus(path)] == ["a"]
+    assert "1 error rows left out (first at line 2)" in capsys.readouterr().err
+
+
 def test_bad_json_and_empty_corpus(tmp_path):
     with pytest.raises(InputError, match="line 1"):
         read_corpus(_write(tmp_path / "a.jsonl", ["{nope"]))
