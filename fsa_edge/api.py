@@ -13,7 +13,7 @@ from typing import Any, Iterable, Iterator, Sequence, overload
 from .backends import Backend
 from .errors import BackendError, FsaEdgeError, ModelNotFoundError
 from .model import AnalysisResult, Review
-from .plugins import missing_requirements, registry
+from .plugins import choose, registry
 from .tasks import get_task
 
 DEFAULT_BATCH_SIZE = 32
@@ -44,26 +44,10 @@ def resolve_model(model: str | Path) -> ResolvedModel:
 
 def select_backend(path: Path, backend: str | None = None) -> type[Backend]:
     """The backend class that serves ``path``: the one named, the card's, or the first able."""
-    backends = registry().backends
     from .card import ModelCard
 
-    name = backend or ModelCard.load(path).backend
-    if name is not None:
-        if name not in backends:
-            raise BackendError(f"unknown backend {name!r}; known backends: "
-                               f"{', '.join(sorted(backends)) or 'none'}")
-        chosen = backends[name]
-    else:
-        able = [cls for cls in backends.values() if cls.can_load(path)]
-        if not able:
-            raise BackendError(f"no backend recognises the model at {path}; known backends: "
-                               f"{', '.join(sorted(backends)) or 'none'}")
-        chosen = able[0]
-    missing = missing_requirements(chosen)
-    if missing:
-        extra = f" (pip install 'fsa-edge[{chosen.extra}]')" if chosen.extra else ""
-        raise BackendError(f"backend {chosen.name!r} needs {', '.join(missing)}{extra}")
-    return chosen
+    return choose(registry().backends, name=backend or ModelCard.load(path).backend, path=path,
+                  kind="backend", error=BackendError)
 
 
 def load(model: str | Path = "default", *, backend: str | None = None, device: str = "auto",

@@ -141,6 +141,28 @@ def missing_requirements(item: type) -> list[str]:
             if importlib.util.find_spec(name) is None]
 
 
+def choose(table: dict[str, type], *, name: str | None, path: Path, kind: str,
+           error: type[Exception]) -> type:
+    """The registered class that serves ``path``: the one ``name``d, else the first whose
+    ``can_load(path)`` accepts it. Raises ``error`` listing the known names, or naming the
+    missing requirements and the extra that installs them."""
+    known = ", ".join(sorted(table)) or "none"
+    if name is not None:
+        if name not in table:
+            raise error(f"unknown {kind} {name!r}; known {kind}s: {known}")
+        chosen = table[name]
+    else:
+        able = [cls for cls in table.values() if cls.can_load(path)]
+        if not able:
+            raise error(f"no {kind} recognises {path}; known {kind}s: {known}")
+        chosen = able[0]
+    missing = missing_requirements(chosen)
+    if missing:
+        extra = f" (pip install 'fsa-edge[{chosen.extra}]')" if getattr(chosen, "extra", None) else ""
+        raise error(f"{kind} {chosen.name!r} needs {', '.join(missing)}{extra}")
+    return chosen
+
+
 def describe_plugins() -> list[dict[str, Any]]:
     """One record per loaded plugin: name, version, what it registers, what is missing."""
     reg = registry()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pluggy
 import pytest
 
-from fsa_edge import Backend, hookimpl
+from fsa_edge import hookimpl
 from fsa_edge.plugins import describe_plugins, load_plugins, pm
 
 PLUGIN_SOURCE = textwrap.dedent('''

@@ -9,7 +9,6 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-import torch  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
 from seq2seq_fixtures import tiny_bert, write_atsa  # noqa: E402
 

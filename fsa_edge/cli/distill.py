@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 import click
 
-from ..errors import BackendError, TeacherError
+from ..errors import TeacherError
 
 
 def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
@@ -29,26 +29,9 @@ def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _teacher_class(path: Path, name: str | None) -> type:
-    from ..plugins import missing_requirements, registry
+    from ..plugins import choose, registry
 
-    teachers = registry().teachers
-    if name is not None:
-        if name not in teachers:
-            raise TeacherError(f"unknown teacher {name!r}; registered: "
-                               f"{', '.join(sorted(teachers)) or 'none'}")
-        cls = teachers[name]
-    else:
-        found = [t for t in teachers.values() if t.can_load(path)]
-        if not found:
-            raise TeacherError(f"{path}: no registered teacher recognises this file; name one "
-                               f"with --teacher-name ({', '.join(sorted(teachers))})")
-        cls = found[0]
-    missing = missing_requirements(cls)
-    if missing:
-        extra = getattr(cls, "extra", None) or "teacher"
-        raise BackendError(f"teacher {cls.name!r} needs {', '.join(missing)}: "
-                           f"pip install 'fsa-edge[{extra}]'")
-    return cls
+    return choose(registry().teachers, name=name, path=path, kind="teacher", error=TeacherError)
 
 
 def _input_format(input_path: str, chosen: str) -> str:

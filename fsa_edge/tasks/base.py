@@ -9,7 +9,6 @@ counts what it dropped.
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Sequence

@@ -16,7 +16,6 @@ resumed run skips exactly the batches already seen. Requires torch and transform
 from __future__ import annotations
 
 import json
-import math
 import random
 import sys
 import time
