@@ -1,0 +1,157 @@
+"""Recipe of the embedded default model: fine-tune → convert (int8) → score → install.
+
+    python benchmarks/train_default.py --out runs/default --install            # full recipe
+    python benchmarks/train_default.py --checkpoint DIR --datasets rest14 \
+        --out runs/default --install                                           # from a trained student
+
+1. Fine-tunes the MiniLM warm start (``fsa-edge train finetune``) multi-task on the benchmark
+   train splits chosen by ``--datasets`` (default: rest14, laptop14 ATSA; rest16, laptop16 ACSA),
+   the best epoch selected on dev — skipped when ``--checkpoint`` names a trained student.
+2. Converts it with ``fsa-edge convert -q int8`` (parity gate on dev sentences).
+3. Scores the int8 model on the test splits with the paper's metric.
+4. Writes the card (data, recipe, seed, metrics, size) and, with ``--install``, copies the
+   model into ``fsa_edge/models/default`` — the ``default`` alias.
+Runs on CPU (background it: hours on 2 cores) or CUDA (``--device cuda``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+INSTALL_DIR = ROOT / "fsa_edge" / "models" / "default"
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+DATASETS = {
+    "rest14": ("atsa", "fsa-benchmark/atsa/rest14"),
+    "laptop14": ("atsa", "fsa-benchmark/atsa/laptop14"),
+    "rest16": ("acsa", "fsa-benchmark/acsa/rest16"),
+    "laptop16": ("acsa", "fsa-benchmark/acsa/laptop16"),
+}
+
+
+def run(command: list[str]) -> str:
+    print("$ " + " ".join(command), file=sys.stderr, flush=True)
+    result = subprocess.run(command, stdout=subprocess.PIPE, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"step failed (exit {result.returncode}): {' '.join(command)}")
+    return result.stdout
+
+
+def fsa_edge_command() -> list[str]:
+    return [sys.executable, "-m", "fsa_edge.cli"]
+
+
+def write_samples(data: Path, names: list[str], path: Path, count: int = 32) -> None:
+    from fsa_edge.readers import read_dataset
+
+    texts = []
+    for name in names:
+        texts += [ex.review.text for ex in read_dataset(data / DATASETS[name][1] / "dev.json").examples]
+    step = max(1, len(texts) // count)
+    with path.open("w", encoding="utf-8") as handle:
+        for text in texts[::step][:count]:
+            handle.write(json.dumps({"text": text}) + "\n")
+
+
+def score(model: Path, data: Path, names: list[str], limit: int | None) -> dict[str, dict]:
+    import fsa_edge
+    from fsa_edge.metric import gold_by_id
+    from fsa_edge.readers import read_dataset
+
+    analyzer = fsa_edge.load(model, backend="ctranslate2")
+    scores = {}
+    for name in names:
+        task, folder = DATASETS[name]
+        examples = read_dataset(data / folder / "test.json").examples[:limit]
+        results = analyzer.analyze([ex.review for ex in examples], task=task)
+        evaluation = fsa_edge.evaluate(task, gold_by_id(examples),
+                                       {r.id: r.elements for r in results if r.error is None})
+        scores[name] = {"task": task, "records": len(examples), **evaluation.to_dict()}
+        print(f"{name}: {task} test F1 {evaluation.overall.f1:.2f}", file=sys.stderr)
+    analyzer.close()
+    return scores
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--datasets", default="rest14,laptop14,rest16,laptop16")
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="a trained HF student: skip fine-tuning")
+    parser.add_argument("--student", default="minilm")
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--lr", type=float, default=1.5e-4)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--train-fraction", type=float, default=1.0)
+    parser.add_argument("--decoder-layers", type=int, default=3)
+    parser.add_argument("--min-agreement", type=float, default=0.8)
+    parser.add_argument("--max-mean-delta", type=float, default=0.1)
+    parser.add_argument("--test-limit", type=int, default=None)
+    parser.add_argument("--install", action="store_true",
+                        help=f"copy the converted model to {INSTALL_DIR.relative_to(ROOT)}")
+    parser.add_argument("--install-dir", type=Path, default=INSTALL_DIR, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    names = [n.strip() for n in args.datasets.split(",") if n.strip()]
+    unknown = [n for n in names if n not in DATASETS]
+    if unknown:
+        raise SystemExit(f"unknown data sets {unknown}; known: {', '.join(DATASETS)}")
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    checkpoint = args.checkpoint
+    if checkpoint is None:
+        checkpoint = args.out / "hf"
+        specs = []
+        for name in names:
+            task, folder = DATASETS[name]
+            specs += ["--data", f"{task}:{args.data / folder / 'train.json'}:{args.data / folder / 'dev.json'}"]
+        run([*fsa_edge_command(), "train", "finetune", *specs, "--student", args.student,
+             "--out", str(checkpoint), "--epochs", str(args.epochs), "--lr", str(args.lr),
+             "--seed", str(args.seed), "--threads", str(args.threads), "--device", args.device,
+             "--decoder-layers", str(args.decoder_layers),
+             "--train-fraction", str(args.train_fraction)])
+
+    samples = args.out / "parity_samples.jsonl"
+    write_samples(args.data, names, samples)
+    converted = args.out / "ct2-int8"
+    if converted.exists():
+        shutil.rmtree(converted)
+    run([*fsa_edge_command(), "convert", str(checkpoint), str(converted), "-q", "int8",
+         "--samples", str(samples), "--min-agreement", str(args.min_agreement),
+         "--max-mean-delta", str(args.max_mean_delta)])
+
+    from fsa_edge.card import ModelCard
+
+    card = ModelCard.load(converted)
+    test_scores = score(converted, args.data, names, args.test_limit)
+    size = sum(f.stat().st_size for f in converted.rglob("*") if f.is_file())
+    extra = dict(card.extra)
+    extra["default_model"] = {
+        "recipe": "python benchmarks/train_default.py " + " ".join(argv or sys.argv[1:]),
+        "data": {n: DATASETS[n][1] for n in names}, "seed": args.seed,
+        "student_checkpoint": str(checkpoint), "test": test_scores,
+        "size_mb": round(size / 2**20, 1),
+    }
+    card = replace(card, extra=extra)
+    card.save(converted)
+    print(json.dumps(extra["default_model"], indent=2))
+    if args.install:
+        if args.install_dir.exists():
+            shutil.rmtree(args.install_dir)
+        shutil.copytree(converted, args.install_dir)
+        print(f"installed into {args.install_dir}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""The default model's recipe (benchmarks/train_default.py) end to end on a tiny slice."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from seq2seq_fixtures import synthetic_atsa, tiny_bert  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _recipe():
+    spec = importlib.util.spec_from_file_location("train_default", ROOT / "benchmarks" / "train_default.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_recipe_trains_converts_scores_and_installs(tmp_path):
+    data = tmp_path / "data"
+    folder = data / "fsa-benchmark" / "atsa" / "rest14"
+    folder.mkdir(parents=True)
+    for split, count, seed in (("train", 64, 1), ("dev", 12, 2), ("test", 12, 3)):
+        (folder / f"{split}.json").write_text(json.dumps(synthetic_atsa(count, seed)))
+    student = tiny_bert(tmp_path / "bert", hidden=32, layers=2, heads=4)
+    install = tmp_path / "installed"
+    status = _recipe().main([
+        "--out", str(tmp_path / "run"), "--data", str(data), "--datasets", "rest14",
+        "--student", str(student), "--epochs", "1", "--threads", "1", "--decoder-layers", "1",
+        "--lr", "1e-3", "--min-agreement", "0", "--max-mean-delta", "10",
+        "--install", "--install-dir", str(install)])
+    assert status == 0
+    card = json.loads((install / "fsa_edge.json").read_text())
+    assert card["backend"] == "ctranslate2" and card["quantization"] == "int8"
+    recorded = card["default_model"]
+    assert recorded["test"]["rest14"]["records"] == 12 and "f1" in recorded["test"]["rest14"]
+    assert recorded["seed"] == 42 and recorded["size_mb"] > 0
+
+    import fsa_edge
+
+    result = fsa_edge.load(install).analyze("The pizza was great.")
+    assert result.error is None and result.task == "atsa"
+    shutil.rmtree(tmp_path / "run")
