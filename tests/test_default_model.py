@@ -1,0 +1,70 @@
+"""The embedded default model: works right after install, with torch not importable."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fsa_edge.builtin_models import DEFAULT_MODEL_DIR
+
+ROOT = Path(__file__).resolve().parents[1]
+
+BLOCK_TORCH = '''
+import importlib.abc, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in {"torch", "transformers"}:
+            raise ImportError("blocked for this test: " + name)
+sys.meta_path.insert(0, Block())
+'''
+
+
+def run_blocked(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", BLOCK_TORCH + code], capture_output=True,
+                          text=True, cwd=ROOT)
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    if not (DEFAULT_MODEL_DIR / "model.bin").exists():
+        pytest.skip("this build ships no default model")
+    return DEFAULT_MODEL_DIR
+
+
+def test_blocker_really_blocks_torch():
+    result = run_blocked("import torch")
+    assert result.returncode != 0 and "blocked for this test" in result.stderr
+
+
+def test_default_model_analyzes_without_torch(shipped):
+    result = run_blocked('''
+import json, fsa_edge
+analyzer = fsa_edge.load()
+texts = ["The bread is top notch as well.", "The food was great but the service was slow.",
+         "Our waiter was rude."]
+print(json.dumps([r.to_dict() for r in analyzer.analyze(texts)]))
+assert "torch" not in sys.modules and "transformers" not in sys.modules
+''')
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [r["error"] for r in rows] == [None, None, None]
+    assert sum(len(r["elements"]) for r in rows) >= 2
+    for row in rows:
+        for element in row["elements"]:
+            start, end = element["aspect_span"]
+            assert row["text"][start:end] == element["aspect"]
+
+
+def test_cli_analyze_on_the_default_model_without_torch(shipped):
+    result = run_blocked('''
+from fsa_edge.cli import main
+main(["analyze", "examples/reviews.jsonl"])
+''')
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == len((ROOT / "examples/reviews.jsonl").read_text().splitlines())
+    assert all(json.loads(line)["error"] is None for line in lines)
