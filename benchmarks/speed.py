@@ -216,6 +216,7 @@ def main(argv: list[str] | None = None) -> None:
 
     args.work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
+    load_at_start = os.getloadavg()[0]
     model = args.model
     built = model is None
     if built:
@@ -273,8 +274,10 @@ def main(argv: list[str] | None = None) -> None:
         "inputs": source, "decoding": "greedy, max_output_length from the card",
         "threads": args.threads, "cpu": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(), "mode": "quick" if args.quick else "full",
-        "note": "measured on a shared 2-core CPU while other workers trained models: absolute "
-                "numbers are noisy (throughput = best of --repeats passes)",
+        "note": "throughput = best of --repeats passes; compare ratios from one run, absolute "
+                "numbers move with other load on the machine",
+        "load_average_1min": {"start": round(load_at_start, 2),
+                              "end": round(os.getloadavg()[0], 2)},
         "repeats": args.repeats,
         "cuda": cuda if isinstance(cuda, str) else "measured",
         "wall_s": round(time.perf_counter() - t0, 1),
