@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from fsa_edge.errors import InputError
+from fsa_edge.jsonlines import iter_json_objects
 
 BUILTIN_SAMPLES: tuple[str, ...] = (
     "The bread is top notch as well.",
@@ -23,20 +23,9 @@ def load_samples(path: str | Path | None, limit: int = 64) -> list[str]:
     """Texts from a JSONL file (field ``text``), or the built-in sentences."""
     if path is None:
         return list(BUILTIN_SAMPLES)
-    path = Path(path)
     texts: list[str] = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise InputError(f"cannot read samples ({exc.strerror})", path=path) from None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"invalid JSON ({exc.msg})", path=path, line=number) from None
-        text = record.get("text") if isinstance(record, dict) else None
+    for number, record in iter_json_objects(path):
+        text = record.get("text")
         if not isinstance(text, str) or not text.strip():
             raise InputError("missing or empty text", path=path, line=number, field="text")
         texts.append(text)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from pathlib import Path
+from typing import Any, Iterator
 
 # json.dumps escapes ASCII control characters but, with ensure_ascii=False, leaves these
 # Unicode line breaks raw; str.splitlines() (and some editors) would split a record on them.
@@ -17,3 +18,32 @@ def dumps_line(record: Any) -> str:
         if char in text:
             text = text.replace(char, escape)
     return text
+
+
+def iter_json_objects(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` for each non-blank line of a JSONL file (a BOM tolerated).
+
+    A missing file, invalid UTF-8 or JSON, or a line that is not an object raises
+    :class:`~fsa_edge.errors.InputError` naming the file and line.
+    """
+    from .errors import InputError
+
+    path = Path(path)
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        raise InputError("no such file", path=path) from None
+    with handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw.decode("utf-8-sig" if number == 1 else "utf-8"))
+            except UnicodeDecodeError as exc:
+                raise InputError(f"not valid UTF-8 (byte {exc.start})", path=path,
+                                 line=number) from None
+            except json.JSONDecodeError as exc:
+                raise InputError(f"invalid JSON ({exc.msg})", path=path, line=number) from None
+            if not isinstance(record, dict):
+                raise InputError("expected a JSON object", path=path, line=number)
+            yield number, record

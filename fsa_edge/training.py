@@ -8,7 +8,6 @@ Nothing in this module imports torch.
 
 from __future__ import annotations
 
-import json
 import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Iterator, Sequence
 
 from .errors import InputError, TrainingError
+from .jsonlines import iter_json_objects
 from .tasks import SlotTask, get_task
 
 TEXT_FIELDS = ("text", "Text", "review", "sentence")
@@ -58,35 +58,21 @@ def iter_corpus(path: str | Path, *, skipped: list[int] | None = None) -> Iterat
     usable answer), whose line numbers are appended to ``skipped``. A malformed line raises
     :class:`InputError` naming the file, line and field.
     """
-    path = Path(path)
-    try:
-        handle = path.open(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError("no such file", path=path) from None
-    with handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"invalid JSON ({exc.msg})", path=path, line=number) from None
-            if not isinstance(record, dict):
-                raise InputError("expected a JSON object", path=path, line=number)
-            if record.get("error") is not None:
-                if skipped is not None:
-                    skipped.append(number)
-                continue
-            text_name, text = _pick(record, TEXT_FIELDS)
-            if not isinstance(text, str) or not text.strip():
-                raise InputError("missing or empty review text", path=path, line=number,
-                                 field=text_name or "text")
-            response_name, response = _response_field(record)
-            if not isinstance(response, str) or not response.strip():
-                raise InputError("missing or empty teacher response", path=path, line=number,
-                                 field=response_name or "response (or <teacher>_response)")
-            _, identifier = _pick(record, ID_FIELDS)
-            yield CorpusPair(str(identifier if identifier is not None else number), text, response)
+    for number, record in iter_json_objects(path):
+        if record.get("error") is not None:
+            if skipped is not None:
+                skipped.append(number)
+            continue
+        text_name, text = _pick(record, TEXT_FIELDS)
+        if not isinstance(text, str) or not text.strip():
+            raise InputError("missing or empty review text", path=path, line=number,
+                             field=text_name or "text")
+        response_name, response = _response_field(record)
+        if not isinstance(response, str) or not response.strip():
+            raise InputError("missing or empty teacher response", path=path, line=number,
+                             field=response_name or "response (or <teacher>_response)")
+        _, identifier = _pick(record, ID_FIELDS)
+        yield CorpusPair(str(identifier if identifier is not None else number), text, response)
 
 
 def read_corpus(path: str | Path) -> list[CorpusPair]:

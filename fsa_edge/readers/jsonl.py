@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import IO, Iterator
 
 from ..errors import InputError
+from ..jsonlines import iter_json_objects
 from ..model import AnalysisResult, Review
 
 
@@ -85,29 +86,15 @@ def iter_text_reviews(stream: IO[bytes], *, source: str = "<input>") -> Iterator
 
 def read_predictions(path: str | Path) -> dict[str, AnalysisResult]:
     """An ``analyze`` output file, keyed by id. A malformed line is an :class:`InputError`."""
-    path = Path(path)
     predictions: dict[str, AnalysisResult] = {}
-    try:
-        handle = path.open("rb")
-    except FileNotFoundError:
-        raise InputError("no such file", path=path) from None
-    with handle:
-        for line, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                record = json.loads(raw.decode("utf-8-sig" if line == 1 else "utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise InputError(f"invalid JSON line ({exc})", path=path, line=line) from None
-            if not isinstance(record, dict):
-                raise InputError("expected a JSON object", path=path, line=line)
-            for key in ("id", "task"):
-                if key not in record:
-                    raise InputError("missing", path=path, line=line, field=key)
-            try:
-                result = AnalysisResult.from_dict(record)
-            except (KeyError, TypeError, ValueError) as exc:
-                raise InputError(f"malformed element ({exc})", path=path, line=line,
-                                 field="elements") from None
-            predictions[result.id] = result
+    for line, record in iter_json_objects(path):
+        for key in ("id", "task"):
+            if key not in record:
+                raise InputError("missing", path=path, line=line, field=key)
+        try:
+            result = AnalysisResult.from_dict(record)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"malformed element ({exc})", path=path, line=line,
+                             field="elements") from None
+        predictions[result.id] = result
     return predictions
