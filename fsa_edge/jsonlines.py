@@ -20,11 +20,13 @@ def dumps_line(record: Any) -> str:
     return text
 
 
-def iter_json_objects(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def iter_json_objects(path: str | Path, *, torn_tail_ok: bool = False
+                      ) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(line number, object)`` for each non-blank line of a JSONL file (a BOM tolerated).
 
     A missing file, invalid UTF-8 or JSON, or a line that is not an object raises
-    :class:`~fsa_edge.errors.InputError` naming the file and line.
+    :class:`~fsa_edge.errors.InputError` naming the file and line. With ``torn_tail_ok``, an
+    unreadable last line without its newline (an interrupted writer's tail) ends the file.
     """
     from .errors import InputError
 
@@ -39,11 +41,12 @@ def iter_json_objects(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 continue
             try:
                 record = json.loads(raw.decode("utf-8-sig" if number == 1 else "utf-8"))
-            except UnicodeDecodeError as exc:
-                raise InputError(f"not valid UTF-8 (byte {exc.start})", path=path,
-                                 line=number) from None
-            except json.JSONDecodeError as exc:
-                raise InputError(f"invalid JSON ({exc.msg})", path=path, line=number) from None
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                if torn_tail_ok and not raw.endswith(b"\n"):
+                    return
+                reason = (f"not valid UTF-8 (byte {exc.start})"
+                          if isinstance(exc, UnicodeDecodeError) else f"invalid JSON ({exc.msg})")
+                raise InputError(reason, path=path, line=number) from None
             if not isinstance(record, dict):
                 raise InputError("expected a JSON object", path=path, line=number)
             yield number, record

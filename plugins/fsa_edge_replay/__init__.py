@@ -17,7 +17,6 @@ Option ``delay`` (seconds) sleeps before each answer, to imitate a slow teacher 
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 
 from fsa_edge import hookimpl
 from fsa_edge.errors import InputError, TeacherError
+from fsa_edge.jsonlines import iter_json_objects
 from fsa_edge.teaching import Teacher, TeacherReply, TeacherRequest, file_sha256
 
 _ANALYSIS_LINE = re.compile(
@@ -73,24 +73,8 @@ class ReplayTeacher(Teacher):
         return self._label or self.source.stem
 
     def _load(self, response_field: str | None) -> None:
-        try:
-            handle = self.source.open("rb")
-        except FileNotFoundError:
-            raise InputError("no such replay file", path=self.source) from None
-        with handle:
-            for line, raw in enumerate(handle, start=1):
-                if not raw.strip():
-                    continue
-                try:
-                    row = json.loads(raw.decode("utf-8-sig" if line == 1 else "utf-8"))
-                except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                    if not raw.endswith(b"\n"):
-                        break  # the torn tail of an interrupted corpus
-                    raise InputError(f"invalid JSON ({exc})", path=self.source,
-                                     line=line) from None
-                if not isinstance(row, dict):
-                    raise InputError("expected a JSON object", path=self.source, line=line)
-                self._add(row, line, response_field)
+        for line, row in iter_json_objects(self.source, torn_tail_ok=True):
+            self._add(row, line, response_field)
         if not self.by_id:
             raise InputError("no recorded answers", path=self.source)
 
