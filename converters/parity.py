@@ -41,6 +41,38 @@ class ParityReport:
         return asdict(self)
 
 
+def apply_thresholds(report: ParityReport, thresholds: ParityThresholds, *, delta: str,
+                     agreement: str) -> None:
+    """Append the failures of ``report`` against ``thresholds`` (float32: max |Δ|; quantized:
+    mean |Δ|; both: agreement) and set ``passed``."""
+    if report.quantization == "float32":
+        if not report.max_abs_delta <= thresholds.float32_max_abs:
+            report.failures.append(f"float32 max |Δ {delta}| {report.max_abs_delta:.3g} > "
+                                   f"{thresholds.float32_max_abs:g}")
+    elif not report.mean_abs_delta <= thresholds.quantized_mean_abs:
+        report.failures.append(f"{report.quantization} mean |Δ {delta}| "
+                               f"{report.mean_abs_delta:.3g} > {thresholds.quantized_mean_abs:g}")
+    if report.greedy_agreement < thresholds.min_agreement:
+        report.failures.append(f"{agreement} {report.greedy_agreement:.2f} < "
+                               f"{thresholds.min_agreement:g}")
+    report.passed = not report.failures
+
+
+def enforce_gate(parity: ParityReport, output: Path, force: bool, log: Any) -> None:
+    """A failed gate removes ``output`` and raises, unless ``force`` (then it is only logged)."""
+    import shutil
+
+    from fsa_edge.errors import ConversionError
+
+    if parity.passed:
+        return
+    message = f"parity gate failed for {output}: {'; '.join(parity.failures)}"
+    if not force:
+        shutil.rmtree(output, ignore_errors=True)
+        raise ConversionError(message + " (output removed; --force keeps it)")
+    log(message + " (kept because of --force)")
+
+
 def reference_outputs(model: Any, tokenizer: Any, inputs: Sequence[str], card: ModelCard
                       ) -> tuple[list[list[int]], list[list[int]], list[list[float]], list[str]]:
     """Source ids, greedy target ids (EOS kept), their log-probs and texts from torch."""
@@ -126,16 +158,7 @@ def check_parity(source_dir: str | Path, converted_dir: str | Path, texts: Seque
         tokenization_mismatches=int(mismatches), quantization=quantization,
         disagreements=[{"input": i, "torch": r, "converted": g.text}
                        for i, r, g, ok in zip(inputs, ref_texts, generations, agree) if not ok][:5])
-    if quantization == "float32":
-        if not report.max_abs_delta <= thresholds.float32_max_abs:
-            report.failures.append(f"float32 max |Δ log-prob| {report.max_abs_delta:.3g} > "
-                                   f"{thresholds.float32_max_abs:g}")
-    elif not report.mean_abs_delta <= thresholds.quantized_mean_abs:
-        report.failures.append(f"{quantization} mean |Δ log-prob| {report.mean_abs_delta:.3g} > "
-                               f"{thresholds.quantized_mean_abs:g}")
-    if report.greedy_agreement < thresholds.min_agreement:
-        report.failures.append(f"greedy agreement {report.greedy_agreement:.2f} < "
-                               f"{thresholds.min_agreement:g}")
+    apply_thresholds(report, thresholds, delta="log-prob", agreement="greedy agreement")
     if report.tokenization_mismatches:
         report.failures.append(f"runtime tokenization differs from the HF tokenizer on "
                                f"{report.tokenization_mismatches} of {len(inputs)} samples")

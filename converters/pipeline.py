@@ -1,5 +1,7 @@
 """``convert``: a HF seq2seq directory → a CTranslate2 directory with a model card.
 
+(An encoder with task heads, a directory with ``heads.npz``, takes ``encoder.convert_encoder``.)
+
 Fixed order: refuse an existing output (unless forced) → load → validate → quantize/convert →
 copy tokenizer files → parity gate → write ``fsa_edge.json``.
 """
@@ -17,7 +19,8 @@ from fsa_edge.card import CARD_FILE, ModelCard
 from fsa_edge.errors import ConversionError
 
 from . import architectures  # noqa: F401 - registers the converters
-from .parity import ParityReport, ParityThresholds, check_parity
+from .encoder import convert_encoder, is_encoder_with_heads
+from .parity import ParityReport, ParityThresholds, check_parity, enforce_gate
 from .registry import converter_for
 from .samples import load_samples
 
@@ -83,6 +86,18 @@ def convert(source: str | Path, output: str | Path, *, quantization: str = "int8
     if output.resolve() == source.resolve():
         raise ConversionError("the output directory must differ from the source")
     sample_texts = list(texts) if texts else load_samples(samples)
+    if is_encoder_with_heads(source):  # the tagger: encoder in CTranslate2, heads in numpy
+        existed = output.exists()
+        try:
+            result = convert_encoder(source, output, quantization=quantization, force=force,
+                                     device=device, texts=sample_texts, thresholds=thresholds,
+                                     log=log)
+        except BaseException:
+            if not existed and not force:
+                shutil.rmtree(output, ignore_errors=True)
+            raise
+        return ConversionReport(str(source), str(output), result["architecture"], quantization,
+                                notes=result["notes"], parity=result["parity"], forced=force)
 
     # 2. load
     log(f"loading {source}")
@@ -175,10 +190,5 @@ def _convert_and_gate(source: Path, output: Path, model: Any, tokenizer: Any, qu
                           thresholds=thresholds, device=device, model=model, tokenizer=tokenizer)
     log(f"parity: max |Δ| {parity.max_abs_delta:.2e}, mean |Δ| {parity.mean_abs_delta:.2e}, "
         f"greedy agreement {parity.greedy_agreement:.2f}")
-    if not parity.passed:
-        message = f"parity gate failed for {output}: {'; '.join(parity.failures)}"
-        if not force:
-            shutil.rmtree(output, ignore_errors=True)
-            raise ConversionError(message + " (output removed; --force keeps it)")
-        log(message + " (kept because of --force)")
+    enforce_gate(parity, output, force, log)
     return parity

@@ -34,6 +34,7 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "ctranslate2": "fsa_edge_ctranslate2",
     "transformers": "fsa_edge_transformers",
     "seq2seq": "fsa_edge_seq2seq",
+    "tagger": "fsa_edge_tagger",
     "llamacpp": "fsa_edge_llamacpp",
     "replay": "fsa_edge_replay",
 }

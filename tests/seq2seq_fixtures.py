@@ -39,8 +39,16 @@ def synthetic_atsa(count: int, seed: int) -> list[dict]:
     return records
 
 
-def write_atsa(path: Path, count: int, seed: int) -> Path:
-    path.write_text(json.dumps(synthetic_atsa(count, seed)), encoding="utf-8")
+def write_atsa(path: Path, count: int, seed: int, avoid: Path | None = None) -> Path:
+    """``count`` synthetic records; with ``avoid``, none whose sentence is in that file (the
+    toy language is small: a dev set drawn independently repeats training sentences, which
+    fine-tuning drops as held-out)."""
+    records = synthetic_atsa(count, seed)
+    if avoid is not None:
+        seen = {r["sentence"] for r in json.loads(avoid.read_text(encoding="utf-8"))}
+        records = [r for r in synthetic_atsa(count * 20, seed) if r["sentence"] not in seen]
+        records = records[:count]
+    path.write_text(json.dumps(records), encoding="utf-8")
     return path
 
 

@@ -34,7 +34,7 @@ def test_recipe_trains_converts_scores_and_installs(tmp_path):
     install = tmp_path / "installed"
     status = _recipe().main([
         "--out", str(tmp_path / "run"), "--data", str(data), "--datasets", "rest14",
-        "--student", str(student), "--epochs", "1", "--threads", "1", "--decoder-layers", "1",
+        "--kind", "seq2seq", "--student", str(student), "--epochs", "1", "--threads", "1", "--decoder-layers", "1",
         "--lr", "1e-3", "--min-agreement", "0", "--max-mean-delta", "10",
         "--install", "--install-dir", str(install)])
     assert status == 0
@@ -49,3 +49,28 @@ def test_recipe_trains_converts_scores_and_installs(tmp_path):
     result = fsa_edge.load(install).analyze("The pizza was great.")
     assert result.error is None and result.task == "atsa"
     shutil.rmtree(tmp_path / "run")
+
+
+def test_tagger_recipe_trains_converts_scores_and_installs(tmp_path):
+    data = tmp_path / "data"
+    folder = data / "fsa-benchmark" / "atsa" / "rest14"
+    folder.mkdir(parents=True)
+    for split, count, seed in (("train", 96, 1), ("dev", 12, 2), ("test", 12, 3)):
+        (folder / f"{split}.json").write_text(json.dumps(synthetic_atsa(count, seed)))
+    student = tiny_bert(tmp_path / "bert", hidden=32, layers=2, heads=4)
+    install = tmp_path / "installed"
+    status = _recipe().main([
+        "--out", str(tmp_path / "run"), "--data", str(data), "--datasets", "rest14",
+        "--kind", "tagger", "--student", str(student), "--epochs", "2", "--threads", "1",
+        "--lr", "1e-3", "--min-agreement", "0", "--max-mean-delta", "10",
+        "--install", "--install-dir", str(install)])
+    assert status == 0
+    card = json.loads((install / "fsa_edge.json").read_text())
+    assert card["backend"] == "tagger" and card["quantization"] == "int8"
+    assert (install / "heads.npz").is_file()
+    assert card["default_model"]["test"]["rest14"]["records"] == 12
+
+    import fsa_edge
+
+    result = fsa_edge.load(install).analyze("The pizza was great.")
+    assert result.error is None and result.task == "atsa"

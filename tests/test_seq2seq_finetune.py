@@ -18,7 +18,7 @@ from fsa_edge.readers import read_dataset  # noqa: E402
 from fsa_edge.tasks import get_task  # noqa: E402
 from fsa_edge.training import TaskData  # noqa: E402
 from fsa_edge_seq2seq.loop import Settings  # noqa: E402
-from fsa_edge_seq2seq.recipes import dev_scores, finetune  # noqa: E402
+from fsa_edge_seq2seq.recipes import dev_scores, finetune, sentence_key  # noqa: E402
 from fsa_edge_seq2seq.text import load_student  # noqa: E402
 
 FAST = dict(batch_size=16, lr=3e-3, decoder_lr_scale=1.0, label_smoothing=0.0, seed=3,
@@ -33,8 +33,8 @@ def bert_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def atsa(tmp_path_factory):
     folder = tmp_path_factory.mktemp("atsa")
-    return TaskData(get_task("atsa"), write_atsa(folder / "train.json", 480, 1),
-                    write_atsa(folder / "dev.json", 32, 2))
+    train = write_atsa(folder / "train.json", 480, 1)
+    return TaskData(get_task("atsa"), train, write_atsa(folder / "dev.json", 32, 2, avoid=train))
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +109,27 @@ def test_multitask_cli_writes_a_prefixed_card(bert_dir, atsa, tmp_path):
     card = ModelCard.load(out)
     assert card.task_prefix is True and card.tasks == ("atsa", "sentence")
     assert set(card.extra["metrics"]["dev"]) == {"atsa", "sentence"}
+
+
+def test_sentence_key_ignores_case_spacing_and_punctuation():
+    assert sentence_key("It 's great , really !") == sentence_key("It's great, really!")
+    assert sentence_key("great food") != sentence_key("great foods")
+
+
+def test_training_sentences_of_the_dev_or_test_set_are_dropped(bert_dir, atsa, tmp_path):
+    dev = read_dataset(atsa.dev).examples
+    train = json.loads(atsa.train.read_text(encoding="utf-8"))[:40]
+    leaked = [{"ID": f"leak-{i}", "sentence": " ".join(ex.review.text.upper().split()),
+               "aspects": []} for i, ex in enumerate(dev[:3])]
+    test_copy = {"ID": "test-copy", "sentence": "A sentence of the test set .", "aspects": []}
+    mixed = tmp_path / "train.json"
+    mixed.write_text(json.dumps(train + leaked + [test_copy]), encoding="utf-8")
+    data = [TaskData(atsa.task, mixed, atsa.dev)]
+    summary = finetune(data, student=str(bert_dir), out=tmp_path / "out", decoder_layers=1,
+                       held_out_texts=["A sentence of the test set."],
+                       **dict(FAST, epochs=1, max_steps=1))
+    assert summary["dropped_overlap"] == {"atsa": 4}
+    assert summary["train_examples"] == 40
 
 
 def test_cli_errors_are_one_line(tmp_path, atsa):

@@ -79,6 +79,23 @@ def test_decoder_layers_copy_bert_layers_and_cross_attention_is_fresh(bert_dir):
                        bert.embeddings.position_embeddings.weight)
 
 
+def test_cross_attention_self_copies_each_layers_self_attention(bert_dir):
+    model, _ = bart_from_bert(bert_dir, decoder_layers=3, cross_attention="self")
+    layers = _reference_bert(bert_dir, None).encoder.layer
+    for index, layer in enumerate(model.model.decoder.layers):
+        source = layers[index % len(layers)].attention
+        pairs = [(layer.encoder_attn.q_proj, source.self.query),
+                 (layer.encoder_attn.k_proj, source.self.key),
+                 (layer.encoder_attn.v_proj, source.self.value),
+                 (layer.encoder_attn.out_proj, source.output.dense),
+                 (layer.encoder_attn_layer_norm, source.output.LayerNorm)]
+        for target, origin in pairs:
+            assert torch.equal(target.weight, origin.weight)
+            assert torch.equal(target.bias, origin.bias)
+    with pytest.raises(TrainingError, match="cross_attention"):
+        bart_from_bert(bert_dir, decoder_layers=1, cross_attention="copy")
+
+
 def test_special_ids_config_generation_config_and_tokenizer(bert_dir):
     model, tokenizer = bart_from_bert(bert_dir, decoder_layers=1)
     cls, sep, pad = (tokenizer.convert_tokens_to_ids(t) for t in ("[CLS]", "[SEP]", "[PAD]"))

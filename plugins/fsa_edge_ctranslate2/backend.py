@@ -99,7 +99,7 @@ class CTranslate2Backend(GenerativeBackend):
 
     @classmethod
     def can_load(cls, path: Path) -> bool:
-        return (path / MODEL_FILE).is_file() and (
+        return (path / MODEL_FILE).is_file() and not (path / "heads.npz").is_file() and (
             (path / CARD_FILE).is_file() or (path / TOKENIZER_FILE).is_file())
 
     def generate(self, inputs: Sequence[str]) -> list[Generation]:

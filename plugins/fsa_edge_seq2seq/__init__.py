@@ -39,11 +39,12 @@ class Seq2SeqStudent(Student):
         return finetune(data, student=student, out=out, **settings)
 
     def init(self, student: str, out: str | Path, *, decoder_layers: int = 3,
-             seed: int = 0) -> dict[str, Any]:
+             seed: int = 0, cross_attention: str = "random") -> dict[str, Any]:
         """Write the untrained (warm-started) student to ``out``."""
         from .recipes import init
 
-        return init(student, out, decoder_layers=decoder_layers, seed=seed)
+        return init(student, out, decoder_layers=decoder_layers, seed=seed,
+                    cross_attention=cross_attention)
 
 
 @hookimpl

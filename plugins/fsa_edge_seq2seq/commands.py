@@ -33,6 +33,10 @@ def _common(defaults: dict[str, Any]) -> Callable:
                      show_default=True),
         click.option("--decoder-layers", type=int, default=3, show_default=True,
                      help="Decoder depth of a warm-started (minilm / BERT) student."),
+        click.option("--cross-attention", type=click.Choice(["random", "self"]), default="random",
+                     show_default=True,
+                     help="Warm start: decoder cross-attention random or copied from the BERT "
+                          "layer's self-attention."),
         click.option("--max-input-length", type=int, default=128, show_default=True),
         click.option("--max-output-length", type=int, default=defaults["max_output_length"],
                      show_default=True),
@@ -74,9 +78,13 @@ def train() -> None:
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @click.option("--decoder-layers", type=int, default=3, show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True)
-def init_command(student: str, out: str, decoder_layers: int, seed: int) -> None:
+@click.option("--cross-attention", type=click.Choice(["random", "self"]), default="random",
+              show_default=True)
+def init_command(student: str, out: str, decoder_layers: int, seed: int,
+                 cross_attention: str) -> None:
     """Write the untrained student (e.g. the MiniLM warm start) as a model directory."""
-    click.echo(json.dumps(_student().init(student, out, decoder_layers=decoder_layers, seed=seed)))
+    click.echo(json.dumps(_student().init(student, out, decoder_layers=decoder_layers, seed=seed,
+                                          cross_attention=cross_attention)))
 
 
 @train.command("pretrain")

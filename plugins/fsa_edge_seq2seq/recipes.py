@@ -14,6 +14,7 @@ transformers.
 from __future__ import annotations
 
 import random
+import re
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -31,14 +32,16 @@ from .text import (LoadedStudent, decode, encode_sources, encode_targets, ensure
 PRETRAIN_TARGET_LENGTH = 400
 
 
-def _student_for(spec: str, settings: Settings, out: Path, decoder_layers: int) -> LoadedStudent:
+def _student_for(spec: str, settings: Settings, out: Path, decoder_layers: int,
+                 cross_attention: str = "random") -> LoadedStudent:
     """The student to train: the saved last checkpoint when resuming, else ``spec``."""
     last = out / LAST
     if settings.resume and (last / STATE_FILE).is_file():
         loaded = load_student(last)
         loaded.origin = spec
         return loaded
-    return load_student(spec, decoder_layers=decoder_layers, seed=settings.seed)
+    return load_student(spec, decoder_layers=decoder_layers, seed=settings.seed,
+                        cross_attention=cross_attention)
 
 
 def _examples(student: LoadedStudent, sources: Sequence[str], targets: Sequence[str],
@@ -62,13 +65,14 @@ def _card(student: LoadedStudent, settings: Settings, *, tasks: Sequence[str],
 
 
 def pretrain(corpus: Sequence[CorpusPair], *, student: str, out: str | Path,
-             decoder_layers: int = 3, dev_rows: int | None = None, **options: Any) -> dict[str, Any]:
+             decoder_layers: int = 3, dev_rows: int | None = None, cross_attention: str = "random",
+             **options: Any) -> dict[str, Any]:
     """Pre-train ``student`` on review → response pairs; the latest epoch is kept in ``out``."""
     options.setdefault("max_output_length", PRETRAIN_TARGET_LENGTH)
     options.setdefault("epochs", 1)
     settings = Settings(**options)
     out = Path(out)
-    loaded = _student_for(student, settings, out, decoder_layers)
+    loaded = _student_for(student, settings, out, decoder_layers, cross_attention)
     newline = ensure_newline_token(loaded)
     pairs = list(corpus)
     held = dev_rows if dev_rows is not None else min(64, max(1, len(pairs) // 20))
@@ -97,6 +101,7 @@ def pretrain(corpus: Sequence[CorpusPair], *, student: str, out: str | Path,
     def card_for(metrics: dict[str, Any]) -> ModelCard:
         return _card(loaded, settings, tasks=("atsa",), task_prefix=False, stage="pretrain",
                      extra={"metrics": {"initial_dev_loss": initial, **metrics},
+                            "cross_attention": cross_attention,
                             "corpus_pairs": len(pairs)})
 
     summary = Trainer(loaded, train_examples, settings, out, card_for, evaluate,
@@ -110,7 +115,7 @@ def generate(student: LoadedStudent, inputs: Sequence[str], settings: Settings,
     """Greedy decodes of ``inputs``, in order."""
     import torch
 
-    model, tokenizer = student.model, student.tokenizer
+    model, tokenizer = student.model.to(device), student.tokenizer
     model.eval()
     order = sorted(range(len(inputs)), key=lambda i: len(inputs[i]))
     outputs: list[str] = [""] * len(inputs)
@@ -153,33 +158,54 @@ def dev_scores(student: LoadedStudent, tasks: Sequence[tuple[SlotTask, list]], p
     return results
 
 
+def sentence_key(text: str) -> str:
+    """What two copies of one sentence share across data sets (case, spacing and punctuation
+    differ: ASTE's files are tokenised, the benchmark's are not)."""
+    return re.sub(r"\W+", "", text.lower())
+
+
 def finetune(data: Sequence[TaskData], *, student: str, out: str | Path, decoder_layers: int = 3,
              train_fraction: float = 1.0, task_prefix: bool | None = None,
+             held_out_texts: Sequence[str] = (), score_aux_dev: bool = True,
+             cross_attention: str = "random",
              **options: Any) -> dict[str, Any]:
-    """Fine-tune on one or more tasks; keep the best checkpoint by the first task's dev F1."""
+    """Fine-tune on one or more tasks; keep the best checkpoint by the first task's dev F1.
+
+    No training sentence of any task may be a sentence of the selection task's dev set or of
+    ``held_out_texts`` (a test set): such rows are dropped and counted (``dropped_overlap``).
+    Data sets built from the same corpus split it differently, e.g. ASTE 14res train holds 241
+    sentences of the benchmark's rest14 dev. ``score_aux_dev=False`` decodes only the selection
+    task's dev set after each epoch (the others cost time and choose nothing)."""
     if not data:
         raise TrainingError("no task data given")
     settings = Settings(**options)
     out = Path(out)
     prefix = len(data) > 1 if task_prefix is None else task_prefix
-    loaded = _student_for(student, settings, out, decoder_layers)
+    loaded = _student_for(student, settings, out, decoder_layers, cross_attention)
     sources: list[str] = []
     targets: list[str] = []
-    dev_sets: list[tuple[SlotTask, list]] = []
-    for item in data:
-        train_examples = _subset(read_dataset(item.train).examples, train_fraction, settings.seed)
+    dev_sets: list[tuple[SlotTask, list]] = [(item.task, read_dataset(item.dev).examples)
+                                             for item in data]
+    held_out = {sentence_key(ex.review.text) for ex in dev_sets[0][1]}
+    held_out.update(sentence_key(text) for text in held_out_texts)
+    dropped: dict[str, int] = {}
+    for item, (_, dev) in zip(data, dev_sets):
+        read = _subset(read_dataset(item.train).examples, train_fraction, settings.seed)
+        train_examples = [ex for ex in read if sentence_key(ex.review.text) not in held_out]
+        dropped[item.task.name] = dropped.get(item.task.name, 0) + len(read) - len(train_examples)
         for ex in train_examples:
             sources.append((item.task.prefix if prefix else "") + ex.review.text)
             targets.append(item.task.linearise(ex.elements))
-        dev_sets.append((item.task, read_dataset(item.dev).examples))
-        log(f"{item.task.name}: {len(train_examples)} train, {len(dev_sets[-1][1])} dev reviews")
+        log(f"{item.task.name}: {len(train_examples)} train ({len(read) - len(train_examples)} "
+            f"dropped: held-out sentences), {len(dev)} dev reviews")
     examples = _examples(loaded, sources, targets, settings)
     device = pick_device(settings.device)
     selection = data[0].task.name
     task_names = [item.task.name for item in data]
 
     def evaluate() -> tuple[float, dict[str, Any]]:
-        results = dev_scores(loaded, dev_sets, prefix, settings, device)
+        results = dev_scores(loaded, dev_sets if score_aux_dev else dev_sets[:1], prefix,
+                             settings, device)
         metrics: dict[str, Any] = {f"dev_f1_{name}": r["f1"] for name, r in results.items()}
         metrics["dev"] = results
         return results[selection]["f1"], metrics
@@ -187,31 +213,34 @@ def finetune(data: Sequence[TaskData], *, student: str, out: str | Path, decoder
     def card_for(metrics: dict[str, Any]) -> ModelCard:
         return _card(loaded, settings, tasks=task_names, task_prefix=prefix, stage="finetune",
                      extra={"metrics": metrics, "selection_task": selection,
-                            "train_fraction": train_fraction,
+                            "cross_attention": cross_attention,
+                            "train_fraction": train_fraction, "dropped_overlap": dropped,
                             "data": {i.task.name: {"train": str(i.train), "dev": str(i.dev)}
                                      for i in data}})
 
     summary = Trainer(loaded, examples, settings, out, card_for, evaluate).run()
     return {"stage": "finetune", "tasks": task_names, "selection_task": selection,
-            "train_examples": len(examples), **summary}
+            "train_examples": len(examples), "dropped_overlap": dropped, **summary}
 
 
-__all__ = ["dev_scores", "finetune", "generate", "init", "pretrain"]
+__all__ = ["dev_scores", "finetune", "generate", "init", "pretrain", "sentence_key"]
 
 
-def init(student: str, out: str | Path, *, decoder_layers: int = 3, seed: int = 0
-         ) -> dict[str, Any]:
+def init(student: str, out: str | Path, *, decoder_layers: int = 3, seed: int = 0,
+         cross_attention: str = "random") -> dict[str, Any]:
     """Write ``student`` as built (for ``minilm`` / a BERT: the untrained warm start) to ``out``."""
     from .loop import save_model
 
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise TrainingError(f"{out} exists and is not empty")
-    loaded = load_student(student, decoder_layers=decoder_layers, seed=seed)
+    loaded = load_student(student, decoder_layers=decoder_layers, seed=seed,
+                          cross_attention=cross_attention)
     ensure_newline_token(loaded)
     settings = Settings(seed=seed)
     save_model(loaded, out, _card(loaded, settings, tasks=("atsa",), task_prefix=False,
-                                  stage="init", extra={"decoder_layers": decoder_layers}))
+                                  stage="init", extra={"decoder_layers": decoder_layers,
+                                         "cross_attention": cross_attention}))
     parameters = sum(p.numel() for p in loaded.model.parameters())
     return {"stage": "init", "out": str(out), "student_init": loaded.origin,
             "parameters": parameters}

@@ -39,20 +39,23 @@ def quiet_transformers() -> None:
     logging.disable_progress_bar()
 
 
-def load_student(spec: str | Path, *, decoder_layers: int = 3, seed: int = 0) -> LoadedStudent:
+def load_student(spec: str | Path, *, decoder_layers: int = 3, seed: int = 0,
+                 cross_attention: str = "random") -> LoadedStudent:
     """``minilm`` (the bundled warm start), a BERT directory (warm start from it), or any
     local Hugging Face seq2seq checkpoint directory (t5, flan-t5, bart, an fsa-edge student)."""
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
     quiet_transformers()
     if str(spec) == MINILM_ALIAS:
-        model, tokenizer = bart_from_bert(minilm_path(), decoder_layers=decoder_layers, seed=seed)
+        model, tokenizer = bart_from_bert(minilm_path(), decoder_layers=decoder_layers, seed=seed,
+                                          cross_attention=cross_attention)
         return LoadedStudent(model, tokenizer, MINILM_ALIAS, NEWLINE_TOKEN)
     path = Path(spec)
     if not path.is_dir():
         raise TrainingError(f"student {str(spec)!r} is neither {MINILM_ALIAS!r} nor a directory")
     if is_bert_dir(path):
-        model, tokenizer = bart_from_bert(path, decoder_layers=decoder_layers, seed=seed)
+        model, tokenizer = bart_from_bert(path, decoder_layers=decoder_layers, seed=seed,
+                                          cross_attention=cross_attention)
         return LoadedStudent(model, tokenizer, f"bert:{path}", NEWLINE_TOKEN)
     try:
         model = AutoModelForSeq2SeqLM.from_pretrained(str(path))

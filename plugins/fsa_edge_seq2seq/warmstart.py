@@ -7,7 +7,9 @@ The only numerical difference is LayerNorm eps: BART (and CTranslate2's BART) us
 BERT uses 1e-12, so encoder outputs differ from BERT's by ~1e-3; with eps matched they are equal.
 
 The decoder has ``decoder_layers`` layers whose self-attention, FFN and LayerNorms come from
-BERT layers 0..n-1; cross-attention is random. Embeddings are tied (shared / decoder / LM head).
+BERT layers 0..n-1; cross-attention is random (``cross_attention="random"``) or a copy of the same
+BERT layer's self-attention and its LayerNorm (``"self"``: the decoder starts out able to attend
+from its states to the encoder's, which live in the same space). Embeddings are tied (shared / decoder / LM head).
 
 The tokenizer saved beside the model is BERT's WordPiece with bos=[CLS], eos=[SEP], pad=[PAD]
 (what CTranslate2's BART converter reads), no fixed padding, and ``[unused1]`` as the newline.
@@ -23,6 +25,7 @@ from typing import Any
 from fsa_edge.errors import TrainingError
 
 MINILM_ALIAS = "minilm"
+CROSS_ATTENTION_INITS = ("random", "self")
 NEWLINE_TOKEN = "[unused1]"
 
 
@@ -131,8 +134,18 @@ def _copy_layer(target: Any, source: Any) -> None:
     _copy_norm(target.final_layer_norm, source.output.LayerNorm)
 
 
-def bart_from_bert(bert_dir: str | Path, *, decoder_layers: int = 3, seed: int = 0
-                   ) -> tuple[Any, Any]:
+def _copy_cross_attention(target: Any, source: Any) -> None:
+    """BERT layer's self-attention (and its LayerNorm) → BART decoder layer's cross-attention."""
+    attention = source.attention
+    _copy_linear(target.encoder_attn.q_proj, attention.self.query)
+    _copy_linear(target.encoder_attn.k_proj, attention.self.key)
+    _copy_linear(target.encoder_attn.v_proj, attention.self.value)
+    _copy_linear(target.encoder_attn.out_proj, attention.output.dense)
+    _copy_norm(target.encoder_attn_layer_norm, attention.output.LayerNorm)
+
+
+def bart_from_bert(bert_dir: str | Path, *, decoder_layers: int = 3, seed: int = 0,
+                   cross_attention: str = "random") -> tuple[Any, Any]:
     """``(BartForConditionalGeneration, tokenizer)`` warm-started from the BERT at ``bert_dir``."""
     import torch
     from transformers import BartForConditionalGeneration, BertModel, GenerationConfig
@@ -144,6 +157,9 @@ def bart_from_bert(bert_dir: str | Path, *, decoder_layers: int = 3, seed: int =
     bert = BertModel.from_pretrained(str(bert_dir), add_pooling_layer=False)
     if decoder_layers < 1:
         raise TrainingError("decoder_layers must be at least 1")
+    if cross_attention not in CROSS_ATTENTION_INITS:
+        raise TrainingError(f"cross_attention must be one of {CROSS_ATTENTION_INITS}, "
+                            f"got {cross_attention!r}")
     torch.manual_seed(seed)
     config = bart_config_from_bert(bert.config, tokenizer, decoder_layers=decoder_layers)
     model = BartForConditionalGeneration(config)
@@ -159,7 +175,10 @@ def bart_from_bert(bert_dir: str | Path, *, decoder_layers: int = 3, seed: int =
         for target, source in zip(model.model.encoder.layers, bert.encoder.layer):
             _copy_layer(target, source)
         for index, target in enumerate(model.model.decoder.layers):
-            _copy_layer(target, bert.encoder.layer[index % len(bert.encoder.layer)])
+            source = bert.encoder.layer[index % len(bert.encoder.layer)]
+            _copy_layer(target, source)
+            if cross_attention == "self":
+                _copy_cross_attention(target, source)
         model.final_logits_bias.zero_()
     model.tie_weights()
     model.generation_config = GenerationConfig(
@@ -169,5 +188,5 @@ def bart_from_bert(bert_dir: str | Path, *, decoder_layers: int = 3, seed: int =
     return model, tokenizer
 
 
-__all__ = ["MINILM_ALIAS", "NEWLINE_TOKEN", "bart_from_bert", "bart_config_from_bert",
+__all__ = ["CROSS_ATTENTION_INITS", "MINILM_ALIAS", "NEWLINE_TOKEN", "bart_from_bert", "bart_config_from_bert",
            "is_bert_dir", "minilm_path", "wordpiece_tokenizer"]

@@ -1,0 +1,122 @@
+"""Speed and memory of served models end to end: ``fsa-edge analyze`` on benchmark sentences.
+
+    python benchmarks/default_speed.py --model default --model OTHER_DIR [--threads 2]
+
+For each model, in its own process (one after the other, same inputs, same run):
+* reviews/s of ``Analyzer.analyze`` over the inputs at batch 32 after a warm-up (best of
+  ``--repeats`` passes), the model's default task;
+* the CLI as a user runs it, ``fsa-edge analyze INPUT --model M``: wall time including start-up,
+  and peak RSS of that process (``os.wait4``);
+* size of the model directory on disk.
+Inputs: the four fsa-benchmark test splits (3,084 sentences) when ``../shared/data`` is present,
+else synthetic sentences. Writes ``benchmarks/results/default_speed.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "fsa-benchmark"
+SETS = ("atsa/rest14", "atsa/laptop14", "acsa/rest16", "acsa/laptop16")
+RESULTS = ROOT / "benchmarks" / "results"
+
+WORKER = r"""
+import json, sys, time
+import fsa_edge
+texts = [json.loads(l)["text"] for l in open(sys.argv[1], encoding="utf-8")]
+analyzer = fsa_edge.load(sys.argv[2], batch_size=32, intra_threads=int(sys.argv[3]))
+analyzer.analyze(texts[:32])
+best = None
+for _ in range(int(sys.argv[4])):
+    started = time.perf_counter()
+    results = analyzer.analyze(texts)
+    seconds = time.perf_counter() - started
+    best = seconds if best is None else min(best, seconds)
+print(json.dumps({"reviews": len(texts), "seconds": best, "reviews_per_s": len(texts) / best,
+                  "errors": sum(r.error is not None for r in results),
+                  "backend": analyzer.backend.name, "task": analyzer.task}))
+"""
+
+
+def inputs(limit: int | None) -> tuple[list[str], str]:
+    if DATA.is_dir():
+        texts = []
+        for name in SETS:
+            records = json.loads((DATA / name / "test.json").read_text(encoding="utf-8-sig"))
+            texts += [r["sentence"] for r in records]
+        return texts[:limit], "fsa-benchmark test splits (rest14, laptop14, rest16, laptop16)"
+    texts = [f"The {a} was {o} but the {b} was {p}." for a in ("pizza", "staff", "wine")
+             for b in ("service", "decor") for o in ("great", "bland") for p in ("slow", "fine")]
+    return (texts * 100)[:limit or 2400], "synthetic sentences (no ../shared/data)"
+
+
+def measure(model: str, input_file: Path, threads: int, repeats: int) -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    worker = subprocess.run([sys.executable, "-c", WORKER, str(input_file), model, str(threads),
+                             str(repeats)], capture_output=True, text=True, env=env)
+    if worker.returncode != 0:
+        raise SystemExit(f"{model}: worker failed: {worker.stderr[-2000:]}")
+    row = json.loads(worker.stdout.strip().splitlines()[-1])
+    with tempfile.TemporaryFile("w+") as sink:
+        started = time.perf_counter()
+        process = subprocess.Popen([sys.executable, "-m", "fsa_edge.cli", "analyze",
+                                    str(input_file), "--model", model], stdout=sink,
+                                   stderr=subprocess.DEVNULL, env=env)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        sink.seek(0)
+        lines = sum(1 for _ in sink)
+    from fsa_edge.api import resolve_model
+
+    path = resolve_model(model).path
+    size = sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
+    return {"model": model, **row, "cli_wall_seconds": round(wall, 2),
+            "cli_exit_status": os.waitstatus_to_exitcode(status), "cli_output_lines": lines,
+            "cli_peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+            "size_mb": round(size / 2**20, 1)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", action="append", default=None,
+                        help="a model directory or alias (repeatable; default: default)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--limit", type=int, default=None, help="first N sentences only")
+    parser.add_argument("--out", type=Path, default=RESULTS / "default_speed")
+    args = parser.parse_args(argv)
+    texts, source = inputs(args.limit)
+    with tempfile.TemporaryDirectory() as work:
+        input_file = Path(work) / "inputs.jsonl"
+        input_file.write_text("".join(json.dumps({"id": str(i), "text": t}) + "\n"
+                                      for i, t in enumerate(texts)), encoding="utf-8")
+        rows = [measure(model, input_file, args.threads, args.repeats)
+                for model in (args.model or ["default"])]
+    record = {"benchmark": "default_speed", "inputs": source, "reviews": len(texts),
+              "threads": args.threads, "cpu_count": os.cpu_count(),
+              "machine": platform.processor() or platform.machine(),
+              "load_average_at_end": os.getloadavg(), "rows": rows}
+    lines = ["| model | backend | task | reviews/s (batch 32) | CLI wall s | CLI peak RSS MB | "
+             "size MB |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['backend']} | {r['task']} | {r['reviews_per_s']:.1f} | "
+                     f"{r['cli_wall_seconds']} | {r['cli_peak_rss_mb']} | {r['size_mb']} |")
+    table = "\n".join(lines) + "\n"
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
+    args.out.with_suffix(".md").write_text(table)
+    print(table)
+    return 0 if all(r["errors"] == 0 and r["cli_exit_status"] == 0 for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""The ``tagger`` backend: a CTranslate2 encoder (int8) and numpy heads. No torch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+from fsa_edge.backends import Backend, Prediction
+from fsa_edge.card import CARD_FILE
+from fsa_edge.errors import BackendError
+from fsa_edge.tasks import SlotTask
+
+from .runtime import HEADS_FILE, TaggerRuntime, categories_of, ctranslate2_encoder, load_heads, \
+    load_tokenizer
+
+MODEL_FILE = "model.bin"
+DEFAULT_MAX_BATCH_TOKENS = 4096
+DEFAULT_MAX_BATCH_SIZE = 64
+
+
+class TaggerBackend(Backend):
+    """Span tagging (ATSA) and category classification (ACSA) over a CTranslate2 encoder
+    (an unconverted Hugging Face tagger directory is served by torch instead, for comparisons).
+
+    Options: ``compute_type`` (``auto``: the card's quantization), ``intra_threads`` (default:
+    physical cores), ``max_batch_tokens`` (4096), ``max_batch_size`` (64).
+    """
+
+    name = "tagger"
+    requires = ("ctranslate2", "tokenizers", "numpy")
+    extra = None
+    description = "encoder + task heads (CTranslate2 encoder, numpy heads), torch-free"
+
+    def __init__(self, path: str | Path, *, device: str = "auto", compute_type: str = "auto",
+                 intra_threads: int | None = None,
+                 max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS,
+                 max_batch_size: int = DEFAULT_MAX_BATCH_SIZE, **options: Any) -> None:
+        super().__init__(path, device=device, **options)
+        self.max_batch_tokens = int(max_batch_tokens)
+        self.max_batch_size = int(max_batch_size)
+        from fsa_edge_ctranslate2.backend import (physical_cores, resolve_compute_type,
+                                                  resolve_device)
+
+        if not (self.path / MODEL_FILE).is_file():
+            self._load_torch(device, intra_threads)
+            return
+        self.device = resolve_device(device)
+        self.compute_type = resolve_compute_type(compute_type, self.card.quantization,
+                                                 self.device)
+        encode = ctranslate2_encoder(self.path, device=self.device,
+                                     compute_type=self.compute_type,
+                                     threads=int(intra_threads or physical_cores()))
+        self.runtime = TaggerRuntime(load_tokenizer(self.path, self.card.max_input_length),
+                                     load_heads(self.path), categories_of(self.card.extra),
+                                     encode)
+
+    def _load_torch(self, device: str, threads: int | None) -> None:
+        """An unconverted (Hugging Face) tagger directory, served by torch: for comparisons."""
+        if not (self.path / "config.json").is_file():
+            raise BackendError(f"{self.path}: no {MODEL_FILE} (convert the tagger with "
+                               "'fsa-edge convert') and no config.json")
+        try:
+            from .training import load_for_scoring
+        except ImportError as exc:
+            raise BackendError(f"{self.path} is an unconverted tagger: serving it needs torch "
+                               f"and transformers (pip install 'fsa-edge[train]'): {exc}") from None
+        from fsa_edge_seq2seq.loop import pick_device
+
+        self.device = pick_device(device)
+        self.compute_type = "torch-float32"
+        self.runtime = load_for_scoring(self.path, device=self.device, threads=threads)
+
+    @classmethod
+    def can_load(cls, path: Path) -> bool:
+        return (path / MODEL_FILE).is_file() and (path / HEADS_FILE).is_file() and (
+            path / CARD_FILE).is_file()
+
+    def predict(self, texts: Sequence[str], *, task: SlotTask) -> list[Prediction]:
+        from fsa_edge_ctranslate2.batching import run_sorted
+
+        lengths = [len(t) for t in texts]
+        budget = self.max_batch_tokens * 4  # characters ≈ 4 × word-pieces
+        elements = run_sorted(list(texts), lengths,
+                              lambda batch: self.runtime.run(batch, task.name),
+                              max_batch_tokens=budget, max_batch_size=self.max_batch_size)
+        return [Prediction(found) for found in elements]
+
+
+__all__ = ["TaggerBackend"]

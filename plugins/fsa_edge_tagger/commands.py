@@ -1,0 +1,83 @@
+"""``fsa-edge tagger train``: fine-tune the encoder-with-heads student on ATSA / ACSA data."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from fsa_edge.training import TaskData
+
+
+@click.group()
+def tagger() -> None:
+    """The tagger student: a BERT encoder with term and category heads (ATSA, ACSA)."""
+
+
+@tagger.command("train")
+@click.option("--data", "data_specs", multiple=True, required=True, metavar="TASK:TRAIN:DEV",
+              help="atsa or acsa data, repeatable; the first selects the best epoch.")
+@click.option("--student", default="minilm", show_default=True,
+              help="'minilm' (bundled all-MiniLM-L6-v2) or a BERT directory.")
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+@click.option("--epochs", type=int, default=10, show_default=True)
+@click.option("--batch-size", type=int, default=16, show_default=True)
+@click.option("--lr", type=float, default=1e-4, show_default=True, help="Encoder learning rate.")
+@click.option("--head-lr", type=float, default=1e-3, show_default=True)
+@click.option("--warmup-ratio", type=float, default=0.1, show_default=True)
+@click.option("--weight-decay", type=float, default=0.01, show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+              show_default=True, help="auto = CUDA (bf16 autocast) when present, else CPU fp32.")
+@click.option("--threads", type=int, default=None, help="torch CPU threads.")
+@click.option("--held-out", "held_out", multiple=True,
+              type=click.Path(exists=True, dir_okay=False),
+              help="A data file (e.g. a test split) whose sentences never enter training; "
+                   "repeatable. The first data set's dev split is always held out.")
+@click.option("--select", type=click.Choice(["first", "mean"]), default="first",
+              show_default=True, help="Best epoch by the first data set's dev F1 or the mean.")
+@click.option("--max-minutes", type=float, default=None,
+              help="Stop after the epoch that crosses this time (the best epoch is kept).")
+def train_command(data_specs: tuple[str, ...], student: str, out: str, epochs: int,
+                  batch_size: int, lr: float, head_lr: float, warmup_ratio: float,
+                  weight_decay: float, seed: int, device: str, threads: int | None,
+                  held_out: tuple[str, ...], select: str, max_minutes: float | None) -> None:
+    """Fine-tune; the best epoch by dev F1 is written to OUT (convert it with fsa-edge convert)."""
+    from fsa_edge.readers import read_dataset
+
+    from . import TaggerStudent
+
+    data = [TaskData.parse(spec) for spec in data_specs]
+    held_out_texts = [ex.review.text for path in held_out for ex in read_dataset(path).examples]
+    summary = TaggerStudent().finetune(
+        data, student=student, out=out, epochs=epochs, batch_size=batch_size, lr=lr,
+        head_lr=head_lr, warmup_ratio=warmup_ratio, weight_decay=weight_decay, seed=seed,
+        device=device, threads=threads, select=select, held_out_texts=held_out_texts,
+        max_seconds=max_minutes * 60 if max_minutes is not None else None)
+    click.echo(json.dumps({k: v for k, v in summary.items() if k != "history"}))
+
+
+@tagger.command("pretrain")
+@click.option("--corpus", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="JSONL teacher corpus ({ID, Text, <teacher>_response} or {id, text, response}).")
+@click.option("--student", default="minilm", show_default=True)
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+@click.option("--epochs", type=int, default=2, show_default=True)
+@click.option("--batch-size", type=int, default=16, show_default=True)
+@click.option("--lr", type=float, default=5e-5, show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+              show_default=True)
+@click.option("--threads", type=int, default=None)
+def pretrain_command(corpus: str, student: str, out: str, epochs: int, batch_size: int,
+                     lr: float, seed: int, device: str, threads: int | None) -> None:
+    """Masked-language modelling of the encoder on the teacher responses (domain adaptation);
+    OUT is a BERT directory for `fsa-edge tagger train --student OUT`."""
+    from fsa_edge.training import read_corpus
+
+    from . import TaggerStudent
+
+    summary = TaggerStudent().pretrain(read_corpus(corpus), student=student, out=out,
+                                       epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+                                       device=device, threads=threads)
+    click.echo(json.dumps(summary))

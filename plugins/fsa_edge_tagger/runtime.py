@@ -1,0 +1,123 @@
+"""Texts → elements with an encoder and linear heads: tokenise, encode, apply heads, decode.
+
+The encoder is any callable from word-piece token lists to a ``(batch, time, dim)`` array of
+last hidden states (CTranslate2's ``Encoder`` at run time, the torch model while training), so
+training's dev scores and the shipped model run the same decoding.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from fsa_edge.errors import BackendError
+from fsa_edge.model import SentimentElement
+
+from .scheme import (CATEGORY_CLASSES, TAGS, decode_categories, decode_terms, mean_pool,
+                     pieces_of)
+
+HEADS_FILE = "heads.npz"
+TOKENIZER_FILE = "tokenizer.json"
+Encoder = Callable[[list[list[str]]], np.ndarray]
+
+
+def load_tokenizer(directory: Path, max_length: int):
+    """The model's WordPiece tokenizer (``tokenizers``): no padding, truncation at max_length."""
+    from tokenizers import Tokenizer
+
+    path = directory / TOKENIZER_FILE
+    if not path.is_file():
+        raise BackendError(f"{directory}: no {TOKENIZER_FILE}")
+    tokenizer = Tokenizer.from_file(str(path))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length)
+    return tokenizer
+
+
+def load_heads(directory: Path) -> dict[str, np.ndarray]:
+    """``{"term.weight", "term.bias"[, "category.weight", "category.bias"]}`` as float32."""
+    path = directory / HEADS_FILE
+    if not path.is_file():
+        raise BackendError(f"{directory}: no {HEADS_FILE} (not a tagger model)")
+    with np.load(path) as data:
+        heads = {name: data[name].astype(np.float32) for name in data.files}
+    if heads.get("term.weight") is None or heads["term.weight"].shape[0] != len(TAGS):
+        raise BackendError(f"{path}: term.weight must have {len(TAGS)} rows")
+    return heads
+
+
+class TaggerRuntime:
+    """Decoding shared by the backend and training."""
+
+    def __init__(self, tokenizer, heads: dict[str, np.ndarray], categories: Sequence[str],
+                 encode: Encoder) -> None:
+        self.tokenizer = tokenizer
+        self.heads = heads
+        self.categories = tuple(categories)
+        self.encode = encode
+        if self.categories:
+            rows = heads.get("category.weight")
+            if rows is None or rows.shape[0] != len(self.categories) * len(CATEGORY_CLASSES):
+                raise BackendError(f"category.weight must have {len(self.categories)} × "
+                                   f"{len(CATEGORY_CLASSES)} rows")
+
+    def run(self, texts: Sequence[str], task: str) -> list[tuple[SentimentElement, ...]]:
+        """Elements per text for ``task`` ("atsa" or "acsa")."""
+        if task == "acsa" and not self.categories:
+            raise BackendError("this tagger has no category head (task acsa)")
+        if task not in ("atsa", "acsa"):
+            raise BackendError(f"a tagger serves atsa and acsa, not {task!r}")
+        if not texts:
+            return []
+        encodings = self.tokenizer.encode_batch(list(texts))
+        hidden = self.encode([e.tokens for e in encodings])
+        lengths = [len(e.tokens) for e in encodings]
+        if task == "acsa":
+            pooled = mean_pool(hidden, lengths)
+            logits = pooled @ self.heads["category.weight"].T + self.heads["category.bias"]
+            return [tuple(SentimentElement(polarity=p, category=c, score=round(s, 6))
+                          for c, p, s in decode_categories(row, self.categories))
+                    for row in logits]
+        logits = hidden @ self.heads["term.weight"].T + self.heads["term.bias"]
+        results = []
+        for text, encoding, row in zip(texts, encodings, logits):
+            pieces = pieces_of(encoding.tokens, encoding.offsets, encoding.special_tokens_mask)
+            results.append(tuple(
+                SentimentElement(polarity=p, aspect=text[s:e], aspect_span=(s, e),
+                                 score=round(score, 6))
+                for s, e, p, score in decode_terms(row, pieces)))
+        return results
+
+
+def ctranslate2_encoder(directory: Path, *, device: str, compute_type: str,
+                        threads: int) -> Encoder:
+    """CTranslate2's ``Encoder`` over the model directory, as an :data:`Encoder`."""
+    import ctranslate2
+
+    try:
+        model = ctranslate2.Encoder(str(directory), device=device, compute_type=compute_type,
+                                    intra_threads=threads)
+    except (RuntimeError, ValueError) as exc:
+        raise BackendError(f"{directory}: CTranslate2 cannot load the encoder: {exc}") from None
+
+    def encode(tokens: list[list[str]]) -> np.ndarray:
+        output = model.forward_batch(tokens)
+        hidden = output.last_hidden_state
+        if device != "cpu":
+            import ctranslate2 as c2
+
+            hidden = hidden.to_device(c2.Device.cpu)
+        return np.asarray(hidden, dtype=np.float32)
+
+    return encode
+
+
+def categories_of(card_extra: dict) -> tuple[str, ...]:
+    """The category head's labels, recorded in the card (``extra.tagger.categories``)."""
+    return tuple(card_extra.get("tagger", {}).get("categories", ()))
+
+
+__all__ = ["Encoder", "HEADS_FILE", "TaggerRuntime", "categories_of", "ctranslate2_encoder",
+           "load_heads", "load_tokenizer"]

@@ -1,0 +1,118 @@
+"""The tagger's label scheme and its decoding, in numpy (no torch at inference).
+
+Terms (ATSA): one unified tag per word-piece, ``O`` or ``B-``/``I-`` with a polarity, so a span and
+its polarity come from one head. A span is extended to whole words (a term never ends inside a
+word), and its polarity is the polarity with the most probability summed over its pieces.
+
+Categories (ACSA): for every category of the model, one of ``none`` and the four polarities,
+from the mean of the sentence's piece states.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+POLARITIES = ("positive", "negative", "neutral", "conflict")
+TAGS = ("O",) + tuple(f"{kind}-{p}" for p in POLARITIES for kind in ("B", "I"))
+CATEGORY_CLASSES = ("none",) + POLARITIES
+IGNORE = -100
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One word-piece of a tokenised text: its characters and whether it continues a word."""
+
+    start: int
+    end: int
+    special: bool
+    continuation: bool
+
+
+def pieces_of(tokens: Sequence[str], offsets: Sequence[tuple[int, int]],
+              special_mask: Sequence[int]) -> list[Piece]:
+    """Pieces from a ``tokenizers`` encoding (tokens, offsets, special-tokens mask)."""
+    return [Piece(int(s), int(e), bool(m) or s == e, token.startswith("##"))
+            for token, (s, e), m in zip(tokens, offsets, special_mask)]
+
+
+def term_tags(pieces: Sequence[Piece], spans: Sequence[tuple[int, int, str]]) -> list[int]:
+    """Gold tag ids per piece for term spans ``(start, end, polarity)``; special pieces IGNORE."""
+    tags = [IGNORE if p.special else 0 for p in pieces]
+    for start, end, polarity in spans:
+        inside = [i for i, p in enumerate(pieces)
+                  if not p.special and p.start < end and p.end > start]
+        for position, index in enumerate(inside):
+            tags[index] = TAGS.index(f"{'B' if position == 0 else 'I'}-{polarity}")
+    return tags
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def decode_terms(logits: np.ndarray, pieces: Sequence[Piece]
+                 ) -> list[tuple[int, int, str, float]]:
+    """``(start, end, polarity, score)`` of each term in one text from its ``(pieces, tags)``
+    logits. ``I`` after ``O`` opens a span; a span grows to whole words."""
+    probs = _softmax(logits[:len(pieces)].astype(np.float64))
+    best = probs.argmax(axis=-1)
+    groups: list[list[int]] = []
+    current: list[int] | None = None
+    for index, piece in enumerate(pieces):
+        if piece.special:
+            current = None
+            continue
+        tag = TAGS[int(best[index])]
+        if tag == "O":
+            if piece.continuation and current is not None:  # the rest of a tagged word
+                current.append(index)
+            else:
+                current = None
+        elif current is None or (tag.startswith("B-") and not piece.continuation):
+            current = [index]
+            groups.append(current)
+        else:
+            current.append(index)
+    terms = []
+    for group in groups:
+        first, last = group[0], group[-1]
+        while first > 0 and pieces[first].continuation and not pieces[first - 1].special:
+            first -= 1
+        while (last + 1 < len(pieces) and pieces[last + 1].continuation
+               and not pieces[last + 1].special):
+            last += 1
+        span = probs[first:last + 1]
+        by_polarity = [span[:, TAGS.index(f"B-{p}")].sum() + span[:, TAGS.index(f"I-{p}")].sum()
+                       for p in POLARITIES]
+        polarity = POLARITIES[int(np.argmax(by_polarity))]
+        score = float(1.0 - span[:, 0].mean())
+        terms.append((pieces[first].start, pieces[last].end, polarity, score))
+    return terms
+
+
+def decode_categories(logits: np.ndarray, categories: Sequence[str]
+                      ) -> list[tuple[str, str, float]]:
+    """``(category, polarity, score)`` for each category whose best class is not ``none``;
+    ``logits`` has shape ``(len(categories) * 5,)``."""
+    probs = _softmax(logits.reshape(len(categories), len(CATEGORY_CLASSES)).astype(np.float64))
+    found = []
+    for index, category in enumerate(categories):
+        best = int(probs[index].argmax())
+        if best:
+            found.append((category, CATEGORY_CLASSES[best], float(probs[index, best])))
+    return found
+
+
+def mean_pool(hidden: np.ndarray, lengths: Sequence[int]) -> np.ndarray:
+    """Mean of each row's first ``length`` states: ``(batch, time, dim)`` → ``(batch, dim)``."""
+    mask = np.arange(hidden.shape[1])[None, :] < np.asarray(lengths)[:, None]
+    return (hidden * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1), 1)[:, None]
+
+
+__all__ = ["CATEGORY_CLASSES", "IGNORE", "POLARITIES", "Piece", "TAGS", "decode_categories",
+           "decode_terms", "mean_pool", "pieces_of", "term_tags"]

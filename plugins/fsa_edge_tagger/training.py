@@ -1,0 +1,359 @@
+"""Fine-tuning the tagger: a BERT encoder (MiniLM warm start) with a term head and a category head.
+
+ATSA examples train the term head (cross-entropy over unified tags per word-piece), ACSA examples
+the category head (cross-entropy over none/polarities per category, from the mean piece state).
+After each epoch the dev set of the first task is scored with the core metric through the same
+decoding the shipped model uses; the best epoch is kept in ``out`` as a Hugging Face BERT
+directory + ``heads.npz`` + tokenizer + card (``fsa-edge convert`` turns it into CTranslate2).
+Requires torch and transformers.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from fsa_edge.card import ModelCard
+from fsa_edge.errors import TrainingError
+from fsa_edge.metric import evaluate
+from fsa_edge.readers import read_dataset
+from fsa_edge.training import TaskData
+
+from .runtime import HEADS_FILE, TaggerRuntime, load_tokenizer
+from .scheme import CATEGORY_CLASSES, IGNORE, POLARITIES, TAGS, pieces_of, term_tags
+
+TASKS = ("atsa", "acsa")
+METRICS_FILE = "metrics.jsonl"
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                   "vocab.txt")
+
+
+def log(message: str) -> None:
+    print(f"fsa-edge tagger: {message}", file=sys.stderr, flush=True)
+
+
+def encoder_dir(student: str) -> Path:
+    """``minilm`` (the bundled all-MiniLM-L6-v2) or a BERT directory (``model_type`` bert)."""
+    from fsa_edge_seq2seq.warmstart import MINILM_ALIAS, is_bert_dir, minilm_path
+
+    path = minilm_path() if student == MINILM_ALIAS else Path(student)
+    if not is_bert_dir(path):
+        raise TrainingError(f"student {student!r}: the tagger starts from 'minilm' or a BERT "
+                            "directory (config.json model_type bert)")
+    return path
+
+
+class _Net:
+    """The torch modules: encoder, term head, category head (built lazily to keep torch out)."""
+
+    def __init__(self, encoder: Any, categories: int, dropout: float) -> None:
+        import torch
+
+        hidden = encoder.config.hidden_size
+        self.encoder = encoder
+        self.dropout = torch.nn.Dropout(dropout)
+        self.term = torch.nn.Linear(hidden, len(TAGS))
+        self.category = torch.nn.Linear(hidden, max(categories, 1) * len(CATEGORY_CLASSES))
+        self.modules = torch.nn.ModuleList([encoder, self.term, self.category, self.dropout])
+
+    def hidden(self, ids: Any, mask: Any) -> Any:
+        return self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+
+    def heads(self) -> dict[str, np.ndarray]:
+        def array(tensor: Any) -> np.ndarray:
+            return tensor.detach().float().cpu().numpy()
+
+        return {"term.weight": array(self.term.weight), "term.bias": array(self.term.bias),
+                "category.weight": array(self.category.weight),
+                "category.bias": array(self.category.bias)}
+
+
+def _examples(tokenizer: Any, item: TaskData, categories: Sequence[str],
+              held_out: set[str]) -> tuple[list[dict], int]:
+    """Tokenised training rows of one data set, and how many held-out sentences were dropped."""
+    from fsa_edge_seq2seq.recipes import sentence_key
+
+    rows, dropped = [], 0
+    for example in read_dataset(item.train).examples:
+        if sentence_key(example.review.text) in held_out:
+            dropped += 1
+            continue
+        encoding = tokenizer.encode(example.review.text)
+        row: dict[str, Any] = {"task": item.task.name, "ids": encoding.ids}
+        if item.task.name == "atsa":
+            spans = [(e.aspect_span[0], e.aspect_span[1], e.polarity) for e in example.elements
+                     if e.aspect_span is not None and e.polarity in POLARITIES]
+            row["tags"] = term_tags(pieces_of(encoding.tokens, encoding.offsets,
+                                              encoding.special_tokens_mask), spans)
+        else:
+            classes = [0] * len(categories)
+            for element in example.elements:
+                if element.category in categories and element.polarity in POLARITIES:
+                    classes[categories.index(element.category)] = \
+                        CATEGORY_CLASSES.index(element.polarity)
+            row["classes"] = classes
+        rows.append(row)
+    return rows, dropped
+
+
+def _set_name(item: TaskData) -> str:
+    """``task:folder`` of a data set (``atsa:rest14``)."""
+    return f"{item.task.name}:{Path(item.train).parent.name}"
+
+
+def _batches(rows: list[dict], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
+    """Per task, length-sorted pools shuffled into batches (one task per batch)."""
+    rng = random.Random(seed * 100_003 + epoch)
+    batches = []
+    for task in TASKS:
+        order = [i for i, r in enumerate(rows) if r["task"] == task]
+        rng.shuffle(order)
+        pool = batch_size * 32
+        for start in range(0, len(order), pool):
+            chunk = sorted(order[start:start + pool], key=lambda i: len(rows[i]["ids"]))
+            batches.extend(chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
+def _loss(net: _Net, rows: list[dict], pad: int, device: str, categories: int) -> Any:
+    import torch
+    import torch.nn.functional as F
+
+    width = max(len(r["ids"]) for r in rows)
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        ids[i, :len(row["ids"])] = torch.tensor(row["ids"])
+        mask[i, :len(row["ids"])] = 1
+    ids, mask = ids.to(device), mask.to(device)
+    hidden = net.dropout(net.hidden(ids, mask))
+    if rows[0]["task"] == "atsa":
+        tags = torch.full((len(rows), width), IGNORE, dtype=torch.long)
+        for i, row in enumerate(rows):
+            tags[i, :len(row["tags"])] = torch.tensor(row["tags"])
+        logits = net.term(hidden)
+        return F.cross_entropy(logits.float().view(-1, len(TAGS)), tags.to(device).view(-1),
+                               ignore_index=IGNORE)
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
+    logits = net.category(pooled).float().view(len(rows), categories, len(CATEGORY_CLASSES))
+    classes = torch.tensor([r["classes"] for r in rows], device=device)
+    return F.cross_entropy(logits.reshape(-1, len(CATEGORY_CLASSES)), classes.view(-1))
+
+
+def torch_encoder(encoder: Any, tokenizer: Any, device: str):
+    """A torch BERT as a :data:`runtime.Encoder` (token lists → last hidden states)."""
+    import torch
+
+    def encode(tokens: list[list[str]]) -> np.ndarray:
+        width = max(len(t) for t in tokens)
+        ids = torch.zeros((len(tokens), width), dtype=torch.long)
+        mask = torch.zeros((len(tokens), width), dtype=torch.long)
+        for i, row in enumerate(tokens):
+            ids[i, :len(row)] = torch.tensor([tokenizer.token_to_id(t) for t in row])
+            mask[i, :len(row)] = 1
+        with torch.no_grad():
+            hidden = encoder(input_ids=ids.to(device), attention_mask=mask.to(device))
+            return hidden.last_hidden_state.float().cpu().numpy()
+
+    return encode
+
+
+def dev_f1(net: _Net, tokenizer: Any, categories: Sequence[str], item: TaskData, device: str,
+           batch_size: int = 64) -> dict[str, Any]:
+    """The core metric on greedy tagger outputs for one dev set (what the shipped model does)."""
+    net.modules.eval()
+    runtime = TaggerRuntime(tokenizer, net.heads(), categories,
+                            torch_encoder(net.encoder, tokenizer, device))
+    examples = read_dataset(item.dev).examples
+    predicted = {}
+    for start in range(0, len(examples), batch_size):
+        chunk = examples[start:start + batch_size]
+        for ex, found in zip(chunk, runtime.run([e.review.text for e in chunk], item.task.name)):
+            predicted[ex.review.id] = found
+    gold = {ex.review.id: ex.elements for ex in examples}
+    return evaluate(item.task, gold, predicted).to_dict()
+
+
+def save(net: _Net, out: Path, source: Path, card: ModelCard) -> None:
+    """BERT directory (for ``fsa-edge convert``) + heads + tokenizer files + card."""
+    out.mkdir(parents=True, exist_ok=True)
+    net.encoder.save_pretrained(str(out))
+    np.savez(out / HEADS_FILE, **net.heads())
+    for name in TOKENIZER_FILES:
+        if (source / name).is_file():
+            shutil.copy2(source / name, out / name)
+    card.save(out)
+
+
+def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: str | Path,
+                    epochs: int = 10, batch_size: int = 16, lr: float = 1e-4,
+                    head_lr: float = 1e-3, warmup_ratio: float = 0.1, weight_decay: float = 0.01,
+                    dropout: float = 0.1, seed: int = 42, device: str = "auto",
+                    threads: int | None = None, max_input_length: int = 128,
+                    max_seconds: float | None = None, held_out_texts: Sequence[str] = (),
+                    select: str = "first", log_every: int = 50) -> dict[str, Any]:
+    """Fine-tune a tagger on ATSA and/or ACSA data; keep the best epoch by dev F1 of the first
+    data set (``select="first"``) or by the mean dev F1 of all (``"mean"``, every dev set is
+    scored each epoch). Training sentences of the first data set's dev split or of
+    ``held_out_texts`` are dropped."""
+    import torch
+    from transformers import BertModel
+
+    from fsa_edge_seq2seq.loop import pick_device
+    from fsa_edge_seq2seq.recipes import sentence_key
+    from fsa_edge_seq2seq.text import quiet_transformers
+
+    if not data:
+        raise TrainingError("no task data given")
+    if select not in ("first", "mean"):
+        raise TrainingError(f"select must be 'first' or 'mean', got {select!r}")
+    for item in data:
+        if item.task.name not in TASKS:
+            raise TrainingError(f"the tagger trains {', '.join(TASKS)}, not {item.task.name!r}")
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise TrainingError(f"{out} exists and is not empty")
+    device = pick_device(device)
+    saved_threads = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    quiet_transformers()
+    source = encoder_dir(student)
+    tokenizer = load_tokenizer(source, max_input_length)
+    categories = sorted({e.category for item in data if item.task.name == "acsa"
+                         for ex in read_dataset(item.train).examples for e in ex.elements
+                         if e.category})
+    held_out = {sentence_key(ex.review.text) for ex in read_dataset(data[0].dev).examples}
+    held_out.update(sentence_key(t) for t in held_out_texts)
+    rows, dropped = [], {}
+    for item in data:
+        name = _set_name(item)
+        part, dropped[name] = _examples(tokenizer, item, categories, held_out)
+        rows += part
+        log(f"{name}: {len(part)} train ({dropped[name]} dropped: held-out sentences)")
+    encoder = BertModel.from_pretrained(str(source), dtype=torch.float32)
+    net = _Net(encoder, len(categories), dropout)
+    net.modules.to(device)
+    head_params = list(net.term.parameters()) + list(net.category.parameters())
+    decay = [p for n, p in encoder.named_parameters() if p.ndim >= 2]
+    no_decay = [p for n, p in encoder.named_parameters() if p.ndim < 2]
+    optimizer = torch.optim.AdamW([
+        {"params": decay, "lr": lr, "weight_decay": weight_decay},
+        {"params": no_decay, "lr": lr, "weight_decay": 0.0},
+        {"params": head_params, "lr": head_lr, "weight_decay": 0.0}])
+    steps_per_epoch = len(_batches(rows, batch_size, seed, 0))
+    total = steps_per_epoch * epochs
+    warmup = max(1, int(total * warmup_ratio))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: (s + 1) / warmup if s < warmup
+        else max(0.0, (total - s) / max(1, total - warmup)))
+    pad = tokenizer.token_to_id("[PAD]") or 0
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda")
+                else torch.autocast("cpu", enabled=False))
+    out.mkdir(parents=True, exist_ok=True)
+    selection = data[0]
+    best, best_epoch, history = None, None, []
+    started = time.perf_counter()
+    interrupted = False
+    try:
+        for epoch in range(epochs):
+            net.modules.train()
+            epoch_started = time.perf_counter()
+            running = 0.0
+            batches = _batches(rows, batch_size, seed, epoch)
+            for step, batch in enumerate(batches, 1):
+                with autocast:
+                    loss = _loss(net, [rows[i] for i in batch], pad, device, len(categories))
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(net.modules.parameters(), 1.0)
+                optimizer.step()
+                scheduler.step()
+                running += float(loss.detach())
+                if log_every and step % log_every == 0:
+                    log(f"epoch {epoch + 1}/{epochs} step {step}/{len(batches)} "
+                        f"loss {running / step:.4f}")
+            scored = data if select == "mean" else [selection]
+            results = {_set_name(item): dev_f1(net, tokenizer, categories, item, device)
+                       for item in scored}
+            result = results[_set_name(selection)]
+            score = round(sum(r["f1"] for r in results.values()) / len(results), 4)
+            record = {"epoch": epoch + 1, "train_loss": round(running / len(batches), 6),
+                      "epoch_seconds": round(time.perf_counter() - epoch_started, 2),
+                      f"dev_f1_{selection.task.name}": result["f1"],
+                      "dev_precision": result["precision"], "dev_recall": result["recall"],
+                      "dev_score": score}
+            if select == "mean":
+                record["dev_f1"] = {name: r["f1"] for name, r in results.items()}
+            improved = best is None or score > best
+            if improved:
+                best, best_epoch = score, epoch + 1
+                save(net, out, source, _card(data, categories, max_input_length, {
+                    "student_init": student, "seed": seed, "epoch": epoch + 1,
+                    "metrics": record, "dropped_overlap": dropped,
+                    "recipe": {"epochs": epochs, "batch_size": batch_size, "lr": lr,
+                               "head_lr": head_lr, "warmup_ratio": warmup_ratio,
+                               "weight_decay": weight_decay, "dropout": dropout,
+                               "select": select}}))
+            record["best_epoch"] = best_epoch
+            history.append(record)
+            with (out / METRICS_FILE).open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record, sort_keys=True) + "\n")
+            log(f"epoch {epoch + 1}: loss {record['train_loss']:.4f}, dev score {score}"
+                f"{' (best)' if improved else ''}")
+            if max_seconds is not None and time.perf_counter() - started >= max_seconds:
+                interrupted = epoch + 1 < epochs
+                break
+    finally:
+        torch.set_num_threads(saved_threads)
+    return {"stage": "finetune", "student": "tagger", "out": str(out),
+            "tasks": [i.task.name for i in data], "train_examples": len(rows),
+            "dropped_overlap": dropped, "categories": len(categories), "best_epoch": best_epoch,
+            "best_score": best, "epochs_done": len(history), "interrupted": interrupted,
+            "seconds": round(time.perf_counter() - started, 2), "history": history}
+
+
+def load_for_scoring(directory: str | Path, *, device: str = "cpu",
+                     threads: int | None = None) -> TaggerRuntime:
+    """A saved (unconverted) tagger as a :class:`TaggerRuntime` over its torch encoder."""
+    import torch
+    from transformers import BertModel
+
+    from .runtime import categories_of, load_heads
+
+    directory = Path(directory)
+    if threads:
+        torch.set_num_threads(threads)
+    card = ModelCard.load(directory)
+    tokenizer = load_tokenizer(directory, card.max_input_length)
+    encoder = BertModel.from_pretrained(str(directory), dtype=torch.float32).to(device).eval()
+    return TaggerRuntime(tokenizer, load_heads(directory), categories_of(card.extra),
+                         torch_encoder(encoder, tokenizer, device))
+
+
+def _card(data: Sequence[TaskData], categories: Sequence[str], max_input_length: int,
+          extra: dict[str, Any]) -> ModelCard:
+    tasks = tuple(dict.fromkeys(i.task.name for i in data))
+    return ModelCard(tasks=tasks, default_task=tasks[0], task_prefix=False,
+                     max_input_length=max_input_length, max_output_length=0, backend="tagger",
+                     extra={"stage": "finetune", "student": "tagger",
+                            "tagger": {"tags": list(TAGS), "categories": list(categories),
+                                       "pooling": "mean"},
+                            "data": {i.task.name: {"train": str(i.train), "dev": str(i.dev)}
+                                     for i in data}, **extra})
+
+
+__all__ = ["dev_f1", "encoder_dir", "finetune_tagger", "load_for_scoring", "save",
+           "torch_encoder"]

@@ -1,0 +1,221 @@
+"""The tagger student: label scheme, fine-tuning, conversion with its parity gate, torch-free runs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from fsa_edge_tagger.scheme import (CATEGORY_CLASSES, TAGS, Piece, decode_categories,
+                                    decode_terms, mean_pool, term_tags)
+
+TEXT = "The sushirolls were great but service slow."
+
+
+def _pieces():
+    # The, sushi, ##rol, ##ls, were, great, but, service, slow, .  ([CLS]/[SEP] around)
+    spans = [(0, 3, False), (4, 9, False), (9, 12, True), (12, 14, True), (15, 19, False),
+             (20, 25, False), (26, 29, False), (30, 37, False), (38, 42, False), (42, 43, False)]
+    return ([Piece(0, 0, True, False)] + [Piece(s, e, False, c) for s, e, c in spans]
+            + [Piece(0, 0, True, False)])
+
+
+def _one_hot(tags):
+    logits = np.full((len(tags), len(TAGS)), -9.0)
+    for row, tag in enumerate(tags):
+        logits[row, 0 if tag < 0 else tag] = 9.0
+    return logits
+
+
+def test_gold_tags_decode_back_to_the_gold_spans():
+    pieces = _pieces()
+    gold = [(4, 14, "positive"), (30, 37, "negative")]
+    tags = term_tags(pieces, gold)
+    assert tags[0] == tags[-1] == -100
+    assert [TAGS[t] for t in tags[2:5]] == ["B-positive", "I-positive", "I-positive"]
+    assert TAGS[tags[8]] == "B-negative" and tags[9] == 0
+    found = decode_terms(_one_hot(tags), pieces)
+    assert [(s, e, p) for s, e, p, _ in found] == gold
+    assert TEXT[4:14] == "sushirolls" and all(0.9 < score <= 1 for *_, score in found)
+
+
+def test_a_term_never_ends_inside_a_word_and_stray_i_opens_a_span():
+    pieces = _pieces()
+    tags = [0] * len(pieces)
+    tags[3] = TAGS.index("I-positive")  # only "##rol" tagged: the span grows to "sushirolls"
+    tags[8] = TAGS.index("I-negative")  # I after O starts a term
+    found = decode_terms(_one_hot(tags), pieces)
+    assert [(s, e, p) for s, e, p, _ in found] == [(4, 14, "positive"), (30, 37, "negative")]
+
+
+def test_category_decoding_and_mean_pooling():
+    categories = ["FOOD#QUALITY", "SERVICE#GENERAL", "PRICE"]
+    logits = np.full((3, len(CATEGORY_CLASSES)), -5.0)
+    logits[0, CATEGORY_CLASSES.index("positive")] = 5
+    logits[1, 0] = 5
+    logits[2, CATEGORY_CLASSES.index("negative")] = 5
+    found = decode_categories(logits.reshape(-1), categories)
+    assert [(c, p) for c, p, _ in found] == [("FOOD#QUALITY", "positive"), ("PRICE", "negative")]
+    hidden = np.arange(2 * 3 * 2, dtype=np.float32).reshape(2, 3, 2)
+    assert mean_pool(hidden, [1, 3]).tolist() == [[0, 1], [8, 9]]
+
+
+# ---------------------------------------------------------------------------- with torch
+def _acsa_records(count: int, seed: int) -> list[dict]:
+    from seq2seq_fixtures import synthetic_atsa
+
+    records = synthetic_atsa(count, seed)
+    for record in records:
+        record["aspects"] = [{"from": "0", "to": "0", "target": None,
+                              "category": f"{a['target'].upper()}#GENERAL",
+                              "polarity": a["polarity"]} for a in record["aspects"]]
+    return records
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from seq2seq_fixtures import tiny_bert, write_atsa
+
+    from fsa_edge.tasks import get_task
+    from fsa_edge.training import TaskData
+    from fsa_edge_tagger.training import finetune_tagger
+
+    root = tmp_path_factory.mktemp("tagger")
+    bert = tiny_bert(root / "bert", hidden=64, heads=4)
+    train = write_atsa(root / "train.json", 400, 1)
+    atsa = TaskData(get_task("atsa"), train, write_atsa(root / "dev.json", 40, 2, avoid=train))
+    (root / "acsa_train.json").write_text(json.dumps(_acsa_records(300, 3)))
+    (root / "acsa_dev.json").write_text(json.dumps(_acsa_records(30, 4)))
+    acsa = TaskData(get_task("acsa"), root / "acsa_train.json", root / "acsa_dev.json")
+    summary = finetune_tagger([atsa, acsa], student=str(bert), out=root / "out", epochs=6,
+                              batch_size=16, lr=2e-3, head_lr=5e-3, seed=1, device="cpu",
+                              threads=1, log_every=0)
+    return root, summary, atsa, acsa
+
+
+def test_finetuning_lifts_dev_f1_and_writes_a_tagger_directory(trained):
+    root, summary, _, _ = trained
+    history = summary["history"]
+    assert summary["best_score"] > 60 and summary["best_score"] > history[0]["dev_f1_atsa"]
+    out = root / "out"
+    assert (out / "heads.npz").is_file() and (out / "tokenizer.json").is_file()
+    card = json.loads((out / "fsa_edge.json").read_text())
+    assert card["backend"] == "tagger" and card["tasks"] == ["atsa", "acsa"]
+    assert len(card["tagger"]["categories"]) == 10
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 6
+
+
+def _f1(analyzer, data, task):
+    from fsa_edge.metric import evaluate
+    from fsa_edge.readers import read_dataset
+
+    examples = read_dataset(data.dev).examples
+    results = analyzer.analyze([ex.review for ex in examples], task=task)
+    return evaluate(task, {ex.review.id: ex.elements for ex in examples},
+                    {r.id: r.elements for r in results}).overall.f1
+
+
+def test_convert_float32_gives_the_trained_dev_score_and_both_tasks(trained, tmp_path):
+    pytest.importorskip("ctranslate2")
+    import fsa_edge
+    from fsa_edge_converters import convert
+
+    root, summary, atsa, acsa = trained
+    report = convert(root / "out", tmp_path / "f32", quantization="float32")
+    assert report.parity.passed and report.parity.max_abs_delta < 1e-3
+    assert report.parity.greedy_agreement == 1.0
+    analyzer = fsa_edge.load(tmp_path / "f32", device="cpu")
+    assert analyzer.backend.name == "tagger"
+    assert _f1(analyzer, atsa, "atsa") == pytest.approx(summary["best_score"], abs=1e-6)
+    assert _f1(analyzer, acsa, "acsa") > 25  # a toy category head; untrained it finds none
+    unconverted = fsa_edge.load(root / "out", device="cpu")  # served by torch, for comparisons
+    assert unconverted.backend.compute_type == "torch-float32"
+    assert _f1(unconverted, atsa, "atsa") == pytest.approx(summary["best_score"], abs=1e-6)
+    result = analyzer.analyze(["The pizza was great."], task="atsa")[0]
+    element = result.elements[0]
+    assert (element.aspect, element.aspect_span, element.polarity) == ("pizza", (4, 9),
+                                                                       "positive")
+
+
+def test_int8_passes_the_gate_and_runs_without_torch(trained, tmp_path):
+    pytest.importorskip("ctranslate2")
+    from click.testing import CliRunner
+    from test_default_model import run_blocked
+
+    from fsa_edge.cli import build_cli
+
+    root, _, _, _ = trained
+    result = CliRunner().invoke(build_cli(), ["convert", str(root / "out"), str(tmp_path / "i8")])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["parity"]["passed"] and report["quantization"] == "int8"
+    code = (f"import fsa_edge\na = fsa_edge.load({str(tmp_path / 'i8')!r})\n"
+            "r = a.analyze(['The sushi was awful and the staff was friendly.'])[0]\n"
+            "print(sorted((e.aspect, e.polarity) for e in r.elements))\n"
+            "print(all(e.category.endswith('#GENERAL') for e in\n"
+            "          a.analyze(['The sushi was awful.'], task='acsa')[0].elements))\n"
+            "import sys; print('torch' in sys.modules)")
+    ran = run_blocked(code)
+    assert ran.returncode == 0, ran.stderr
+    lines = ran.stdout.strip().splitlines()
+    assert lines[0] == "[('staff', 'positive'), ('sushi', 'negative')]"
+    assert lines[1:] == ["True", "False"]
+
+
+def test_a_failed_gate_removes_the_output(trained, tmp_path):
+    pytest.importorskip("ctranslate2")
+    from fsa_edge.errors import ConversionError
+    from fsa_edge_converters import ParityThresholds, convert
+
+    root, _, _, _ = trained
+    with pytest.raises(ConversionError, match="parity gate failed"):
+        convert(root / "out", tmp_path / "strict", quantization="int8",
+                thresholds=ParityThresholds(quantized_mean_abs=0.0))
+    assert not (tmp_path / "strict").exists()
+
+
+def test_the_tagger_refuses_other_tasks(tmp_path):
+    pytest.importorskip("torch")
+    from fsa_edge.errors import TrainingError
+    from fsa_edge.tasks import get_task
+    from fsa_edge.training import TaskData
+    from fsa_edge_tagger import TaggerStudent
+
+    with pytest.raises(TrainingError, match="not 'aste'"):
+        TaggerStudent().finetune([TaskData(get_task("aste"), tmp_path, tmp_path)],
+                                 student="minilm", out=tmp_path / "o")
+
+
+def test_mlm_pretraining_lowers_the_held_out_loss_and_feeds_finetuning(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from click.testing import CliRunner
+    from seq2seq_fixtures import corpus_rows, tiny_bert, write_atsa
+
+    from fsa_edge.cli import build_cli
+    from fsa_edge.tasks import get_task
+    from fsa_edge.training import TaskData
+    from fsa_edge_tagger.training import finetune_tagger
+
+    bert = tiny_bert(tmp_path / "bert", hidden=64, heads=4)
+    corpus = tmp_path / "corpus.jsonl"
+    rows = corpus_rows(240)
+    for row in rows:  # longer responses: several sentences each
+        row["mixtral_response"] = " ".join([row["Text"]] * 3) + "\n" + row["mixtral_response"]
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = CliRunner().invoke(build_cli(), [
+        "tagger", "pretrain", "--corpus", str(corpus), "--student", str(bert), "--out",
+        str(tmp_path / "pre"), "--epochs", "3", "--lr", "2e-3", "--device", "cpu",
+        "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["history"][-1]["dev_loss"] < summary["initial_dev_loss"] - 0.5
+    assert (tmp_path / "pre" / "config.json").is_file()
+    atsa = TaskData(get_task("atsa"), write_atsa(tmp_path / "train.json", 64, 1),
+                    write_atsa(tmp_path / "dev.json", 8, 2))
+    tuned = finetune_tagger([atsa], student=str(tmp_path / "pre"), out=tmp_path / "ft",
+                            epochs=1, device="cpu", threads=1, log_every=0)
+    assert tuned["epochs_done"] == 1
