@@ -68,3 +68,22 @@ main(["analyze", "examples/reviews.jsonl"])
     lines = result.stdout.splitlines()
     assert len(lines) == len((ROOT / "examples/reviews.jsonl").read_text().splitlines())
     assert all(json.loads(line)["error"] is None for line in lines)
+
+
+def test_default_model_serves_each_task_of_its_card_without_torch(shipped):
+    card = json.loads((shipped / "fsa_edge.json").read_text(encoding="utf-8"))
+    result = run_blocked(f'''
+import json, fsa_edge
+from fsa_edge.cli import main
+analyzer = fsa_edge.load()
+for task in {card["tasks"]!r}:
+    rows = analyzer.analyze(["The food was great but the service was slow."], task=task)
+    print(json.dumps({{"task": task, "elements": [e.to_dict() for e in rows[0].elements]}}))
+''')
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["task"] for r in rows] == card["tasks"]
+    for row in rows:
+        assert row["elements"], row
+        if row["task"] == "acsa":
+            assert all(e["category"] and e["aspect"] is None for e in row["elements"])
