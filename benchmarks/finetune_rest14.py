@@ -17,7 +17,6 @@ Target of issue 5: test F1 >= 62 within one hour on 2 CPU cores.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -71,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(ROOT / "plugins"))
+    from records import emit
     from fsa_edge.metric import evaluate
     from fsa_edge.readers import read_dataset
     from fsa_edge.tasks import get_task
@@ -144,11 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         "dev_history": [{k: v for k, v in h.items() if k != "dev"} for h in summary["history"]],
         "test_reviews": len(test), "test": result.to_dict(),
     }
-    text = json.dumps(record, indent=2)
-    print(text)
-    if args.record:
-        Path(args.record).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.record).write_text(text + "\n", encoding="utf-8")
+    emit(record, args.record)
     return 0
 
 

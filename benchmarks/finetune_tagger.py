@@ -13,7 +13,6 @@ one). Writes one JSON record to ``--record``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -47,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(ROOT / "plugins"))
+    from records import emit
     from fsa_edge.metric import evaluate
     from fsa_edge.readers import read_dataset
     from fsa_edge.tasks import get_task
@@ -98,11 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         "interrupted": summary["interrupted"], "dev_history": summary["history"],
         "test": scores,
     }
-    text = json.dumps(record, indent=2)
-    print(text)
-    if args.record:
-        Path(args.record).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.record).write_text(text + "\n", encoding="utf-8")
+    emit(record, args.record)
     return 0
 
 

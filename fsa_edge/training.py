@@ -8,6 +8,7 @@ Nothing in this module imports torch.
 
 from __future__ import annotations
 
+import re
 import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -107,6 +108,12 @@ class TaskData:
         return cls(get_task(parts[0]), Path(parts[1]), Path(parts[2]))
 
 
+def sentence_key(text: str) -> str:
+    """What two copies of one sentence share across data sets (case, spacing and punctuation
+    differ: ASTE's files are tokenised, the benchmark's are not)."""
+    return re.sub(r"\W+", "", text.lower())
+
+
 class Student(ABC):
     """Base class of every trainable student registered through ``register_students``.
 
@@ -146,4 +153,5 @@ def check_requirements(student: type[Student]) -> None:
         raise TrainingError(f"student {student.name!r} needs {', '.join(missing)}{extra}")
 
 
-__all__ = ["CorpusPair", "Student", "TaskData", "check_requirements", "iter_corpus", "read_corpus"]
+__all__ = ["CorpusPair", "Student", "TaskData", "check_requirements", "iter_corpus", "read_corpus",
+           "sentence_key"]

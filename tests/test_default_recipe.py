@@ -24,12 +24,17 @@ def _recipe():
     return module
 
 
-def test_recipe_trains_converts_scores_and_installs(tmp_path):
-    data = tmp_path / "data"
+def _synthetic_rest14(data: Path, *, train: int) -> Path:
+    """A data folder holding only fsa-benchmark/atsa/rest14 (synthetic; dev and test 12 each)."""
     folder = data / "fsa-benchmark" / "atsa" / "rest14"
     folder.mkdir(parents=True)
-    for split, count, seed in (("train", 64, 1), ("dev", 12, 2), ("test", 12, 3)):
+    for split, count, seed in (("train", train, 1), ("dev", 12, 2), ("test", 12, 3)):
         (folder / f"{split}.json").write_text(json.dumps(synthetic_atsa(count, seed)))
+    return data
+
+
+def test_recipe_trains_converts_scores_and_installs(tmp_path):
+    data = _synthetic_rest14(tmp_path / "data", train=64)
     student = tiny_bert(tmp_path / "bert", hidden=32, layers=2, heads=4)
     install = tmp_path / "installed"
     status = _recipe().main([
@@ -52,11 +57,7 @@ def test_recipe_trains_converts_scores_and_installs(tmp_path):
 
 
 def test_tagger_recipe_trains_converts_scores_and_installs(tmp_path):
-    data = tmp_path / "data"
-    folder = data / "fsa-benchmark" / "atsa" / "rest14"
-    folder.mkdir(parents=True)
-    for split, count, seed in (("train", 96, 1), ("dev", 12, 2), ("test", 12, 3)):
-        (folder / f"{split}.json").write_text(json.dumps(synthetic_atsa(count, seed)))
+    data = _synthetic_rest14(tmp_path / "data", train=96)
     student = tiny_bert(tmp_path / "bert", hidden=32, layers=2, heads=4)
     install = tmp_path / "installed"
     status = _recipe().main([

@@ -16,9 +16,9 @@ from fsa_edge.card import ModelCard  # noqa: E402
 from fsa_edge.cli import build_cli  # noqa: E402
 from fsa_edge.readers import read_dataset  # noqa: E402
 from fsa_edge.tasks import get_task  # noqa: E402
-from fsa_edge.training import TaskData  # noqa: E402
+from fsa_edge.training import TaskData, sentence_key  # noqa: E402
 from fsa_edge_seq2seq.loop import Settings  # noqa: E402
-from fsa_edge_seq2seq.recipes import dev_scores, finetune, sentence_key  # noqa: E402
+from fsa_edge_seq2seq.recipes import dev_scores, finetune  # noqa: E402
 from fsa_edge_seq2seq.text import load_student  # noqa: E402
 
 FAST = dict(batch_size=16, lr=3e-3, decoder_lr_scale=1.0, label_smoothing=0.0, seed=3,

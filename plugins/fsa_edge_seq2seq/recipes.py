@@ -14,7 +14,6 @@ transformers.
 from __future__ import annotations
 
 import random
-import re
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -23,7 +22,7 @@ from fsa_edge.errors import TrainingError
 from fsa_edge.metric import evaluate as score
 from fsa_edge.readers import read_dataset
 from fsa_edge.tasks import SlotTask
-from fsa_edge.training import CorpusPair, TaskData
+from fsa_edge.training import CorpusPair, TaskData, sentence_key
 
 from .loop import LAST, STATE_FILE, Example, Settings, Trainer, log, mean_loss, pick_device
 from .text import (LoadedStudent, decode, encode_sources, encode_targets, ensure_newline_token,
@@ -158,12 +157,6 @@ def dev_scores(student: LoadedStudent, tasks: Sequence[tuple[SlotTask, list]], p
     return results
 
 
-def sentence_key(text: str) -> str:
-    """What two copies of one sentence share across data sets (case, spacing and punctuation
-    differ: ASTE's files are tokenised, the benchmark's are not)."""
-    return re.sub(r"\W+", "", text.lower())
-
-
 def finetune(data: Sequence[TaskData], *, student: str, out: str | Path, decoder_layers: int = 3,
              train_fraction: float = 1.0, task_prefix: bool | None = None,
              held_out_texts: Sequence[str] = (), score_aux_dev: bool = True,
@@ -223,7 +216,7 @@ def finetune(data: Sequence[TaskData], *, student: str, out: str | Path, decoder
             "train_examples": len(examples), "dropped_overlap": dropped, **summary}
 
 
-__all__ = ["dev_scores", "finetune", "generate", "init", "pretrain", "sentence_key"]
+__all__ = ["dev_scores", "finetune", "generate", "init", "pretrain"]
 
 
 def init(student: str, out: str | Path, *, decoder_layers: int = 3, seed: int = 0,

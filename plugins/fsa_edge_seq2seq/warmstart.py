@@ -121,27 +121,21 @@ def _copy_linear(target: Any, source: Any) -> None:
     _copy(target.bias, source.bias)
 
 
+def _copy_attention(attention: Any, norm: Any, source: Any) -> None:
+    """A BERT layer's self-attention and its LayerNorm → a BART attention block and its norm."""
+    _copy_linear(attention.q_proj, source.attention.self.query)
+    _copy_linear(attention.k_proj, source.attention.self.key)
+    _copy_linear(attention.v_proj, source.attention.self.value)
+    _copy_linear(attention.out_proj, source.attention.output.dense)
+    _copy_norm(norm, source.attention.output.LayerNorm)
+
+
 def _copy_layer(target: Any, source: Any) -> None:
     """BERT layer → BART self-attention, its LayerNorm, FFN and final LayerNorm."""
-    attention = source.attention
-    _copy_linear(target.self_attn.q_proj, attention.self.query)
-    _copy_linear(target.self_attn.k_proj, attention.self.key)
-    _copy_linear(target.self_attn.v_proj, attention.self.value)
-    _copy_linear(target.self_attn.out_proj, attention.output.dense)
-    _copy_norm(target.self_attn_layer_norm, attention.output.LayerNorm)
+    _copy_attention(target.self_attn, target.self_attn_layer_norm, source)
     _copy_linear(target.fc1, source.intermediate.dense)
     _copy_linear(target.fc2, source.output.dense)
     _copy_norm(target.final_layer_norm, source.output.LayerNorm)
-
-
-def _copy_cross_attention(target: Any, source: Any) -> None:
-    """BERT layer's self-attention (and its LayerNorm) → BART decoder layer's cross-attention."""
-    attention = source.attention
-    _copy_linear(target.encoder_attn.q_proj, attention.self.query)
-    _copy_linear(target.encoder_attn.k_proj, attention.self.key)
-    _copy_linear(target.encoder_attn.v_proj, attention.self.value)
-    _copy_linear(target.encoder_attn.out_proj, attention.output.dense)
-    _copy_norm(target.encoder_attn_layer_norm, attention.output.LayerNorm)
 
 
 def bart_from_bert(bert_dir: str | Path, *, decoder_layers: int = 3, seed: int = 0,
@@ -178,7 +172,7 @@ def bart_from_bert(bert_dir: str | Path, *, decoder_layers: int = 3, seed: int =
             source = bert.encoder.layer[index % len(bert.encoder.layer)]
             _copy_layer(target, source)
             if cross_attention == "self":
-                _copy_cross_attention(target, source)
+                _copy_attention(target.encoder_attn, target.encoder_attn_layer_norm, source)
         model.final_logits_bias.zero_()
     model.tie_weights()
     model.generation_config = GenerationConfig(

@@ -24,7 +24,7 @@ from fsa_edge.card import ModelCard
 from fsa_edge.errors import TrainingError
 from fsa_edge.metric import evaluate
 from fsa_edge.readers import read_dataset
-from fsa_edge.training import TaskData
+from fsa_edge.training import TaskData, sentence_key
 
 from .runtime import HEADS_FILE, TaggerRuntime, load_tokenizer
 from .scheme import CATEGORY_CLASSES, IGNORE, POLARITIES, TAGS, pieces_of, term_tags
@@ -75,19 +75,17 @@ class _Net:
                 "category.bias": array(self.category.bias)}
 
 
-def _examples(tokenizer: Any, item: TaskData, categories: Sequence[str],
+def _examples(tokenizer: Any, task: str, examples: Sequence[Any], categories: Sequence[str],
               held_out: set[str]) -> tuple[list[dict], int]:
     """Tokenised training rows of one data set, and how many held-out sentences were dropped."""
-    from fsa_edge_seq2seq.recipes import sentence_key
-
     rows, dropped = [], 0
-    for example in read_dataset(item.train).examples:
+    for example in examples:
         if sentence_key(example.review.text) in held_out:
             dropped += 1
             continue
         encoding = tokenizer.encode(example.review.text)
-        row: dict[str, Any] = {"task": item.task.name, "ids": encoding.ids}
-        if item.task.name == "atsa":
+        row: dict[str, Any] = {"task": task, "ids": encoding.ids}
+        if task == "atsa":
             spans = [(e.aspect_span[0], e.aspect_span[1], e.polarity) for e in example.elements
                      if e.aspect_span is not None and e.polarity in POLARITIES]
             row["tags"] = term_tags(pieces_of(encoding.tokens, encoding.offsets,
@@ -167,20 +165,19 @@ def torch_encoder(encoder: Any, tokenizer: Any, device: str):
     return encode
 
 
-def dev_f1(net: _Net, tokenizer: Any, categories: Sequence[str], item: TaskData, device: str,
-           batch_size: int = 64) -> dict[str, Any]:
+def dev_f1(net: _Net, tokenizer: Any, categories: Sequence[str], task: str,
+           examples: Sequence[Any], device: str, batch_size: int = 64) -> dict[str, Any]:
     """The core metric on greedy tagger outputs for one dev set (what the shipped model does)."""
     net.modules.eval()
     runtime = TaggerRuntime(tokenizer, net.heads(), categories,
                             torch_encoder(net.encoder, tokenizer, device))
-    examples = read_dataset(item.dev).examples
     predicted = {}
     for start in range(0, len(examples), batch_size):
         chunk = examples[start:start + batch_size]
-        for ex, found in zip(chunk, runtime.run([e.review.text for e in chunk], item.task.name)):
+        for ex, found in zip(chunk, runtime.run([e.review.text for e in chunk], task)):
             predicted[ex.review.id] = found
     gold = {ex.review.id: ex.elements for ex in examples}
-    return evaluate(item.task, gold, predicted).to_dict()
+    return evaluate(task, gold, predicted).to_dict()
 
 
 def save(net: _Net, out: Path, source: Path, card: ModelCard) -> None:
@@ -209,7 +206,6 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
     from transformers import BertModel
 
     from fsa_edge_seq2seq.loop import pick_device
-    from fsa_edge_seq2seq.recipes import sentence_key
     from fsa_edge_seq2seq.text import quiet_transformers
 
     if not data:
@@ -232,15 +228,18 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
     quiet_transformers()
     source = encoder_dir(student)
     tokenizer = load_tokenizer(source, max_input_length)
-    categories = sorted({e.category for item in data if item.task.name == "acsa"
-                         for ex in read_dataset(item.train).examples for e in ex.elements
+    trains = [read_dataset(item.train).examples for item in data]
+    devs = [read_dataset(item.dev).examples for item in data]
+    categories = sorted({e.category for item, examples in zip(data, trains)
+                         if item.task.name == "acsa" for ex in examples for e in ex.elements
                          if e.category})
-    held_out = {sentence_key(ex.review.text) for ex in read_dataset(data[0].dev).examples}
+    held_out = {sentence_key(ex.review.text) for ex in devs[0]}
     held_out.update(sentence_key(t) for t in held_out_texts)
     rows, dropped = [], {}
-    for item in data:
+    for item, examples in zip(data, trains):
         name = _set_name(item)
-        part, dropped[name] = _examples(tokenizer, item, categories, held_out)
+        part, dropped[name] = _examples(tokenizer, item.task.name, examples, categories,
+                                        held_out)
         rows += part
         log(f"{name}: {len(part)} train ({dropped[name]} dropped: held-out sentences)")
     encoder = BertModel.from_pretrained(str(source), dtype=torch.float32)
@@ -285,9 +284,10 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
                 if log_every and step % log_every == 0:
                     log(f"epoch {epoch + 1}/{epochs} step {step}/{len(batches)} "
                         f"loss {running / step:.4f}")
-            scored = data if select == "mean" else [selection]
-            results = {_set_name(item): dev_f1(net, tokenizer, categories, item, device)
-                       for item in scored}
+            scored = zip(data, devs) if select == "mean" else [(selection, devs[0])]
+            results = {_set_name(item): dev_f1(net, tokenizer, categories, item.task.name,
+                                               examples, device)
+                       for item, examples in scored}
             result = results[_set_name(selection)]
             score = round(sum(r["f1"] for r in results.values()) / len(results), 4)
             record = {"epoch": epoch + 1, "train_loss": round(running / len(batches), 6),
