@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup-ratio", type=float, default=0.1)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--pooling", choices=("attention", "mean"), default="attention",
+                        help="the category head's sentence vector")
     parser.add_argument("--select", choices=("first", "mean"), default="first",
                         help="best epoch by the first set's dev F1 or the mean over all sets")
     parser.add_argument("--device", default="auto")
@@ -70,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         batch_size=args.batch_size, lr=args.lr, head_lr=args.head_lr,
         warmup_ratio=args.warmup_ratio, seed=args.seed, device=args.device,
         threads=args.threads, max_seconds=args.budget_minutes * 60, held_out_texts=held_out,
-        select=args.select)
+        select=args.select, pooling=args.pooling)
     train_seconds = time.perf_counter() - started
 
     device = pick_device(args.device)

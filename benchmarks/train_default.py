@@ -10,7 +10,9 @@
    ``--kind seq2seq`` (``fsa-edge train finetune``, best epoch by the first set's dev F1);
    sentences of the dev and test splits never enter training. Skipped when ``--checkpoint``
    names a trained student.
-2. Converts it with ``fsa-edge convert -q int8`` (parity gate on dev sentences).
+2. Tagger with ACSA sets: calibrates the category head's ``none`` threshold on the ACSA dev
+   splits (``fsa-edge tagger calibrate``; skipped when the checkpoint's card has one).
+   Converts it with ``fsa-edge convert -q int8`` (parity gate on dev sentences).
 3. Scores the int8 model on the test splits with the paper's metric.
 4. Writes the card (data, recipe, seed, metrics, size) and, with ``--install``, copies the
    model into ``fsa_edge/models/default`` — the ``default`` alias.
@@ -97,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=None,
                         help="default: 1e-4 (tagger), 1.5e-4 (seq2seq)")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--pooling", choices=("attention", "mean"), default="attention",
+                        help="tagger: the category head's sentence vector")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--train-fraction", type=float, default=1.0)
@@ -128,11 +132,22 @@ def main(argv: list[str] | None = None) -> int:
                   "--device", args.device]
         if args.kind == "tagger":
             run([*fsa_edge_command(), "tagger", "train", *specs, *held_out, *common,
-                 "--lr", str(args.lr or 1e-4), "--select", "mean"])
+                 "--lr", str(args.lr or 1e-4), "--select", "mean",
+                 "--category-pooling", args.pooling])
         else:
             run([*fsa_edge_command(), "train", "finetune", *specs, *common,
                  "--lr", str(args.lr or 1.5e-4), "--decoder-layers", str(args.decoder_layers),
                  "--train-fraction", str(args.train_fraction)])
+
+    from fsa_edge.card import ModelCard
+
+    acsa_devs = [str(args.data / DATASETS[n][1] / "dev.json") for n in names
+                 if DATASETS[n][0] == "acsa"]
+    trained = ModelCard.load(checkpoint)
+    if trained.backend == "tagger" and acsa_devs and \
+            "none_below" not in trained.extra.get("tagger", {}):
+        run([*fsa_edge_command(), "tagger", "calibrate", str(checkpoint), "--threads",
+             str(args.threads), *[a for dev in acsa_devs for a in ("--dev", dev)]])
 
     samples = args.out / "parity_samples.jsonl"
     write_samples(args.data, names, samples)
@@ -142,8 +157,6 @@ def main(argv: list[str] | None = None) -> int:
     run([*fsa_edge_command(), "convert", str(checkpoint), str(converted), "-q", "int8",
          "--samples", str(samples), "--min-agreement", str(args.min_agreement),
          "--max-mean-delta", str(args.max_mean_delta)])
-
-    from fsa_edge.card import ModelCard
 
     card = ModelCard.load(converted)
     test_scores = score(converted, args.data, names, args.test_limit)

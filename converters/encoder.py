@@ -3,8 +3,9 @@
 CTranslate2 keeps only the encoder; the heads (``heads.npz``, linear layers applied with numpy)
 and the tokenizer are copied beside it. Same fixed order as seq2seq models: load → validate →
 convert/quantize → copy files → parity gate → card. The gate compares the torch encoder with the
-converted one through the same heads and decoding: the log-probability of the tag torch picks for each piece (max and
-mean |Δ|) and the share of samples whose decoded elements are identical.
+converted one through the same heads and decoding: the log-probability of the label torch picks
+(the tag of each piece; with ACSA also the class of each category) as max and mean |Δ|, and the
+share of samples whose decoded elements are identical.
 """
 
 from __future__ import annotations
@@ -48,14 +49,11 @@ def encoder_parity(source: Path, output: Path, texts: Sequence[str], *, quantiza
     import torch
     from transformers import BertModel
 
-    from fsa_edge_tagger.runtime import (TaggerRuntime, categories_of, ctranslate2_encoder,
-                                         load_heads, load_tokenizer)
+    from fsa_edge_tagger.runtime import TaggerRuntime, ctranslate2_encoder, load_tokenizer
     from fsa_edge_tagger.training import torch_encoder
 
     card = ModelCard.load(source)
     tokenizer = load_tokenizer(source, card.max_input_length)
-    heads = load_heads(source)
-    categories = categories_of(card.extra)
     model = BertModel.from_pretrained(str(source), dtype=torch.float32).eval()
     torch_encode = torch_encoder(model, tokenizer, "cpu")
 
@@ -64,15 +62,22 @@ def encoder_parity(source: Path, output: Path, texts: Sequence[str], *, quantiza
     agree: list[bool] = []
     disagreements: list[dict[str, str]] = []
     tasks = [t for t in card.tasks if t in ("atsa", "acsa")]
-    reference = TaggerRuntime(tokenizer, heads, categories, torch_encode)
-    candidate = TaggerRuntime(tokenizer, heads, categories, converted)
+    reference = TaggerRuntime.from_directory(source, card, torch_encode)
+    candidate = TaggerRuntime.from_directory(source, card, converted)
+    heads = reference.heads
     for text in texts:
         tokens = [tokenizer.encode(text).tokens]
         ref = _log_softmax(torch_encode(tokens)[0] @ heads["term.weight"].T + heads["term.bias"])
         got = _log_softmax(converted(tokens)[0] @ heads["term.weight"].T + heads["term.bias"])
-        chosen = ref.argmax(axis=-1)  # Δ log-prob of the tag torch picks, piece by piece
-        rows = np.arange(len(chosen))
-        deltas.extend(np.abs(ref[rows, chosen] - got[rows, chosen]).tolist())
+        pairs = [(ref, got)]
+        if "acsa" in tasks:  # and of the class torch picks for each category
+            shape = (len(reference.categories), -1)
+            pairs.append((_log_softmax(reference.category_logits([text]).reshape(shape)),
+                          _log_softmax(candidate.category_logits([text]).reshape(shape))))
+        for ref, got in pairs:  # Δ log-prob of the label torch picks, row by row
+            chosen = ref.argmax(axis=-1)
+            rows = np.arange(len(chosen))
+            deltas.extend(np.abs(ref[rows, chosen] - got[rows, chosen]).tolist())
         same = all(_decoded(reference.run([text], t)) == _decoded(candidate.run([text], t))
                    for t in tasks)
         agree.append(same)
@@ -84,7 +89,7 @@ def encoder_parity(source: Path, output: Path, texts: Sequence[str], *, quantiza
         mean_abs_delta=float(np.mean(deltas)) if deltas else 0.0,
         greedy_agreement=sum(agree) / len(agree) if agree else 1.0,
         tokenization_mismatches=0, quantization=quantization, disagreements=disagreements)
-    apply_thresholds(report, thresholds, delta="tag log-prob", agreement="decoded agreement")
+    apply_thresholds(report, thresholds, delta="label log-prob", agreement="decoded agreement")
     return report
 
 

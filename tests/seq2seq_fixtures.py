@@ -39,6 +39,16 @@ def synthetic_atsa(count: int, seed: int) -> list[dict]:
     return records
 
 
+def synthetic_acsa(count: int, seed: int) -> list[dict]:
+    """The same toy sentences as ACSA records: category ``<ASPECT>#GENERAL`` per aspect."""
+    records = synthetic_atsa(count, seed)
+    for record in records:
+        record["aspects"] = [{"from": "0", "to": "0", "target": None,
+                              "category": f"{a['target'].upper()}#GENERAL",
+                              "polarity": a["polarity"]} for a in record["aspects"]]
+    return records
+
+
 def write_atsa(path: Path, count: int, seed: int, avoid: Path | None = None) -> Path:
     """``count`` synthetic records; with ``avoid``, none whose sentence is in that file (the
     toy language is small: a dev set drawn independently repeats training sentences, which

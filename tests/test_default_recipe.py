@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from seq2seq_fixtures import synthetic_atsa, tiny_bert  # noqa: E402
+from seq2seq_fixtures import synthetic_acsa, synthetic_atsa, tiny_bert  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,12 +24,16 @@ def _recipe():
     return module
 
 
-def _synthetic_rest14(data: Path, *, train: int) -> Path:
-    """A data folder holding only fsa-benchmark/atsa/rest14 (synthetic; dev and test 12 each)."""
-    folder = data / "fsa-benchmark" / "atsa" / "rest14"
-    folder.mkdir(parents=True)
-    for split, count, seed in (("train", train, 1), ("dev", 12, 2), ("test", 12, 3)):
-        (folder / f"{split}.json").write_text(json.dumps(synthetic_atsa(count, seed)))
+def _synthetic_rest14(data: Path, *, train: int, rest16: bool = False) -> Path:
+    """A data folder holding fsa-benchmark/atsa/rest14 (and with ``rest16`` also
+    acsa/rest16), synthetic; dev and test 12 each."""
+    sets = [("atsa/rest14", synthetic_atsa)] + ([("acsa/rest16", synthetic_acsa)] if rest16
+                                                  else [])
+    for name, make in sets:
+        folder = data / "fsa-benchmark" / name
+        folder.mkdir(parents=True)
+        for split, count, seed in (("train", train, 1), ("dev", 12, 2), ("test", 12, 3)):
+            (folder / f"{split}.json").write_text(json.dumps(make(count, seed)))
     return data
 
 
@@ -57,11 +61,11 @@ def test_recipe_trains_converts_scores_and_installs(tmp_path):
 
 
 def test_tagger_recipe_trains_converts_scores_and_installs(tmp_path):
-    data = _synthetic_rest14(tmp_path / "data", train=96)
+    data = _synthetic_rest14(tmp_path / "data", train=96, rest16=True)
     student = tiny_bert(tmp_path / "bert", hidden=32, layers=2, heads=4)
     install = tmp_path / "installed"
     status = _recipe().main([
-        "--out", str(tmp_path / "run"), "--data", str(data), "--datasets", "rest14",
+        "--out", str(tmp_path / "run"), "--data", str(data), "--datasets", "rest14,rest16",
         "--kind", "tagger", "--student", str(student), "--epochs", "2", "--threads", "1",
         "--lr", "1e-3", "--min-agreement", "0", "--max-mean-delta", "10",
         "--install", "--install-dir", str(install)])
@@ -70,8 +74,12 @@ def test_tagger_recipe_trains_converts_scores_and_installs(tmp_path):
     assert card["backend"] == "tagger" and card["quantization"] == "int8"
     assert (install / "heads.npz").is_file()
     assert card["default_model"]["test"]["rest14"]["records"] == 12
+    assert card["default_model"]["test"]["rest16"]["task"] == "acsa"
+    assert card["tagger"]["pooling"] == "attention" and "none_below" in card["tagger"]
+    assert card["tagger"]["calibration"]["dev_f1"]  # calibrated on rest16 dev before converting
 
     import fsa_edge
 
     result = fsa_edge.load(install).analyze("The pizza was great.")
     assert result.error is None and result.task == "atsa"
+    assert fsa_edge.load(install).analyze("The pizza was great.", task="acsa").error is None

@@ -7,8 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from fsa_edge_tagger.scheme import (CATEGORY_CLASSES, TAGS, Piece, decode_categories,
-                                    decode_terms, mean_pool, term_tags)
+from fsa_edge_tagger.scheme import (CATEGORY_CLASSES, TAGS, Piece, attention_pool,
+                                    category_logits, decode_categories, decode_terms, mean_pool,
+                                    term_tags)
 
 TEXT = "The sushirolls were great but service slow."
 
@@ -57,27 +58,75 @@ def test_category_decoding_and_mean_pooling():
     logits[2, CATEGORY_CLASSES.index("negative")] = 5
     found = decode_categories(logits.reshape(-1), categories)
     assert [(c, p) for c, p, _ in found] == [("FOOD#QUALITY", "positive"), ("PRICE", "negative")]
+    # P(none) 0.4 beats each polarity (0.25, 0.1, 0.15, 0.1): argmax finds nothing, a calibrated
+    # threshold above 0.4 finds the category with its most probable polarity
+    shy = np.log(np.array([0.4, 0.25, 0.1, 0.15, 0.1]))
+    assert decode_categories(shy, ["SERVICE#GENERAL"]) == []
+    assert decode_categories(shy, ["SERVICE#GENERAL"], none_below=0.45)[0][:2] == \
+        ("SERVICE#GENERAL", "positive")
+    assert decode_categories(shy, ["SERVICE#GENERAL"], none_below=0.4) == []
     hidden = np.arange(2 * 3 * 2, dtype=np.float32).reshape(2, 3, 2)
     assert mean_pool(hidden, [1, 3]).tolist() == [[0, 1], [8, 9]]
 
 
+def test_attention_pooling_reads_each_categorys_words_and_ignores_padding():
+    hidden = np.zeros((1, 4, 2), dtype=np.float32)
+    hidden[0, :, 0] = [1, 0, 0, 0]  # piece 0 speaks about category 0, piece 1 about category 1
+    hidden[0, :, 1] = [0, 1, 0, 0]
+    hidden[0, 3] = [50, 50]  # padding: must not count
+    query = np.array([[20.0, 0.0], [0.0, 20.0]])
+    pooled = attention_pool(hidden, [3], query)
+    assert pooled.shape == (1, 2, 2)
+    assert pooled[0, 0, 0] > 0.9 and pooled[0, 1, 1] > 0.9 and pooled.max() < 1
+    # zero queries attend uniformly: the mean pool
+    assert np.allclose(attention_pool(hidden, [3], np.zeros((2, 2)))[0],
+                       mean_pool(hidden, [3])[0][None, :].repeat(2, axis=0))
+
+
+def test_category_logits_mean_heads_keep_the_linear_layout_and_attention_adds_shared():
+    rng = np.random.default_rng(0)
+    hidden, lengths = rng.normal(size=(2, 5, 4)), [5, 2]
+    heads = {"category.weight": rng.normal(size=(3 * 5, 4)),
+             "category.bias": rng.normal(size=15)}
+    expected = mean_pool(hidden, lengths) @ heads["category.weight"].T + heads["category.bias"]
+    assert np.allclose(category_logits(hidden, lengths, heads, 3), expected)
+    heads.update({"category.query": np.zeros((3, 4)),
+                  "category.shared.weight": rng.normal(size=(5, 4)),
+                  "category.shared.bias": rng.normal(size=5)})
+    shared = mean_pool(hidden, lengths) @ heads["category.shared.weight"].T \
+        + heads["category.shared.bias"]
+    assert np.allclose(category_logits(hidden, lengths, heads, 3),
+                       expected + np.tile(shared, 3))
+
+
+def test_torch_category_head_matches_the_numpy_one():
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from transformers import BertConfig, BertModel
+
+    from fsa_edge_tagger.training import _Net
+
+    torch.manual_seed(0)
+    encoder = BertModel(BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                   intermediate_size=64, vocab_size=50))
+    hidden = torch.randn(3, 6, 32)
+    mask = torch.tensor([[1] * 6, [1] * 3 + [0] * 3, [1] + [0] * 5])
+    for pooling in ("attention", "mean"):
+        net = _Net(encoder, 7, 0.0, pooling)
+        if net.query is not None:
+            with torch.no_grad():
+                net.query.mul_(50)  # sharp attention, so a masking error would show
+        got = net.category_logits(hidden, mask).detach().numpy().reshape(3, -1)
+        assert np.abs(got - category_logits(hidden.numpy(), [6, 3, 1], net.heads(), 7)).max() \
+            < 1e-5
+
+
 # ---------------------------------------------------------------------------- with torch
-def _acsa_records(count: int, seed: int) -> list[dict]:
-    from seq2seq_fixtures import synthetic_atsa
-
-    records = synthetic_atsa(count, seed)
-    for record in records:
-        record["aspects"] = [{"from": "0", "to": "0", "target": None,
-                              "category": f"{a['target'].upper()}#GENERAL",
-                              "polarity": a["polarity"]} for a in record["aspects"]]
-    return records
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
-    from seq2seq_fixtures import tiny_bert, write_atsa
+    from seq2seq_fixtures import synthetic_acsa, tiny_bert, write_atsa
 
     from fsa_edge.tasks import get_task
     from fsa_edge.training import TaskData
@@ -87,8 +136,8 @@ def trained(tmp_path_factory):
     bert = tiny_bert(root / "bert", hidden=64, heads=4)
     train = write_atsa(root / "train.json", 400, 1)
     atsa = TaskData(get_task("atsa"), train, write_atsa(root / "dev.json", 40, 2, avoid=train))
-    (root / "acsa_train.json").write_text(json.dumps(_acsa_records(300, 3)))
-    (root / "acsa_dev.json").write_text(json.dumps(_acsa_records(30, 4)))
+    (root / "acsa_train.json").write_text(json.dumps(synthetic_acsa(300, 3)))
+    (root / "acsa_dev.json").write_text(json.dumps(synthetic_acsa(30, 4)))
     acsa = TaskData(get_task("acsa"), root / "acsa_train.json", root / "acsa_dev.json")
     summary = finetune_tagger([atsa, acsa], student=str(bert), out=root / "out", epochs=6,
                               batch_size=16, lr=2e-3, head_lr=5e-3, seed=1, device="cpu",
@@ -106,6 +155,30 @@ def test_finetuning_lifts_dev_f1_and_writes_a_tagger_directory(trained):
     assert card["backend"] == "tagger" and card["tasks"] == ["atsa", "acsa"]
     assert len(card["tagger"]["categories"]) == 10
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 6
+
+
+def test_calibration_writes_the_best_dev_threshold_into_the_card(trained, tmp_path):
+    import shutil
+
+    from fsa_edge_tagger.calibration import calibrate_none_threshold
+    from fsa_edge_tagger.training import load_for_scoring
+
+    root, _, _, acsa = trained
+    model = shutil.copytree(root / "out", tmp_path / "model")
+    record = calibrate_none_threshold(model, [acsa.dev], threads=1)
+    means = record["mean_dev_f1"]
+    assert set(means) == {"argmax", "0.5", "0.55", "0.6", "0.65", "0.7", "0.75", "0.8", "0.85",
+                          "0.9"}
+    assert means[record["chosen"]] == max(means.values())
+    card = json.loads((model / "fsa_edge.json").read_text())
+    assert card["tagger"]["none_below"] == record["none_below"]
+    assert card["tagger"]["calibration"]["chosen"] == record["chosen"]
+    runtime = load_for_scoring(model, threads=1)  # the runtime decodes with the card's threshold
+    assert runtime.none_below == record["none_below"]
+    import fsa_edge
+
+    assert _f1(fsa_edge.load(model, device="cpu"), acsa, "acsa") == pytest.approx(
+        means[record["chosen"]], abs=1e-3)
 
 
 def _f1(analyzer, data, task):

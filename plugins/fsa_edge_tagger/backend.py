@@ -10,8 +10,7 @@ from fsa_edge.card import CARD_FILE
 from fsa_edge.errors import BackendError
 from fsa_edge.tasks import SlotTask
 
-from .runtime import HEADS_FILE, TaggerRuntime, categories_of, ctranslate2_encoder, load_heads, \
-    load_tokenizer
+from .runtime import HEADS_FILE, TaggerRuntime, ctranslate2_encoder
 
 MODEL_FILE = "model.bin"
 DEFAULT_MAX_BATCH_TOKENS = 4096
@@ -50,9 +49,7 @@ class TaggerBackend(Backend):
         encode = ctranslate2_encoder(self.path, device=self.device,
                                      compute_type=self.compute_type,
                                      threads=int(intra_threads or physical_cores()))
-        self.runtime = TaggerRuntime(load_tokenizer(self.path, self.card.max_input_length),
-                                     load_heads(self.path), categories_of(self.card.extra),
-                                     encode)
+        self.runtime = TaggerRuntime.from_directory(self.path, self.card, encode)
 
     def _load_torch(self, device: str, threads: int | None) -> None:
         """An unconverted (Hugging Face) tagger directory, served by torch: for comparisons."""

@@ -36,12 +36,17 @@ def tagger() -> None:
                    "repeatable. The first data set's dev split is always held out.")
 @click.option("--select", type=click.Choice(["first", "mean"]), default="first",
               show_default=True, help="Best epoch by the first data set's dev F1 or the mean.")
+@click.option("--category-pooling", "pooling", type=click.Choice(["attention", "mean"]),
+              default="attention", show_default=True,
+              help="Category head's sentence vector: one learned query per category, or the "
+                   "mean of the piece states.")
 @click.option("--max-minutes", type=float, default=None,
               help="Stop after the epoch that crosses this time (the best epoch is kept).")
 def train_command(data_specs: tuple[str, ...], student: str, out: str, epochs: int,
                   batch_size: int, lr: float, head_lr: float, warmup_ratio: float,
                   weight_decay: float, seed: int, device: str, threads: int | None,
-                  held_out: tuple[str, ...], select: str, max_minutes: float | None) -> None:
+                  held_out: tuple[str, ...], select: str, pooling: str,
+                  max_minutes: float | None) -> None:
     """Fine-tune; the best epoch by dev F1 is written to OUT (convert it with fsa-edge convert)."""
     from fsa_edge.readers import read_dataset
 
@@ -52,9 +57,24 @@ def train_command(data_specs: tuple[str, ...], student: str, out: str, epochs: i
     summary = TaggerStudent().finetune(
         data, student=student, out=out, epochs=epochs, batch_size=batch_size, lr=lr,
         head_lr=head_lr, warmup_ratio=warmup_ratio, weight_decay=weight_decay, seed=seed,
-        device=device, threads=threads, select=select, held_out_texts=held_out_texts,
+        device=device, threads=threads, select=select, pooling=pooling,
+        held_out_texts=held_out_texts,
         max_seconds=max_minutes * 60 if max_minutes is not None else None)
     click.echo(json.dumps({k: v for k, v in summary.items() if k != "history"}))
+
+
+@tagger.command("calibrate")
+@click.argument("model", type=click.Path(exists=True, file_okay=False))
+@click.option("--dev", "dev_files", multiple=True, required=True,
+              type=click.Path(exists=True, dir_okay=False),
+              help="An ACSA dev file; repeatable (the mean F1 decides).")
+@click.option("--threads", type=int, default=None, help="torch CPU threads.")
+def calibrate_command(model: str, dev_files: tuple[str, ...], threads: int | None) -> None:
+    """Choose the category head's `none` threshold on dev data and write it into MODEL's card
+    (a trained, unconverted tagger; `fsa-edge convert` carries it over)."""
+    from .calibration import calibrate_none_threshold
+
+    click.echo(json.dumps(calibrate_none_threshold(model, dev_files, threads=threads)))
 
 
 @tagger.command("pretrain")

@@ -12,10 +12,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from fsa_edge.card import ModelCard
 from fsa_edge.errors import BackendError
 from fsa_edge.model import SentimentElement
 
-from .scheme import (CATEGORY_CLASSES, TAGS, decode_categories, decode_terms, mean_pool,
+from .scheme import (CATEGORY_CLASSES, TAGS, category_logits, decode_categories, decode_terms,
                      pieces_of)
 
 HEADS_FILE = "heads.npz"
@@ -37,7 +38,8 @@ def load_tokenizer(directory: Path, max_length: int):
 
 
 def load_heads(directory: Path) -> dict[str, np.ndarray]:
-    """``{"term.weight", "term.bias"[, "category.weight", "category.bias"]}`` as float32."""
+    """``{"term.weight", "term.bias"[, "category.weight", "category.bias"[, "category.query",
+    "category.shared.weight", "category.shared.bias"]]}`` as float32."""
     path = directory / HEADS_FILE
     if not path.is_file():
         raise BackendError(f"{directory}: no {HEADS_FILE} (not a tagger model)")
@@ -52,16 +54,36 @@ class TaggerRuntime:
     """Decoding shared by the backend and training."""
 
     def __init__(self, tokenizer, heads: dict[str, np.ndarray], categories: Sequence[str],
-                 encode: Encoder) -> None:
+                 encode: Encoder, none_below: float | None = None) -> None:
         self.tokenizer = tokenizer
         self.heads = heads
         self.categories = tuple(categories)
         self.encode = encode
+        self.none_below = none_below
         if self.categories:
             rows = heads.get("category.weight")
             if rows is None or rows.shape[0] != len(self.categories) * len(CATEGORY_CLASSES):
                 raise BackendError(f"category.weight must have {len(self.categories)} × "
                                    f"{len(CATEGORY_CLASSES)} rows")
+            query = heads.get("category.query")
+            if query is not None and query.shape != (len(self.categories), rows.shape[1]):
+                raise BackendError(f"category.query must have shape "
+                                   f"({len(self.categories)}, {rows.shape[1]})")
+
+    @classmethod
+    def from_directory(cls, directory: Path, card: ModelCard, encode: Encoder
+                       ) -> "TaggerRuntime":
+        """Tokenizer and heads of a tagger directory, labels and threshold from its card."""
+        tagger = card.extra.get("tagger", {})
+        return cls(load_tokenizer(directory, card.max_input_length), load_heads(directory),
+                   tuple(tagger.get("categories", ())), encode, tagger.get("none_below"))
+
+    def category_logits(self, texts: Sequence[str]) -> np.ndarray:
+        """``(len(texts), categories * 5)`` category-head logits."""
+        encodings = self.tokenizer.encode_batch(list(texts))
+        hidden = self.encode([e.tokens for e in encodings])
+        return category_logits(hidden, [len(e.tokens) for e in encodings], self.heads,
+                               len(self.categories))
 
     def run(self, texts: Sequence[str], task: str) -> list[tuple[SentimentElement, ...]]:
         """Elements per text for ``task`` ("atsa" or "acsa")."""
@@ -71,15 +93,13 @@ class TaggerRuntime:
             raise BackendError(f"a tagger serves atsa and acsa, not {task!r}")
         if not texts:
             return []
+        if task == "acsa":
+            return [tuple(SentimentElement(polarity=p, category=c, score=round(s, 6))
+                          for c, p, s in decode_categories(row, self.categories,
+                                                           self.none_below))
+                    for row in self.category_logits(texts)]
         encodings = self.tokenizer.encode_batch(list(texts))
         hidden = self.encode([e.tokens for e in encodings])
-        lengths = [len(e.tokens) for e in encodings]
-        if task == "acsa":
-            pooled = mean_pool(hidden, lengths)
-            logits = pooled @ self.heads["category.weight"].T + self.heads["category.bias"]
-            return [tuple(SentimentElement(polarity=p, category=c, score=round(s, 6))
-                          for c, p, s in decode_categories(row, self.categories))
-                    for row in logits]
         logits = hidden @ self.heads["term.weight"].T + self.heads["term.bias"]
         results = []
         for text, encoding, row in zip(texts, encodings, logits):
@@ -114,10 +134,5 @@ def ctranslate2_encoder(directory: Path, *, device: str, compute_type: str,
     return encode
 
 
-def categories_of(card_extra: dict) -> tuple[str, ...]:
-    """The category head's labels, recorded in the card (``extra.tagger.categories``)."""
-    return tuple(card_extra.get("tagger", {}).get("categories", ()))
-
-
-__all__ = ["Encoder", "HEADS_FILE", "TaggerRuntime", "categories_of", "ctranslate2_encoder",
-           "load_heads", "load_tokenizer"]
+__all__ = ["Encoder", "HEADS_FILE", "TaggerRuntime", "ctranslate2_encoder", "load_heads",
+           "load_tokenizer"]

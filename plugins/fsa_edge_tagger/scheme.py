@@ -5,7 +5,9 @@ its polarity come from one head. A span is extended to whole words (a term never
 word), and its polarity is the polarity with the most probability summed over its pieces.
 
 Categories (ACSA): for every category of the model, one of ``none`` and the four polarities,
-from the mean of the sentence's piece states.
+from a sentence vector per category: the mean of the piece states (``mean`` pooling), or an
+attention-weighted mean with one learned query per category (``attention`` pooling), so each
+category reads the words that speak about it.
 """
 
 from __future__ import annotations
@@ -95,14 +97,19 @@ def decode_terms(logits: np.ndarray, pieces: Sequence[Piece]
     return terms
 
 
-def decode_categories(logits: np.ndarray, categories: Sequence[str]
-                      ) -> list[tuple[str, str, float]]:
-    """``(category, polarity, score)`` for each category whose best class is not ``none``;
-    ``logits`` has shape ``(len(categories) * 5,)``."""
+def decode_categories(logits: np.ndarray, categories: Sequence[str],
+                      none_below: float | None = None) -> list[tuple[str, str, float]]:
+    """``(category, polarity, score)`` for each category found; ``logits`` has shape
+    ``(len(categories) * 5,)``. A category is found when its best class is not ``none``, or,
+    with ``none_below`` (a threshold calibrated on dev data), when P(none) < ``none_below``;
+    its polarity is then the most probable one."""
     probs = _softmax(logits.reshape(len(categories), len(CATEGORY_CLASSES)).astype(np.float64))
     found = []
     for index, category in enumerate(categories):
-        best = int(probs[index].argmax())
+        if none_below is None:
+            best = int(probs[index].argmax())
+        else:
+            best = 1 + int(probs[index, 1:].argmax()) if probs[index, 0] < none_below else 0
         if best:
             found.append((category, CATEGORY_CLASSES[best], float(probs[index, best])))
     return found
@@ -114,5 +121,40 @@ def mean_pool(hidden: np.ndarray, lengths: Sequence[int]) -> np.ndarray:
     return (hidden * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1), 1)[:, None]
 
 
-__all__ = ["CATEGORY_CLASSES", "IGNORE", "POLARITIES", "Piece", "TAGS", "decode_categories",
-           "decode_terms", "mean_pool", "pieces_of", "term_tags"]
+def attention_pool(hidden: np.ndarray, lengths: Sequence[int], query: np.ndarray) -> np.ndarray:
+    """One attention-weighted mean per category: ``(batch, time, dim)`` states and ``(categories,
+    dim)`` queries → ``(batch, categories, dim)``; scores scaled by ``1/sqrt(dim)``, padding
+    masked (the torch head in training computes the same)."""
+    mask = np.arange(hidden.shape[1])[None, :] < np.asarray(lengths)[:, None]
+    scores = np.einsum("btd,cd->bct", hidden, query) / np.sqrt(hidden.shape[-1])
+    scores = np.where(mask[:, None, :], scores, -np.inf)
+    scores -= scores.max(axis=-1, keepdims=True)
+    weights = np.exp(scores)
+    weights /= weights.sum(axis=-1, keepdims=True)
+    return np.einsum("bct,btd->bcd", weights, hidden)
+
+
+def category_logits(hidden: np.ndarray, lengths: Sequence[int], heads: dict[str, np.ndarray],
+                    categories: int) -> np.ndarray:
+    """``(batch, categories * 5)`` category logits from the heads: ``category.weight`` /
+    ``category.bias`` (one 5-way classifier per category) over the mean-pooled states, or, when
+    ``category.query`` is present, over each category's attention-pooled state, plus the shared
+    classifier ``category.shared.weight`` / ``.bias`` when present."""
+    classes = len(CATEGORY_CLASSES)
+    weight = heads["category.weight"].reshape(categories, classes, -1)
+    bias = heads["category.bias"].reshape(categories, classes)
+    if "category.query" in heads:
+        pooled = attention_pool(hidden, lengths, heads["category.query"])
+    else:
+        pooled = np.broadcast_to(mean_pool(hidden, lengths)[:, None, :],
+                                 (hidden.shape[0], categories, hidden.shape[-1]))
+    logits = np.einsum("bcd,ckd->bck", pooled, weight) + bias
+    if "category.shared.weight" in heads:
+        logits = logits + pooled @ heads["category.shared.weight"].T \
+            + heads["category.shared.bias"]
+    return logits.reshape(hidden.shape[0], categories * classes)
+
+
+__all__ = ["CATEGORY_CLASSES", "IGNORE", "POLARITIES", "Piece", "TAGS", "attention_pool",
+           "category_logits", "decode_categories", "decode_terms", "mean_pool", "pieces_of",
+           "term_tags"]

@@ -1,7 +1,8 @@
 """Fine-tuning the tagger: a BERT encoder (MiniLM warm start) with a term head and a category head.
 
 ATSA examples train the term head (cross-entropy over unified tags per word-piece), ACSA examples
-the category head (cross-entropy over none/polarities per category, from the mean piece state).
+the category head (cross-entropy over none/polarities per category, summed over categories, from
+each category's attention-pooled state or the mean piece state).
 After each epoch the dev set of the first task is scored with the core metric through the same
 decoding the shipped model uses; the best epoch is kept in ``out`` as a Hugging Face BERT
 directory + ``heads.npz`` + tokenizer + card (``fsa-edge convert`` turns it into CTranslate2).
@@ -50,29 +51,79 @@ def encoder_dir(student: str) -> Path:
     return path
 
 
-class _Net:
-    """The torch modules: encoder, term head, category head (built lazily to keep torch out)."""
+POOLINGS = ("attention", "mean")
 
-    def __init__(self, encoder: Any, categories: int, dropout: float) -> None:
+
+class _Net:
+    """The torch modules: encoder, term head, category head (built lazily to keep torch out).
+
+    The category head has one 5-way classifier per category (``category``, a ``(C·5, dim)``
+    linear layer of which each category uses its own 5 rows) plus, with attention pooling, one
+    query per category and a classifier shared by all categories (rare categories learn polarity
+    from the frequent ones)."""
+
+    def __init__(self, encoder: Any, categories: int, dropout: float, pooling: str) -> None:
         import torch
 
         hidden = encoder.config.hidden_size
         self.encoder = encoder
+        self.categories = max(categories, 1)
+        self.pooling = pooling
         self.dropout = torch.nn.Dropout(dropout)
         self.term = torch.nn.Linear(hidden, len(TAGS))
-        self.category = torch.nn.Linear(hidden, max(categories, 1) * len(CATEGORY_CLASSES))
-        self.modules = torch.nn.ModuleList([encoder, self.term, self.category, self.dropout])
+        self.category = torch.nn.Linear(hidden, self.categories * len(CATEGORY_CLASSES))
+        parts = [encoder, self.term, self.category, self.dropout]
+        self.query = self.shared = None
+        if pooling == "attention":
+            self.query = torch.nn.Parameter(torch.randn(self.categories, hidden) * 0.02)
+            self.shared = torch.nn.Linear(hidden, len(CATEGORY_CLASSES))
+            parts.append(self.shared)
+        self.modules = torch.nn.ModuleList(parts)
+        if self.query is not None:
+            self.modules.register_parameter("category_query", self.query)
 
     def hidden(self, ids: Any, mask: Any) -> Any:
         return self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+
+    def head_parameters(self) -> list[Any]:
+        params = list(self.term.parameters()) + list(self.category.parameters())
+        if self.query is not None:
+            params += [self.query] + list(self.shared.parameters())
+        return params
+
+    def category_logits(self, hidden: Any, mask: Any) -> Any:
+        """``(batch, categories, 5)``, as :func:`scheme.category_logits` computes in numpy."""
+        import torch
+
+        size = hidden.shape[-1]
+        if self.query is None:
+            weights = mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = ((hidden * weights).sum(1) / weights.sum(1).clamp(min=1)).unsqueeze(1)
+            pooled = pooled.expand(-1, self.categories, -1)
+        else:
+            scores = torch.einsum("btd,cd->bct", hidden, self.query.to(hidden.dtype))
+            scores = (scores / size ** 0.5).float()
+            scores = scores.masked_fill(~mask.bool().unsqueeze(1), float("-inf"))
+            pooled = torch.einsum("bct,btd->bcd", scores.softmax(-1).to(hidden.dtype), hidden)
+        weight = self.category.weight.view(self.categories, len(CATEGORY_CLASSES), size)
+        logits = torch.einsum("bcd,ckd->bck", pooled, weight.to(pooled.dtype))
+        logits = logits + self.category.bias.view(self.categories, len(CATEGORY_CLASSES))
+        if self.shared is not None:
+            logits = logits + self.shared(pooled)
+        return logits.float()
 
     def heads(self) -> dict[str, np.ndarray]:
         def array(tensor: Any) -> np.ndarray:
             return tensor.detach().float().cpu().numpy()
 
-        return {"term.weight": array(self.term.weight), "term.bias": array(self.term.bias),
-                "category.weight": array(self.category.weight),
-                "category.bias": array(self.category.bias)}
+        heads = {"term.weight": array(self.term.weight), "term.bias": array(self.term.bias),
+                 "category.weight": array(self.category.weight),
+                 "category.bias": array(self.category.bias)}
+        if self.query is not None:
+            heads.update({"category.query": array(self.query),
+                          "category.shared.weight": array(self.shared.weight),
+                          "category.shared.bias": array(self.shared.bias)})
+        return heads
 
 
 def _examples(tokenizer: Any, task: str, examples: Sequence[Any], categories: Sequence[str],
@@ -121,7 +172,7 @@ def _batches(rows: list[dict], batch_size: int, seed: int, epoch: int) -> list[l
     return batches
 
 
-def _loss(net: _Net, rows: list[dict], pad: int, device: str, categories: int) -> Any:
+def _loss(net: _Net, rows: list[dict], pad: int, device: str) -> Any:
     import torch
     import torch.nn.functional as F
 
@@ -140,11 +191,12 @@ def _loss(net: _Net, rows: list[dict], pad: int, device: str, categories: int) -
         logits = net.term(hidden)
         return F.cross_entropy(logits.float().view(-1, len(TAGS)), tags.to(device).view(-1),
                                ignore_index=IGNORE)
-    weights = mask.unsqueeze(-1).to(hidden.dtype)
-    pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
-    logits = net.category(pooled).float().view(len(rows), categories, len(CATEGORY_CLASSES))
+    logits = net.category_logits(hidden, mask)
     classes = torch.tensor([r["classes"] for r in rows], device=device)
-    return F.cross_entropy(logits.reshape(-1, len(CATEGORY_CLASSES)), classes.view(-1))
+    # summed over categories, averaged over sentences: a mean over all (sentence, category)
+    # pairs would scale the few present categories' gradient down by the number of categories
+    return F.cross_entropy(logits.reshape(-1, len(CATEGORY_CLASSES)), classes.view(-1),
+                           reduction="sum") / len(rows)
 
 
 def torch_encoder(encoder: Any, tokenizer: Any, device: str):
@@ -197,10 +249,12 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
                     dropout: float = 0.1, seed: int = 42, device: str = "auto",
                     threads: int | None = None, max_input_length: int = 128,
                     max_seconds: float | None = None, held_out_texts: Sequence[str] = (),
-                    select: str = "first", log_every: int = 50) -> dict[str, Any]:
+                    select: str = "first", pooling: str = "attention",
+                    log_every: int = 50) -> dict[str, Any]:
     """Fine-tune a tagger on ATSA and/or ACSA data; keep the best epoch by dev F1 of the first
     data set (``select="first"``) or by the mean dev F1 of all (``"mean"``, every dev set is
-    scored each epoch). Training sentences of the first data set's dev split or of
+    scored each epoch). ``pooling`` is the category head's sentence vector: ``"attention"`` (one
+    learned query per category) or ``"mean"``. Training sentences of the first data set's dev split or of
     ``held_out_texts`` are dropped."""
     import torch
     from transformers import BertModel
@@ -212,6 +266,8 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
         raise TrainingError("no task data given")
     if select not in ("first", "mean"):
         raise TrainingError(f"select must be 'first' or 'mean', got {select!r}")
+    if pooling not in POOLINGS:
+        raise TrainingError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
     for item in data:
         if item.task.name not in TASKS:
             raise TrainingError(f"the tagger trains {', '.join(TASKS)}, not {item.task.name!r}")
@@ -243,9 +299,9 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
         rows += part
         log(f"{name}: {len(part)} train ({dropped[name]} dropped: held-out sentences)")
     encoder = BertModel.from_pretrained(str(source), dtype=torch.float32)
-    net = _Net(encoder, len(categories), dropout)
+    net = _Net(encoder, len(categories), dropout, pooling)
     net.modules.to(device)
-    head_params = list(net.term.parameters()) + list(net.category.parameters())
+    head_params = net.head_parameters()
     decay = [p for n, p in encoder.named_parameters() if p.ndim >= 2]
     no_decay = [p for n, p in encoder.named_parameters() if p.ndim < 2]
     optimizer = torch.optim.AdamW([
@@ -274,7 +330,7 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
             batches = _batches(rows, batch_size, seed, epoch)
             for step, batch in enumerate(batches, 1):
                 with autocast:
-                    loss = _loss(net, [rows[i] for i in batch], pad, device, len(categories))
+                    loss = _loss(net, [rows[i] for i in batch], pad, device)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(net.modules.parameters(), 1.0)
@@ -306,7 +362,7 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
                     "recipe": {"epochs": epochs, "batch_size": batch_size, "lr": lr,
                                "head_lr": head_lr, "warmup_ratio": warmup_ratio,
                                "weight_decay": weight_decay, "dropout": dropout,
-                               "select": select}}))
+                               "select": select, "pooling": pooling}}, pooling))
             record["best_epoch"] = best_epoch
             history.append(record)
             with (out / METRICS_FILE).open("a", encoding="utf-8") as handle:
@@ -331,26 +387,23 @@ def load_for_scoring(directory: str | Path, *, device: str = "cpu",
     import torch
     from transformers import BertModel
 
-    from .runtime import categories_of, load_heads
-
     directory = Path(directory)
     if threads:
         torch.set_num_threads(threads)
     card = ModelCard.load(directory)
     tokenizer = load_tokenizer(directory, card.max_input_length)
     encoder = BertModel.from_pretrained(str(directory), dtype=torch.float32).to(device).eval()
-    return TaggerRuntime(tokenizer, load_heads(directory), categories_of(card.extra),
-                         torch_encoder(encoder, tokenizer, device))
+    return TaggerRuntime.from_directory(directory, card, torch_encoder(encoder, tokenizer, device))
 
 
 def _card(data: Sequence[TaskData], categories: Sequence[str], max_input_length: int,
-          extra: dict[str, Any]) -> ModelCard:
+          extra: dict[str, Any], pooling: str) -> ModelCard:
     tasks = tuple(dict.fromkeys(i.task.name for i in data))
     return ModelCard(tasks=tasks, default_task=tasks[0], task_prefix=False,
                      max_input_length=max_input_length, max_output_length=0, backend="tagger",
                      extra={"stage": "finetune", "student": "tagger",
                             "tagger": {"tags": list(TAGS), "categories": list(categories),
-                                       "pooling": "mean"},
+                                       "pooling": pooling},
                             "data": {i.task.name: {"train": str(i.train), "dev": str(i.dev)}
                                      for i in data}, **extra})
 

@@ -1,0 +1,83 @@
+"""Calibrating the category head's decision on dev data: the ``none`` threshold.
+
+Argmax decoding finds a category only when one polarity beats ``none``; a trained head is
+often too shy (high precision, low recall). :func:`calibrate_none_threshold` scores the dev
+sets once per candidate threshold ("found when P(none) < t", and plain argmax) and writes the
+one with the best mean dev F1 into the card (``extra.tagger.none_below``), where every runtime
+reads it. The candidates and their dev F1s are recorded beside it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from fsa_edge.card import ModelCard
+from fsa_edge.errors import TrainingError
+from fsa_edge.metric import evaluate
+from fsa_edge.model import SentimentElement
+from fsa_edge.readers import read_dataset
+
+from .runtime import TaggerRuntime
+from .scheme import decode_categories
+
+THRESHOLDS = (None, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)
+
+
+def dev_f1_by_threshold(runtime: TaggerRuntime, dev_files: Sequence[str | Path],
+                        thresholds: Sequence[float | None] = THRESHOLDS,
+                        batch_size: int = 64) -> dict[str, dict[str, float]]:
+    """``{file: {"argmax" | "0.6": F1}}``: the head runs once per file, decoding per threshold."""
+    if not runtime.categories:
+        raise TrainingError("this tagger has no category head to calibrate")
+    results = {}
+    for path in dev_files:
+        examples = read_dataset(path).examples
+        logits = np.concatenate([
+            runtime.category_logits([ex.review.text for ex in examples[i:i + batch_size]])
+            for i in range(0, len(examples), batch_size)]) if examples else np.zeros((0, 0))
+        gold = {ex.review.id: ex.elements for ex in examples}
+        scores = {}
+        for threshold in thresholds:
+            predicted = {ex.review.id: tuple(
+                SentimentElement(polarity=p, category=c)
+                for c, p, _ in decode_categories(row, runtime.categories, threshold))
+                for ex, row in zip(examples, logits)}
+            scores[_label(threshold)] = evaluate("acsa", gold, predicted).overall.f1
+        results[str(path)] = scores
+    return results
+
+
+def _label(threshold: float | None) -> str:
+    return "argmax" if threshold is None else f"{threshold:g}"
+
+
+def calibrate_none_threshold(directory: str | Path, dev_files: Sequence[str | Path], *,
+                             thresholds: Sequence[float | None] = THRESHOLDS,
+                             device: str = "cpu", threads: int | None = None
+                             ) -> dict[str, Any]:
+    """Pick the threshold with the best mean ACSA dev F1 (argmax wins ties) for the trained
+    (unconverted) tagger in ``directory`` and write it into its card; returns the record."""
+    from .training import load_for_scoring
+
+    if not dev_files:
+        raise TrainingError("calibration needs at least one ACSA dev file")
+    directory = Path(directory)
+    runtime = load_for_scoring(directory, device=device, threads=threads)
+    by_file = dev_f1_by_threshold(runtime, dev_files, thresholds)
+    means = {_label(t): round(float(np.mean([s[_label(t)] for s in by_file.values()])), 4)
+             for t in thresholds}
+    best = max(thresholds, key=lambda t: (means[_label(t)], t is None))
+    card = ModelCard.load(directory)
+    tagger = dict(card.extra.get("tagger", {}))
+    tagger["none_below"] = best
+    tagger["calibration"] = {"dev_f1": by_file, "mean_dev_f1": means, "chosen": _label(best)}
+    replace(card, extra={**card.extra, "tagger": tagger}).save(directory)
+    return {"chosen": _label(best), "none_below": best, "mean_dev_f1": means,
+            "dev_f1": by_file}
+
+
+__all__ = ["THRESHOLDS", "calibrate_none_threshold", "dev_f1_by_threshold"]
