@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     from fsa_edge.readers import read_dataset
     from fsa_edge.tasks import get_task
     from fsa_edge.training import TaskData
-    from fsa_edge_seq2seq.loop import Settings, pick_device
+    from fsa_edge.student_support import pick_device
+    from fsa_edge_seq2seq.loop import Settings
     from fsa_edge_seq2seq.recipes import finetune, generate
     from fsa_edge_seq2seq.text import load_student
 

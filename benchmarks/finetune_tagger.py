@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup-ratio", type=float, default=0.1)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--extra-train", action="append", default=[], metavar="TASK:FILE",
+                        help="training-only data (no dev), e.g. acsa:<ACOS laptop train.tsv>")
     parser.add_argument("--pooling", choices=("attention", "mean"), default="attention",
                         help="the category head's sentence vector")
     parser.add_argument("--select", choices=("first", "mean"), default="first",
@@ -53,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     from fsa_edge.readers import read_dataset
     from fsa_edge.tasks import get_task
     from fsa_edge.training import TaskData
-    from fsa_edge_seq2seq.loop import pick_device
+    from fsa_edge.student_support import pick_device
     from fsa_edge_tagger.training import finetune_tagger, load_for_scoring
 
     names = [s for s in args.sets.split(",") if s]
@@ -72,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         batch_size=args.batch_size, lr=args.lr, head_lr=args.head_lr,
         warmup_ratio=args.warmup_ratio, seed=args.seed, device=args.device,
         threads=args.threads, max_seconds=args.budget_minutes * 60, held_out_texts=held_out,
-        select=args.select, pooling=args.pooling)
+        select=args.select, pooling=args.pooling,
+        extra_train=[tuple(spec.split(":", 1)) for spec in args.extra_train])
     train_seconds = time.perf_counter() - started
 
     device = pick_device(args.device)

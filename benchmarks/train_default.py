@@ -8,6 +8,7 @@
    ``--datasets`` (default: rest14, laptop14 ATSA; rest16, laptop16 ACSA) — ``--kind tagger``
    (default: ``fsa-edge tagger train``, encoder + heads, best epoch by the mean dev F1) or
    ``--kind seq2seq`` (``fsa-edge train finetune``, best epoch by the first set's dev F1);
+   ``--extra acos-laptop`` adds a training-only corpus (ACOS laptop quads as ACSA);
    sentences of the dev and test splits never enter training. Skipped when ``--checkpoint``
    names a trained student.
 2. Tagger with ACSA sets: calibrates the category head's ``none`` threshold on the ACSA dev
@@ -39,6 +40,10 @@ DATASETS = {
     "laptop14": ("atsa", "fsa-benchmark/atsa/laptop14"),
     "rest16": ("acsa", "fsa-benchmark/acsa/rest16"),
     "laptop16": ("acsa", "fsa-benchmark/acsa/laptop16"),
+}
+
+EXTRA_TRAIN = {  # training-only corpora of the same task (no dev split; not scored)
+    "acos-laptop": ("acsa", "acos/data/Laptop-ACOS/laptop_quad_train.tsv"),
 }
 
 
@@ -99,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=None,
                         help="default: 1e-4 (tagger), 1.5e-4 (seq2seq)")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--extra", default="",
+                        help=f"tagger: comma-separated extra training corpora: "
+                             f"{', '.join(EXTRA_TRAIN)}")
     parser.add_argument("--pooling", choices=("attention", "mean"), default="attention",
                         help="tagger: the category head's sentence vector")
     parser.add_argument("--threads", type=int, default=2)
@@ -116,6 +124,11 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in names if n not in DATASETS]
     if unknown:
         raise SystemExit(f"unknown data sets {unknown}; known: {', '.join(DATASETS)}")
+    extra_args = []
+    for name in filter(None, (n.strip() for n in args.extra.split(","))):
+        if name not in EXTRA_TRAIN:
+            raise SystemExit(f"unknown extra corpus {name!r}; known: {', '.join(EXTRA_TRAIN)}")
+        extra_args += ["--extra-train", f"{EXTRA_TRAIN[name][0]}:{args.data / EXTRA_TRAIN[name][1]}"]
     args.out.mkdir(parents=True, exist_ok=True)
 
     checkpoint = args.checkpoint
@@ -133,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.kind == "tagger":
             run([*fsa_edge_command(), "tagger", "train", *specs, *held_out, *common,
                  "--lr", str(args.lr or 1e-4), "--select", "mean",
-                 "--category-pooling", args.pooling])
+                 "--category-pooling", args.pooling, *extra_args])
         else:
             run([*fsa_edge_command(), "train", "finetune", *specs, *common,
                  "--lr", str(args.lr or 1.5e-4), "--decoder-layers", str(args.decoder_layers),

@@ -17,7 +17,8 @@ from seq2seq_fixtures import tiny_bert  # noqa: E402
 
 from fsa_edge.errors import TrainingError  # noqa: E402
 from fsa_edge.tasks import get_task  # noqa: E402
-from fsa_edge_seq2seq.warmstart import NEWLINE_TOKEN, bart_from_bert, minilm_path  # noqa: E402
+from fsa_edge.student_support import minilm_path  # noqa: E402
+from fsa_edge_seq2seq.warmstart import NEWLINE_TOKEN, bart_from_bert  # noqa: E402
 
 TEXTS = ["The bread is top notch.", "Service was slow, but the pizza was great!", "ok"]
 

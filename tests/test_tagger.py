@@ -157,6 +157,39 @@ def test_finetuning_lifts_dev_f1_and_writes_a_tagger_directory(trained):
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 6
 
 
+def test_extra_training_data_drops_held_out_sentences_and_ignores_unknown_categories(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from click.testing import CliRunner
+    from seq2seq_fixtures import synthetic_acsa, tiny_bert
+
+    from fsa_edge.cli import build_cli
+
+    bert = tiny_bert(tmp_path / "bert", hidden=32, heads=4)
+    train, dev = synthetic_acsa(40, 1), synthetic_acsa(8, 2)
+    extra = synthetic_acsa(20, 3) + [dev[0]]  # one dev sentence: must not be trained on
+    extra[0]["aspects"].append({"from": "0", "to": "0", "target": None,
+                                "category": "ZZZ#UNSEEN", "polarity": "positive"})
+    for name, records in (("train", train), ("dev", dev), ("extra", extra)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(records))
+    result = CliRunner().invoke(build_cli(), [
+        "tagger", "train", "--data", f"acsa:{tmp_path / 'train.json'}:{tmp_path / 'dev.json'}",
+        "--extra-train", f"acsa:{tmp_path / 'extra.json'}", "--student", str(bert),
+        "--out", str(tmp_path / "out"), "--epochs", "1", "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output.strip().splitlines()[-1])
+    assert summary["dropped_overlap"]["extra:acsa:extra.json"] >= 1
+    assert summary["ignored_unknown_categories"]["extra:acsa:extra.json"] == 1
+    assert summary["train_examples"] == 40 - summary["dropped_overlap"]["acsa:" + tmp_path.name] \
+        + 21 - summary["dropped_overlap"]["extra:acsa:extra.json"]
+    card = json.loads((tmp_path / "out" / "fsa_edge.json").read_text())
+    assert "ZZZ#UNSEEN" not in card["tagger"]["categories"]
+    bad = CliRunner().invoke(build_cli(), [
+        "tagger", "train", "--data", f"acsa:{tmp_path / 'train.json'}:{tmp_path / 'dev.json'}",
+        "--extra-train", str(tmp_path / "extra.json"), "--out", str(tmp_path / "o2")])
+    assert bad.exit_code != 0 and "TASK:FILE" in bad.output
+
+
 def test_calibration_writes_the_best_dev_threshold_into_the_card(trained, tmp_path):
     import shutil
 

@@ -25,6 +25,7 @@ from typing import Any, Callable, Sequence
 
 from fsa_edge.card import ModelCard
 from fsa_edge.errors import TrainingError
+from fsa_edge.student_support import pick_device
 
 from .text import LoadedStudent
 
@@ -86,16 +87,6 @@ class RunState:
 
 def log(message: str) -> None:
     print(f"fsa-edge train: {message}", file=sys.stderr, flush=True)
-
-
-def pick_device(name: str) -> str:
-    import torch
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise TrainingError("--device cuda asked for, but torch sees no CUDA device")
-    return name
 
 
 def make_batches(lengths: Sequence[int], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
@@ -379,4 +370,4 @@ class Trainer:
 
 
 __all__ = ["Example", "Settings", "Trainer", "batch_loss", "collate", "log", "make_batches",
-           "mean_loss", "pick_device", "save_model", "seed_everything"]
+           "mean_loss", "save_model", "seed_everything"]

@@ -24,7 +24,9 @@ from fsa_edge.readers import read_dataset
 from fsa_edge.tasks import SlotTask
 from fsa_edge.training import CorpusPair, TaskData, sentence_key
 
-from .loop import LAST, STATE_FILE, Example, Settings, Trainer, log, mean_loss, pick_device
+from fsa_edge.student_support import pick_device
+
+from .loop import LAST, STATE_FILE, Example, Settings, Trainer, log, mean_loss
 from .text import (LoadedStudent, decode, encode_sources, encode_targets, ensure_newline_token,
                    load_student)
 

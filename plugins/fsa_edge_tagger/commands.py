@@ -36,6 +36,9 @@ def tagger() -> None:
                    "repeatable. The first data set's dev split is always held out.")
 @click.option("--select", type=click.Choice(["first", "mean"]), default="first",
               show_default=True, help="Best epoch by the first data set's dev F1 or the mean.")
+@click.option("--extra-train", "extra_train", multiple=True, metavar="TASK:FILE",
+              help="More training data of atsa or acsa with no dev split (e.g. ACOS quads as "
+                   "ACSA); categories the main ACSA sets lack are ignored. Repeatable.")
 @click.option("--category-pooling", "pooling", type=click.Choice(["attention", "mean"]),
               default="attention", show_default=True,
               help="Category head's sentence vector: one learned query per category, or the "
@@ -45,19 +48,25 @@ def tagger() -> None:
 def train_command(data_specs: tuple[str, ...], student: str, out: str, epochs: int,
                   batch_size: int, lr: float, head_lr: float, warmup_ratio: float,
                   weight_decay: float, seed: int, device: str, threads: int | None,
-                  held_out: tuple[str, ...], select: str, pooling: str,
-                  max_minutes: float | None) -> None:
+                  held_out: tuple[str, ...], select: str, extra_train: tuple[str, ...],
+                  pooling: str, max_minutes: float | None) -> None:
     """Fine-tune; the best epoch by dev F1 is written to OUT (convert it with fsa-edge convert)."""
     from fsa_edge.readers import read_dataset
 
     from . import TaggerStudent
 
     data = [TaskData.parse(spec) for spec in data_specs]
+    extras = []
+    for spec in extra_train:
+        task, _, path = spec.partition(":")
+        if not path:
+            raise click.BadParameter(f"expected TASK:FILE, got {spec!r}", param_hint="--extra-train")
+        extras.append((task, path))
     held_out_texts = [ex.review.text for path in held_out for ex in read_dataset(path).examples]
     summary = TaggerStudent().finetune(
         data, student=student, out=out, epochs=epochs, batch_size=batch_size, lr=lr,
         head_lr=head_lr, warmup_ratio=warmup_ratio, weight_decay=weight_decay, seed=seed,
-        device=device, threads=threads, select=select, pooling=pooling,
+        device=device, threads=threads, select=select, pooling=pooling, extra_train=extras,
         held_out_texts=held_out_texts,
         max_seconds=max_minutes * 60 if max_minutes is not None else None)
     click.echo(json.dumps({k: v for k, v in summary.items() if k != "history"}))

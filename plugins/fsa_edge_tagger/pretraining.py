@@ -68,8 +68,7 @@ def pretrain_encoder(corpus: Sequence[CorpusPair], *, student: str = "minilm",
     import torch
     from transformers import BertForMaskedLM
 
-    from fsa_edge_seq2seq.loop import pick_device
-    from fsa_edge_seq2seq.text import quiet_transformers
+    from fsa_edge.student_support import pick_device, quiet_transformers
 
     out = Path(out)
     if out.exists() and any(out.iterdir()):

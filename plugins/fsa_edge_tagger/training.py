@@ -42,7 +42,7 @@ def log(message: str) -> None:
 
 def encoder_dir(student: str) -> Path:
     """``minilm`` (the bundled all-MiniLM-L6-v2) or a BERT directory (``model_type`` bert)."""
-    from fsa_edge_seq2seq.warmstart import MINILM_ALIAS, is_bert_dir, minilm_path
+    from fsa_edge.student_support import MINILM_ALIAS, is_bert_dir, minilm_path
 
     path = minilm_path() if student == MINILM_ALIAS else Path(student)
     if not is_bert_dir(path):
@@ -250,17 +250,19 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
                     threads: int | None = None, max_input_length: int = 128,
                     max_seconds: float | None = None, held_out_texts: Sequence[str] = (),
                     select: str = "first", pooling: str = "attention",
+                    extra_train: Sequence[tuple[str, str | Path]] = (),
                     log_every: int = 50) -> dict[str, Any]:
     """Fine-tune a tagger on ATSA and/or ACSA data; keep the best epoch by dev F1 of the first
     data set (``select="first"``) or by the mean dev F1 of all (``"mean"``, every dev set is
     scored each epoch). ``pooling`` is the category head's sentence vector: ``"attention"`` (one
-    learned query per category) or ``"mean"``. Training sentences of the first data set's dev split or of
+    learned query per category) or ``"mean"``. ``extra_train`` adds ``(task, file)`` training
+    data with no dev split (another corpus of the same task); its categories outside those of
+    the main ACSA train sets are ignored and counted. Training sentences of the first data set's dev split or of
     ``held_out_texts`` are dropped."""
     import torch
     from transformers import BertModel
 
-    from fsa_edge_seq2seq.loop import pick_device
-    from fsa_edge_seq2seq.text import quiet_transformers
+    from fsa_edge.student_support import pick_device, quiet_transformers
 
     if not data:
         raise TrainingError("no task data given")
@@ -292,12 +294,20 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
     held_out = {sentence_key(ex.review.text) for ex in devs[0]}
     held_out.update(sentence_key(t) for t in held_out_texts)
     rows, dropped = [], {}
-    for item, examples in zip(data, trains):
-        name = _set_name(item)
-        part, dropped[name] = _examples(tokenizer, item.task.name, examples, categories,
-                                        held_out)
+    sets = [(_set_name(item), item.task.name, examples) for item, examples in zip(data, trains)]
+    for task, path in extra_train:
+        if task not in TASKS:
+            raise TrainingError(f"extra training data must be {' or '.join(TASKS)}, not {task!r}")
+        sets.append((f"extra:{task}:{Path(path).name}", task, read_dataset(path).examples))
+    unknown = {}
+    for name, task, examples in sets:
+        part, dropped[name] = _examples(tokenizer, task, examples, categories, held_out)
         rows += part
-        log(f"{name}: {len(part)} train ({dropped[name]} dropped: held-out sentences)")
+        unknown[name] = sum(1 for ex in examples for e in ex.elements
+                            if task == "acsa" and e.category not in categories)
+        ignored = f"; {unknown[name]} elements of unknown categories ignored" \
+            if unknown[name] else ""
+        log(f"{name}: {len(part)} train ({dropped[name]} dropped: held-out sentences{ignored})")
     encoder = BertModel.from_pretrained(str(source), dtype=torch.float32)
     net = _Net(encoder, len(categories), dropout, pooling)
     net.modules.to(device)
@@ -359,6 +369,8 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
                 save(net, out, source, _card(data, categories, max_input_length, {
                     "student_init": student, "seed": seed, "epoch": epoch + 1,
                     "metrics": record, "dropped_overlap": dropped,
+                    "extra_train": [f"{t}:{p}" for t, p in extra_train],
+                    "ignored_unknown_categories": unknown,
                     "recipe": {"epochs": epochs, "batch_size": batch_size, "lr": lr,
                                "head_lr": head_lr, "warmup_ratio": warmup_ratio,
                                "weight_decay": weight_decay, "dropout": dropout,
@@ -376,7 +388,8 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
         torch.set_num_threads(saved_threads)
     return {"stage": "finetune", "student": "tagger", "out": str(out),
             "tasks": [i.task.name for i in data], "train_examples": len(rows),
-            "dropped_overlap": dropped, "categories": len(categories), "best_epoch": best_epoch,
+            "dropped_overlap": dropped, "ignored_unknown_categories": unknown,
+            "categories": len(categories), "best_epoch": best_epoch,
             "best_score": best, "epochs_done": len(history), "interrupted": interrupted,
             "seconds": round(time.perf_counter() - started, 2), "history": history}
 
