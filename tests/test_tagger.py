@@ -253,8 +253,13 @@ def test_int8_passes_the_gate_and_runs_without_torch(trained, tmp_path):
 
     from fsa_edge.cli import build_cli
 
-    root, _, _, _ = trained
-    result = CliRunner().invoke(build_cli(), ["convert", str(root / "out"), str(tmp_path / "i8")])
+    root, _, atsa, acsa = trained
+    samples = tmp_path / "samples.jsonl"  # the gate runs on dev sentences, as in the recipe:
+    # on the built-in (real-review) samples a toy model's category decisions sit on the edge
+    samples.write_text("".join(json.dumps({"text": r["sentence"]}) + "\n" for path in
+                               (atsa.dev, acsa.dev) for r in json.loads(path.read_text())))
+    result = CliRunner().invoke(build_cli(), ["convert", str(root / "out"), str(tmp_path / "i8"),
+                                              "--samples", str(samples)])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["parity"]["passed"] and report["quantization"] == "int8"
