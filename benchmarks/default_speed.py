@@ -4,7 +4,7 @@
 
 For each model, in its own process (one after the other, same inputs, same run):
 * reviews/s of ``Analyzer.analyze`` over the inputs at batch 32 after a warm-up (best of
-  ``--repeats`` passes), the model's default task;
+  ``--repeats`` passes), the model's default task or ``--task``;
 * the CLI as a user runs it, ``fsa-edge analyze INPUT --model M``: wall time including start-up,
   and peak RSS of that process (``os.wait4``);
 * size of the model directory on disk.
@@ -34,16 +34,17 @@ import json, sys, time
 import fsa_edge
 texts = [json.loads(l)["text"] for l in open(sys.argv[1], encoding="utf-8")]
 analyzer = fsa_edge.load(sys.argv[2], batch_size=32, intra_threads=int(sys.argv[3]))
-analyzer.analyze(texts[:32])
+task = sys.argv[5] or None
+analyzer.analyze(texts[:32], task=task)
 best = None
 for _ in range(int(sys.argv[4])):
     started = time.perf_counter()
-    results = analyzer.analyze(texts)
+    results = analyzer.analyze(texts, task=task)
     seconds = time.perf_counter() - started
     best = seconds if best is None else min(best, seconds)
 print(json.dumps({"reviews": len(texts), "seconds": best, "reviews_per_s": len(texts) / best,
                   "errors": sum(r.error is not None for r in results),
-                  "backend": analyzer.backend.name, "task": analyzer.task}))
+                  "backend": analyzer.backend.name, "task": task or analyzer.task}))
 """
 
 
@@ -59,17 +60,19 @@ def inputs(limit: int | None) -> tuple[list[str], str]:
     return (texts * 100)[:limit or 2400], "synthetic sentences (no ../shared/data)"
 
 
-def measure(model: str, input_file: Path, threads: int, repeats: int) -> dict:
+def measure(model: str, input_file: Path, threads: int, repeats: int, task: str | None) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     worker = subprocess.run([sys.executable, "-c", WORKER, str(input_file), model, str(threads),
-                             str(repeats)], capture_output=True, text=True, env=env)
+                             str(repeats), task or ""], capture_output=True, text=True,
+                            env=env)
     if worker.returncode != 0:
         raise SystemExit(f"{model}: worker failed: {worker.stderr[-2000:]}")
     row = json.loads(worker.stdout.strip().splitlines()[-1])
     with tempfile.TemporaryFile("w+") as sink:
         started = time.perf_counter()
         process = subprocess.Popen([sys.executable, "-m", "fsa_edge.cli", "analyze",
-                                    str(input_file), "--model", model], stdout=sink,
+                                    str(input_file), "--model", model,
+                                    *(["--task", task] if task else [])], stdout=sink,
                                    stderr=subprocess.DEVNULL, env=env)
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
@@ -92,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--limit", type=int, default=None, help="first N sentences only")
+    parser.add_argument("--task", default=None, help="default: each model's default task")
     parser.add_argument("--out", type=Path, default=RESULTS / "default_speed")
     args = parser.parse_args(argv)
     texts, source = inputs(args.limit)
@@ -99,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         input_file = Path(work) / "inputs.jsonl"
         input_file.write_text("".join(json.dumps({"id": str(i), "text": t}) + "\n"
                                       for i, t in enumerate(texts)), encoding="utf-8")
-        rows = [measure(model, input_file, args.threads, args.repeats)
+        rows = [measure(model, input_file, args.threads, args.repeats, args.task)
                 for model in (args.model or ["default"])]
     record = {"benchmark": "default_speed", "inputs": source, "reviews": len(texts),
               "threads": args.threads, "cpu_count": os.cpu_count(),

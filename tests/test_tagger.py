@@ -7,9 +7,14 @@ import json
 import numpy as np
 import pytest
 
-from fsa_edge_tagger.scheme import (CATEGORY_CLASSES, TAGS, Piece, attention_pool,
-                                    category_logits, decode_categories, decode_terms, mean_pool,
+from fsa_edge_tagger.scheme import (CATEGORY_CLASSES, TAGS, Piece, attention_weights,
+                                    category_logits, decode_categories, decode_terms,
                                     term_tags)
+
+def mean_pool(hidden, lengths):
+    """Reference: the mean of each row's first ``length`` states."""
+    return np.stack([row[:n].mean(axis=0) for row, n in zip(hidden, lengths)])
+
 
 TEXT = "The sushirolls were great but service slow."
 
@@ -50,7 +55,7 @@ def test_a_term_never_ends_inside_a_word_and_stray_i_opens_a_span():
     assert [(s, e, p) for s, e, p, _ in found] == [(4, 14, "positive"), (30, 37, "negative")]
 
 
-def test_category_decoding_and_mean_pooling():
+def test_category_decoding():
     categories = ["FOOD#QUALITY", "SERVICE#GENERAL", "PRICE"]
     logits = np.full((3, len(CATEGORY_CLASSES)), -5.0)
     logits[0, CATEGORY_CLASSES.index("positive")] = 5
@@ -65,22 +70,18 @@ def test_category_decoding_and_mean_pooling():
     assert decode_categories(shy, ["SERVICE#GENERAL"], none_below=0.45)[0][:2] == \
         ("SERVICE#GENERAL", "positive")
     assert decode_categories(shy, ["SERVICE#GENERAL"], none_below=0.4) == []
-    hidden = np.arange(2 * 3 * 2, dtype=np.float32).reshape(2, 3, 2)
-    assert mean_pool(hidden, [1, 3]).tolist() == [[0, 1], [8, 9]]
 
 
-def test_attention_pooling_reads_each_categorys_words_and_ignores_padding():
+def test_attention_weights_read_each_categorys_words_and_ignore_padding():
     hidden = np.zeros((1, 4, 2), dtype=np.float32)
     hidden[0, :, 0] = [1, 0, 0, 0]  # piece 0 speaks about category 0, piece 1 about category 1
     hidden[0, :, 1] = [0, 1, 0, 0]
-    hidden[0, 3] = [50, 50]  # padding: must not count
-    query = np.array([[20.0, 0.0], [0.0, 20.0]])
-    pooled = attention_pool(hidden, [3], query)
-    assert pooled.shape == (1, 2, 2)
-    assert pooled[0, 0, 0] > 0.9 and pooled[0, 1, 1] > 0.9 and pooled.max() < 1
-    # zero queries attend uniformly: the mean pool
-    assert np.allclose(attention_pool(hidden, [3], np.zeros((2, 2)))[0],
-                       mean_pool(hidden, [3])[0][None, :].repeat(2, axis=0))
+    hidden[0, 3] = [50, 50]  # padding: must get no weight
+    weights = attention_weights(hidden, [3], np.array([[20.0, 0.0], [0.0, 20.0]]))
+    assert weights.shape == (1, 2, 4) and np.allclose(weights.sum(axis=-1), 1)
+    assert weights[0, 0, 0] > 0.9 and weights[0, 1, 1] > 0.9 and weights[0, :, 3].max() == 0
+    # zero queries attend uniformly over the real pieces
+    assert np.allclose(attention_weights(hidden, [3], np.zeros((2, 2)))[0, :, :3], 1 / 3)
 
 
 def test_category_logits_mean_heads_keep_the_linear_layout_and_attention_adds_shared():

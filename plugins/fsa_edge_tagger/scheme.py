@@ -115,23 +115,18 @@ def decode_categories(logits: np.ndarray, categories: Sequence[str],
     return found
 
 
-def mean_pool(hidden: np.ndarray, lengths: Sequence[int]) -> np.ndarray:
-    """Mean of each row's first ``length`` states: ``(batch, time, dim)`` → ``(batch, dim)``."""
-    mask = np.arange(hidden.shape[1])[None, :] < np.asarray(lengths)[:, None]
-    return (hidden * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1), 1)[:, None]
-
-
-def attention_pool(hidden: np.ndarray, lengths: Sequence[int], query: np.ndarray) -> np.ndarray:
-    """One attention-weighted mean per category: ``(batch, time, dim)`` states and ``(categories,
-    dim)`` queries → ``(batch, categories, dim)``; scores scaled by ``1/sqrt(dim)``, padding
-    masked (the torch head in training computes the same)."""
-    mask = np.arange(hidden.shape[1])[None, :] < np.asarray(lengths)[:, None]
-    scores = np.einsum("btd,cd->bct", hidden, query) / np.sqrt(hidden.shape[-1])
+def attention_weights(hidden: np.ndarray, lengths: Sequence[int], query: np.ndarray
+                      ) -> np.ndarray:
+    """Each category's attention over the pieces: ``(batch, time, dim)`` states and
+    ``(categories, dim)`` queries → ``(batch, categories, time)`` weights summing to 1; scores
+    scaled by ``1/sqrt(dim)``, padding masked (the torch head in training computes the same)."""
+    batch, time, dim = hidden.shape  # one BLAS matmul for all scores; a Python-float scale
+    scores = (hidden.reshape(-1, dim) @ query.T.astype(hidden.dtype)).reshape(batch, time, -1)
+    scores = scores.transpose(0, 2, 1) * (1.0 / dim ** 0.5)  # keeps float32
+    mask = np.arange(time)[None, :] < np.asarray(lengths)[:, None]
     scores = np.where(mask[:, None, :], scores, -np.inf)
-    scores -= scores.max(axis=-1, keepdims=True)
-    weights = np.exp(scores)
-    weights /= weights.sum(axis=-1, keepdims=True)
-    return np.einsum("bct,btd->bcd", weights, hidden)
+    weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    return weights / weights.sum(axis=-1, keepdims=True)
 
 
 def category_logits(hidden: np.ndarray, lengths: Sequence[int], heads: dict[str, np.ndarray],
@@ -139,22 +134,33 @@ def category_logits(hidden: np.ndarray, lengths: Sequence[int], heads: dict[str,
     """``(batch, categories * 5)`` category logits from the heads: ``category.weight`` /
     ``category.bias`` (one 5-way classifier per category) over the mean-pooled states, or, when
     ``category.query`` is present, over each category's attention-pooled state, plus the shared
-    classifier ``category.shared.weight`` / ``.bias`` when present."""
+    classifier ``category.shared.weight`` / ``.bias`` when present.
+
+    With attention, computed as the pooled per-piece logits (Σₜ wₜ·(hₜ·W) = (Σₜ wₜ·hₜ)·W): one
+    large matmul of all pieces against all classifiers, then a weighted sum over pieces. Pooling
+    first would take one small matmul per sentence, which is many times slower in numpy."""
+    batch, time, dim = hidden.shape
     classes = len(CATEGORY_CLASSES)
-    weight = heads["category.weight"].reshape(categories, classes, -1)
     bias = heads["category.bias"].reshape(categories, classes)
-    if "category.query" in heads:
-        pooled = attention_pool(hidden, lengths, heads["category.query"])
-    else:
-        pooled = np.broadcast_to(mean_pool(hidden, lengths)[:, None, :],
-                                 (hidden.shape[0], categories, hidden.shape[-1]))
-    logits = np.einsum("bcd,ckd->bck", pooled, weight) + bias
     if "category.shared.weight" in heads:
-        logits = logits + pooled @ heads["category.shared.weight"].T \
-            + heads["category.shared.bias"]
-    return logits.reshape(hidden.shape[0], categories * classes)
+        bias = bias + heads["category.shared.bias"]
+    if "category.query" not in heads:  # mean pooling: one vector for all categories
+        mask = (np.arange(time)[None, :] < np.asarray(lengths)[:, None]).astype(hidden.dtype)
+        pooled = (hidden * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1), 1)[:, None]
+        logits = (pooled @ heads["category.weight"].T).reshape(batch, categories, classes) + bias
+        if "category.shared.weight" in heads:
+            logits = logits + (pooled @ heads["category.shared.weight"].T)[:, None, :]
+        return logits.reshape(batch, categories * classes)
+    weights = attention_weights(hidden, lengths, heads["category.query"])
+    per_piece = (hidden.reshape(-1, dim) @ heads["category.weight"].T.astype(hidden.dtype))
+    per_piece = per_piece.reshape(batch, time, categories, classes)
+    if "category.shared.weight" in heads:
+        shared = hidden.reshape(-1, dim) @ heads["category.shared.weight"].T.astype(hidden.dtype)
+        per_piece = per_piece + shared.reshape(batch, time, 1, classes)
+    logits = np.einsum("bct,btck->bck", weights, per_piece) + bias
+    return logits.reshape(batch, categories * classes)
 
 
-__all__ = ["CATEGORY_CLASSES", "IGNORE", "POLARITIES", "Piece", "TAGS", "attention_pool",
-           "category_logits", "decode_categories", "decode_terms", "mean_pool", "pieces_of",
+__all__ = ["CATEGORY_CLASSES", "IGNORE", "POLARITIES", "Piece", "TAGS", "attention_weights",
+           "category_logits", "decode_categories", "decode_terms", "pieces_of",
            "term_tags"]
