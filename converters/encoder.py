@@ -78,12 +78,14 @@ def encoder_parity(source: Path, output: Path, texts: Sequence[str], *, quantiza
             chosen = ref.argmax(axis=-1)
             rows = np.arange(len(chosen))
             deltas.extend(np.abs(ref[rows, chosen] - got[rows, chosen]).tolist())
-        same = all(_decoded(reference.run([text], t)) == _decoded(candidate.run([text], t))
-                   for t in tasks)
-        agree.append(same)
-        if not same and len(disagreements) < 5:
-            disagreements.append({"input": text, "torch": repr(reference.run([text], tasks[0])),
-                                  "converted": repr(candidate.run([text], tasks[0]))})
+        differing = [t for t in tasks
+                     if _decoded(reference.run([text], t)) != _decoded(candidate.run([text], t))]
+        agree.append(not differing)
+        if differing and len(disagreements) < 5:  # shown for the first task that differs
+            task = differing[0]
+            disagreements.append({"input": text, "task": task,
+                                  "torch": repr(reference.run([text], task)),
+                                  "converted": repr(candidate.run([text], task))})
     report = ParityReport(
         samples=len(texts), tokens=len(deltas), max_abs_delta=max(deltas, default=0.0),
         mean_abs_delta=float(np.mean(deltas)) if deltas else 0.0,
