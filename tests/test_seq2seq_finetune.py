@@ -21,7 +21,7 @@ from fsa_edge_seq2seq.loop import Settings  # noqa: E402
 from fsa_edge_seq2seq.recipes import dev_scores, finetune  # noqa: E402
 from fsa_edge_seq2seq.text import load_student  # noqa: E402
 
-FAST = dict(batch_size=16, lr=3e-3, decoder_lr_scale=1.0, label_smoothing=0.0, seed=3,
+FAST = dict(batch_size=16, lr=1e-3, decoder_lr_scale=1.0, label_smoothing=0.0, seed=3,
             device="cpu", threads=1, log_every=0, max_output_length=24, warmup_ratio=0.1)
 
 
