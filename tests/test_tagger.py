@@ -194,6 +194,7 @@ def test_extra_training_data_drops_held_out_sentences_and_ignores_unknown_catego
 def test_calibration_writes_the_best_dev_threshold_into_the_card(trained, tmp_path):
     import shutil
 
+    from fsa_edge.errors import TrainingError
     from fsa_edge_tagger.calibration import calibrate_none_threshold
     from fsa_edge_tagger.training import load_for_scoring
 
@@ -207,6 +208,8 @@ def test_calibration_writes_the_best_dev_threshold_into_the_card(trained, tmp_pa
     card = json.loads((model / "fsa_edge.json").read_text())
     assert card["tagger"]["none_below"] == record["none_below"]
     assert card["tagger"]["calibration"]["chosen"] == record["chosen"]
+    with pytest.raises(TrainingError, match="unconverted"):
+        calibrate_none_threshold(tmp_path, [acsa.dev])
     runtime = load_for_scoring(model, threads=1)  # the runtime decodes with the card's threshold
     assert runtime.none_below == record["none_below"]
     import fsa_edge

@@ -20,6 +20,7 @@ from fsa_edge.errors import TrainingError
 from fsa_edge.metric import evaluate
 from fsa_edge.model import SentimentElement
 from fsa_edge.readers import read_dataset
+from fsa_edge.student_support import is_bert_dir
 
 from .runtime import TaggerRuntime
 from .scheme import decode_categories
@@ -66,6 +67,9 @@ def calibrate_none_threshold(directory: str | Path, dev_files: Sequence[str | Pa
     if not dev_files:
         raise TrainingError("calibration needs at least one ACSA dev file")
     directory = Path(directory)
+    if not is_bert_dir(directory):
+        raise TrainingError(f"{directory}: not a trained (unconverted) tagger — calibrate the "
+                            "output of 'fsa-edge tagger train', then convert it")
     runtime = load_for_scoring(directory, device=device, threads=threads)
     by_file = dev_f1_by_threshold(runtime, dev_files, thresholds)
     means = {_label(t): round(float(np.mean([s[_label(t)] for s in by_file.values()])), 4)
