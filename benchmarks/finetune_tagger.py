@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     from fsa_edge.tasks import get_task
     from fsa_edge.training import TaskData
     from fsa_edge.student_support import pick_device
-    from fsa_edge_tagger.training import finetune_tagger, load_for_scoring
+    from fsa_edge_tagger.training import finetune_tagger, load_for_scoring, parse_extra_train
 
     names = [s for s in args.sets.split(",") if s]
     unknown = [s for s in names if s not in SETS]
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         warmup_ratio=args.warmup_ratio, seed=args.seed, device=args.device,
         threads=args.threads, max_seconds=args.budget_minutes * 60, held_out_texts=held_out,
         select=args.select, pooling=args.pooling,
-        extra_train=[tuple(spec.split(":", 1)) for spec in args.extra_train])
+        extra_train=[parse_extra_train(spec) for spec in args.extra_train])
     train_seconds = time.perf_counter() - started
 
     device = pick_device(args.device)

@@ -63,7 +63,8 @@ def encoder_parity(source: Path, output: Path, texts: Sequence[str], *, quantiza
     disagreements: list[dict[str, str]] = []
     tasks = [t for t in card.tasks if t in ("atsa", "acsa")]
     reference = TaggerRuntime.from_directory(source, card, torch_encode)
-    candidate = TaggerRuntime.from_directory(source, card, converted)
+    candidate = TaggerRuntime(reference.tokenizer, reference.heads, reference.categories,
+                              converted, reference.none_below)
     heads = reference.heads
     for text in texts:
         tokens = [tokenizer.encode(text).tokens]

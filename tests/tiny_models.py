@@ -178,24 +178,8 @@ def train_briefly(directory: str | Path, *, steps: int = 300, batch_size: int = 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # far faster than oversubscribing a shared CPU for tiny models
     try:
-        return _train(directory, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
-                      examples=examples)
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _train(directory: Path, *, steps: int, batch_size: int, lr: float, seed: int,
-           examples: Sequence[tuple[str, str]]) -> float:
-    import torch
-
-    # One thread, so that the float sums keep one order: with torch's default threads, two
-    # clean-clone CI runs here each failed a test on a tiny BART that wrote near-identical
-    # targets for every input, while other runs of the same code passed.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
         return _train_steps(directory, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
-                            examples=examples)
+                      examples=examples)
     finally:
         torch.set_num_threads(threads)
 

@@ -54,14 +54,10 @@ def train_command(data_specs: tuple[str, ...], student: str, out: str, epochs: i
     from fsa_edge.readers import read_dataset
 
     from . import TaggerStudent
+    from .training import parse_extra_train
 
     data = [TaskData.parse(spec) for spec in data_specs]
-    extras = []
-    for spec in extra_train:
-        task, _, path = spec.partition(":")
-        if not path:
-            raise click.BadParameter(f"expected TASK:FILE, got {spec!r}", param_hint="--extra-train")
-        extras.append((task, path))
+    extras = [parse_extra_train(spec) for spec in extra_train]
     held_out_texts = [ex.review.text for path in held_out for ex in read_dataset(path).examples]
     summary = TaggerStudent().finetune(
         data, student=student, out=out, epochs=epochs, batch_size=batch_size, lr=lr,

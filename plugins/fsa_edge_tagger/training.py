@@ -68,7 +68,6 @@ class _Net:
         hidden = encoder.config.hidden_size
         self.encoder = encoder
         self.categories = max(categories, 1)
-        self.pooling = pooling
         self.dropout = torch.nn.Dropout(dropout)
         self.term = torch.nn.Linear(hidden, len(TAGS))
         self.category = torch.nn.Linear(hidden, self.categories * len(CATEGORY_CLASSES))
@@ -150,6 +149,14 @@ def _examples(tokenizer: Any, task: str, examples: Sequence[Any], categories: Se
             row["classes"] = classes
         rows.append(row)
     return rows, dropped
+
+
+def parse_extra_train(spec: str) -> tuple[str, str]:
+    """``TASK:FILE`` (``--extra-train``) → ``(task, file)``."""
+    task, _, path = spec.partition(":")
+    if not task or not path:
+        raise TrainingError(f"--extra-train: expected TASK:FILE, got {spec!r}")
+    return task, path
 
 
 def _set_name(item: TaskData) -> str:
@@ -421,5 +428,5 @@ def _card(data: Sequence[TaskData], categories: Sequence[str], max_input_length:
                                      for i in data}, **extra})
 
 
-__all__ = ["dev_f1", "encoder_dir", "finetune_tagger", "load_for_scoring", "save",
-           "torch_encoder"]
+__all__ = ["dev_f1", "encoder_dir", "finetune_tagger", "load_for_scoring", "parse_extra_train",
+           "save", "torch_encoder"]
