@@ -109,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
                              f"{', '.join(EXTRA_TRAIN)}")
     parser.add_argument("--pooling", choices=("attention", "mean"), default="attention",
                         help="tagger: the category head's sentence vector")
+    parser.add_argument("--ema", type=float, default=None,
+                        help="tagger: score and save a moving average of the weights (decay)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--train-fraction", type=float, default=1.0)
@@ -146,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.kind == "tagger":
             run([*fsa_edge_command(), "tagger", "train", *specs, *held_out, *common,
                  "--lr", str(args.lr or 1e-4), "--select", "mean",
-                 "--category-pooling", args.pooling, *extra_args])
+                 "--category-pooling", args.pooling, *extra_args,
+                 *(["--ema", str(args.ema)] if args.ema else [])])
         else:
             run([*fsa_edge_command(), "train", "finetune", *specs, *common,
                  "--lr", str(args.lr or 1.5e-4), "--decoder-layers", str(args.decoder_layers),

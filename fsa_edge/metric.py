@@ -1,8 +1,19 @@
 """The paper's metric: micro precision / recall / F1 over exact element matches.
 
 An element matches when every slot of the task matches exactly (terms compared lower-cased with
-whitespace collapsed; categories canonical) within the same review; repeated elements count as
-a multiset. A review with no prediction counts as predicting nothing.
+whitespace collapsed; categories canonical) within the same review. A review with no prediction
+counts as predicting nothing.
+
+Two counting rules (``counting=``):
+
+- ``"paper"`` (default) — the rule of the paper's evaluation code
+  (HITSZ-HLT/FSA-Distillation, ``evaluation/utils/{atsa,acsa}.py``): a review's gold elements are
+  de-duplicated first (an ACSA sentence that lists ``FOOD#QUALITY positive`` for two dishes has
+  one gold pair; an ATSA term that occurs twice keeps both occurrences, which differ by offset);
+  a predicted element is correct when its key is among the gold keys (precision), a gold element
+  is found when its key is among the predicted keys (recall).
+- ``"multiset"`` — both sides are multisets of keys and an element matches at most once: stricter
+  where gold repeats a key (108 of the 859 rest16 ACSA test pairs are such repeats).
 """
 
 from __future__ import annotations
@@ -22,6 +33,12 @@ class Score:
     true_positives: int
     predicted: int
     gold: int
+    gold_matched: int | None = None
+    """Gold elements found (recall's numerator); ``None``: the same as ``true_positives``."""
+
+    @property
+    def found(self) -> int:
+        return self.true_positives if self.gold_matched is None else self.gold_matched
 
     @property
     def precision(self) -> float:
@@ -29,7 +46,7 @@ class Score:
 
     @property
     def recall(self) -> float:
-        return 100.0 * self.true_positives / self.gold if self.gold else 0.0
+        return 100.0 * self.found / self.gold if self.gold else 0.0
 
     @property
     def f1(self) -> float:
@@ -39,7 +56,7 @@ class Score:
     def to_dict(self) -> dict[str, float | int]:
         return {"precision": round(self.precision, 4), "recall": round(self.recall, 4),
                 "f1": round(self.f1, 4), "true_positives": self.true_positives,
-                "predicted": self.predicted, "gold": self.gold}
+                "gold_matched": self.found, "predicted": self.predicted, "gold": self.gold}
 
 
 @dataclass(frozen=True)
@@ -51,49 +68,64 @@ class Evaluation:
     by_polarity: Mapping[str, Score] = field(default_factory=dict)
     reviews: int = 0
     missing_predictions: int = 0
+    counting: str = "paper"
 
     def to_dict(self) -> dict:
-        return {"task": self.task, "reviews": self.reviews,
+        return {"task": self.task, "counting": self.counting, "reviews": self.reviews,
                 "missing_predictions": self.missing_predictions, **self.overall.to_dict(),
                 "by_polarity": {k: v.to_dict() for k, v in self.by_polarity.items()}}
 
 
+COUNTING_RULES = ("paper", "multiset")
+
+
 def evaluate(task: str | SlotTask, gold: Mapping[str, Sequence[SentimentElement]],
-             predicted: Mapping[str, Sequence[SentimentElement]]) -> Evaluation:
+             predicted: Mapping[str, Sequence[SentimentElement]], *,
+             counting: str = "paper") -> Evaluation:
     """Score ``predicted`` against ``gold``; both map review id → elements.
 
     Gold elements are projected on the task (elements that lack the task's slots are ignored);
     predictions for ids absent from ``gold`` are ignored; gold ids absent from ``predicted``
-    count as empty predictions.
+    count as empty predictions. ``counting``: ``"paper"`` or ``"multiset"`` (module docstring).
     """
+    if counting not in COUNTING_RULES:
+        raise ValueError(f"counting {counting!r}: expected one of {', '.join(COUNTING_RULES)}")
     task = get_task(task)
+    polarity_slot = task.slots.index("polarity")
     totals = Counter()
     per_polarity: dict[str, Counter] = {p: Counter() for p in POLARITIES}
     missing = 0
     for review_id, gold_elements in gold.items():
         if review_id not in predicted:
             missing += 1
-        gold_keys = Counter(task.key(e) for e in task.project(gold_elements))
-        pred_keys = Counter(task.key(e) for e in predicted.get(review_id, ()) if task.applies_to(e))
-        matched = gold_keys & pred_keys
-        _add(totals, matched, pred_keys, gold_keys)
-        polarity_slot = task.slots.index("polarity")
+        projected = task.project(gold_elements)
+        if counting == "paper":
+            projected = tuple(dict.fromkeys(projected))
+        gold_keys = [task.key(e) for e in projected]
+        pred_keys = [task.key(e) for e in predicted.get(review_id, ()) if task.applies_to(e)]
+        _add(totals, gold_keys, pred_keys, counting)
         for polarity, counts in per_polarity.items():
-            def only(counter: Counter) -> Counter:
-                return Counter({k: v for k, v in counter.items() if k[polarity_slot] == polarity})
-            _add(counts, only(matched), only(pred_keys), only(gold_keys))
+            _add(counts, [k for k in gold_keys if k[polarity_slot] == polarity],
+                 [k for k in pred_keys if k[polarity_slot] == polarity], counting)
     by_polarity = {p: _score(c) for p, c in per_polarity.items() if c["gold"] or c["predicted"]}
-    return Evaluation(task.name, _score(totals), by_polarity, len(gold), missing)
+    return Evaluation(task.name, _score(totals), by_polarity, len(gold), missing, counting)
 
 
-def _add(counts: Counter, matched: Counter, predicted: Counter, gold: Counter) -> None:
-    counts["tp"] += sum(matched.values())
-    counts["predicted"] += sum(predicted.values())
-    counts["gold"] += sum(gold.values())
+def _add(counts: Counter, gold: list[tuple], predicted: list[tuple], counting: str) -> None:
+    if counting == "multiset":
+        matched = sum((Counter(gold) & Counter(predicted)).values())
+        counts["tp"] += matched
+        counts["found"] += matched
+    else:
+        gold_set, predicted_set = set(gold), set(predicted)
+        counts["tp"] += sum(k in gold_set for k in predicted)
+        counts["found"] += sum(k in predicted_set for k in gold)
+    counts["predicted"] += len(predicted)
+    counts["gold"] += len(gold)
 
 
 def _score(counts: Counter) -> Score:
-    return Score(counts["tp"], counts["predicted"], counts["gold"])
+    return Score(counts["tp"], counts["predicted"], counts["gold"], counts["found"])
 
 
 def gold_by_id(examples: Iterable) -> dict[str, tuple[SentimentElement, ...]]:

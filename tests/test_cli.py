@@ -123,6 +123,25 @@ def test_evaluate_missing_prediction_counts_as_empty(tmp_path):
     assert result.exit_code == 0
 
 
+def test_evaluate_counting_rules_differ_on_a_repeated_gold_pair(tmp_path):
+    gold = tmp_path / "test.json"
+    pair = {"from": "0", "to": "0", "target": None, "category": "FOOD#QUALITY", "polarity": "positive"}
+    gold.write_text(json.dumps([{"ID": "1", "sentence": "good pasta, good pizza",
+                                 "aspects": [pair, pair]}]))
+    pred = tmp_path / "pred.jsonl"
+    pred.write_text(json.dumps({"id": "1", "text": "good pasta, good pizza", "task": "acsa",
+                                "elements": [{"category": "FOOD#QUALITY", "polarity": "positive"}],
+                                "error": None}) + "\n")
+    recalls = {}
+    for counting in ("paper", "multiset"):
+        out = tmp_path / f"{counting}.json"
+        result = run(["evaluate", "-t", "acsa", "--gold", str(gold), "--pred", str(pred),
+                      "--counting", counting, "--json", str(out)])
+        assert result.exit_code == 0 and f"{counting} counting" in result.stdout
+        recalls[counting] = json.loads(out.read_text())["recall"]
+    assert recalls == {"paper": 100.0, "multiset": 50.0}
+
+
 def test_evaluate_bad_prediction_file_names_line(tmp_path):
     gold = tmp_path / "test.json"
     gold.write_text("[]")

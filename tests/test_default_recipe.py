@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -12,16 +11,12 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+from benchmark_scripts import benchmark_script  # noqa: E402
 from seq2seq_fixtures import synthetic_acsa, synthetic_atsa, tiny_bert  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _recipe():
-    spec = importlib.util.spec_from_file_location("train_default", ROOT / "benchmarks" / "train_default.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_script("train_default")
 
 
 def _synthetic_rest14(data: Path, *, train: int, rest16: bool = False) -> Path:

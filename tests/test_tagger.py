@@ -334,3 +334,63 @@ def test_mlm_pretraining_lowers_the_held_out_loss_and_feeds_finetuning(tmp_path)
     tuned = finetune_tagger([atsa], student=str(tmp_path / "pre"), out=tmp_path / "ft",
                             epochs=1, device="cpu", threads=1, log_every=0)
     assert tuned["epochs_done"] == 1
+
+
+def test_weight_average_moves_toward_the_weights_and_is_applied_only_inside_its_block():
+    torch = pytest.importorskip("torch")
+    from fsa_edge_tagger.averaging import WeightAverage
+
+    weight = torch.nn.Parameter(torch.zeros(3))
+    frozen = torch.nn.Parameter(torch.ones(2), requires_grad=False)
+    average = WeightAverage([weight, frozen], decay=0.5)
+    assert len(average.parameters) == 1  # frozen parameters are not averaged
+    with torch.no_grad():
+        weight.fill_(10.0)
+    average.update()  # first update: d = min(0.5, 1/10) = 0.1 → 0.1·0 + 0.9·10
+    assert torch.allclose(average.average[0], torch.full((3,), 9.0))
+    with torch.no_grad():
+        weight.fill_(1.0)
+    average.update()  # d = min(0.5, 2/11) → 9·2/11 + 1·9/11
+    expected = 9.0 * 2 / 11 + 9 / 11
+    with average.applied():
+        assert torch.allclose(weight, torch.full((3,), expected))
+    assert torch.allclose(weight, torch.ones(3))
+    with pytest.raises(ValueError, match="EMA decay"):
+        WeightAverage([weight], decay=1.0)
+
+
+def test_ema_training_scores_and_saves_the_averaged_weights(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from click.testing import CliRunner
+    from seq2seq_fixtures import synthetic_acsa, tiny_bert
+
+    from fsa_edge.cli import build_cli
+    from fsa_edge.readers import read_dataset
+    from fsa_edge.metric import evaluate
+    from fsa_edge_tagger.training import load_for_scoring
+
+    bert = tiny_bert(tmp_path / "bert", hidden=32, heads=4)
+    for name, records in (("train", synthetic_acsa(60, 1)), ("dev", synthetic_acsa(12, 2))):
+        (tmp_path / f"{name}.json").write_text(json.dumps(records))
+    spec = f"acsa:{tmp_path / 'train.json'}:{tmp_path / 'dev.json'}"
+    runs = {}
+    for label, extra in (("raw", []), ("ema", ["--ema", "0.9"])):
+        result = CliRunner().invoke(build_cli(), [
+            "tagger", "train", "--data", spec, "--student", str(bert), "--out",
+            str(tmp_path / label), "--epochs", "1", "--threads", "1", "--seed", "3", *extra])
+        assert result.exit_code == 0, result.output
+        runs[label] = json.loads(result.output.strip().splitlines()[-1])
+    card = json.loads((tmp_path / "ema" / "fsa_edge.json").read_text())
+    assert card["recipe"]["ema"] == 0.9
+    raw_heads = np.load(tmp_path / "raw" / "heads.npz")
+    ema_heads = np.load(tmp_path / "ema" / "heads.npz")
+    assert any(not np.allclose(raw_heads[k], ema_heads[k]) for k in raw_heads.files)
+    # The dev F1 logged for the epoch is the saved (averaged) model's.
+    runtime = load_for_scoring(tmp_path / "ema", threads=1)
+    examples = read_dataset(tmp_path / "dev.json").examples
+    predicted = {ex.review.id: elements for ex, elements in
+                 zip(examples, runtime.run([ex.review.text for ex in examples], "acsa"))}
+    f1 = evaluate("acsa", {ex.review.id: ex.elements for ex in examples}, predicted).overall.f1
+    logged = json.loads((tmp_path / "ema" / "metrics.jsonl").read_text().splitlines()[0])
+    assert f1 == pytest.approx(logged["dev_f1_acsa"], abs=0.01)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..metric import Evaluation, evaluate as score, gold_by_id
+from ..metric import COUNTING_RULES, Evaluation, evaluate as score, gold_by_id
 from ..readers import READERS, read_dataset, read_predictions
 from ..tasks import get_task, task_names
 
@@ -15,11 +15,11 @@ from ..tasks import get_task, task_names
 def format_table(evaluation: Evaluation) -> str:
     rows = [("all", evaluation.overall)] + list(evaluation.by_polarity.items())
     lines = [f"task {evaluation.task}: {evaluation.reviews} reviews, "
-             f"{evaluation.missing_predictions} without prediction",
-             f"{'':10} {'P':>7} {'R':>7} {'F1':>7} {'tp':>6} {'pred':>6} {'gold':>6}"]
+             f"{evaluation.missing_predictions} without prediction, {evaluation.counting} counting",
+             f"{'':10} {'P':>7} {'R':>7} {'F1':>7} {'tp':>6} {'pred':>6} {'found':>6} {'gold':>6}"]
     for name, s in rows:
         lines.append(f"{name:10} {s.precision:7.2f} {s.recall:7.2f} {s.f1:7.2f} "
-                     f"{s.true_positives:6d} {s.predicted:6d} {s.gold:6d}")
+                     f"{s.true_positives:6d} {s.predicted:6d} {s.found:6d} {s.gold:6d}")
     return "\n".join(lines)
 
 
@@ -31,15 +31,19 @@ def format_table(evaluation: Evaluation) -> str:
               help="Force the gold format (default: detected).")
 @click.option("--pred", required=True, type=click.Path(exists=True, dir_okay=False),
               help="An `fsa-edge analyze` output (JSONL), matched by id.")
+@click.option("--counting", type=click.Choice(COUNTING_RULES), default="paper", show_default=True,
+              help="paper: gold de-duplicated per review, matches by membership (the paper's "
+                   "code); multiset: every gold repeat must be predicted again.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None,
               help="Also write the scores as JSON here.")
-def evaluate(task: str, gold: str, gold_format: str | None, pred: str, json_out: str | None) -> None:
+def evaluate(task: str, gold: str, gold_format: str | None, pred: str, counting: str,
+             json_out: str | None) -> None:
     """Score predictions against gold: micro P/R/F1 on exact elements, per polarity."""
     task_object = get_task(task)
     dataset = read_dataset(gold, gold_format)
     predictions = read_predictions(pred)
     evaluation = score(task_object, gold_by_id(dataset.examples),
-                       {rid: r.elements for rid, r in predictions.items()})
+                       {rid: r.elements for rid, r in predictions.items()}, counting=counting)
     click.echo(format_table(evaluation))
     if json_out:
         record = {"gold": str(Path(gold)), "pred": str(Path(pred)), **evaluation.to_dict()}

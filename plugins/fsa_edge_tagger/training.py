@@ -16,6 +16,7 @@ import random
 import shutil
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -27,6 +28,7 @@ from fsa_edge.metric import evaluate
 from fsa_edge.readers import read_dataset
 from fsa_edge.training import TaskData, sentence_key
 
+from .averaging import WeightAverage
 from .runtime import HEADS_FILE, TaggerRuntime, load_tokenizer
 from .scheme import CATEGORY_CLASSES, IGNORE, POLARITIES, TAGS, pieces_of, term_tags
 
@@ -258,13 +260,14 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
                     max_seconds: float | None = None, held_out_texts: Sequence[str] = (),
                     select: str = "first", pooling: str = "attention",
                     extra_train: Sequence[tuple[str, str | Path]] = (),
-                    log_every: int = 50) -> dict[str, Any]:
+                    ema: float | None = None, log_every: int = 50) -> dict[str, Any]:
     """Fine-tune a tagger on ATSA and/or ACSA data; keep the best epoch by dev F1 of the first
     data set (``select="first"``) or by the mean dev F1 of all (``"mean"``, every dev set is
     scored each epoch). ``pooling`` is the category head's sentence vector: ``"attention"`` (one
     learned query per category) or ``"mean"``. ``extra_train`` adds ``(task, file)`` training
     data with no dev split (another corpus of the same task); its categories outside those of
-    the main ACSA train sets are ignored and counted. Training sentences of the first data set's dev split or of
+    the main ACSA train sets are ignored and counted. ``ema``: score and save an exponential
+    moving average of the weights with this decay (:mod:`.averaging`). Training sentences of the first data set's dev split or of
     ``held_out_texts`` are dropped."""
     import torch
     from transformers import BertModel
@@ -318,6 +321,7 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
     encoder = BertModel.from_pretrained(str(source), dtype=torch.float32)
     net = _Net(encoder, len(categories), dropout, pooling)
     net.modules.to(device)
+    average = WeightAverage(net.modules.parameters(), ema) if ema else None
     head_params = net.head_parameters()
     decay = [p for n, p in encoder.named_parameters() if p.ndim >= 2]
     no_decay = [p for n, p in encoder.named_parameters() if p.ndim < 2]
@@ -353,14 +357,17 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
                 torch.nn.utils.clip_grad_norm_(net.modules.parameters(), 1.0)
                 optimizer.step()
                 scheduler.step()
+                if average is not None:
+                    average.update()
                 running += float(loss.detach())
                 if log_every and step % log_every == 0:
                     log(f"epoch {epoch + 1}/{epochs} step {step}/{len(batches)} "
                         f"loss {running / step:.4f}")
             scored = zip(data, devs) if select == "mean" else [(selection, devs[0])]
-            results = {_set_name(item): dev_f1(net, tokenizer, categories, item.task.name,
-                                               examples, device)
-                       for item, examples in scored}
+            with average.applied() if average is not None else nullcontext():
+                results = {_set_name(item): dev_f1(net, tokenizer, categories, item.task.name,
+                                                   examples, device)
+                           for item, examples in scored}
             result = results[_set_name(selection)]
             score = round(sum(r["f1"] for r in results.values()) / len(results), 4)
             record = {"epoch": epoch + 1, "train_loss": round(running / len(batches), 6),
@@ -373,15 +380,16 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
             improved = best is None or score > best
             if improved:
                 best, best_epoch = score, epoch + 1
-                save(net, out, source, _card(data, categories, max_input_length, {
-                    "student_init": student, "seed": seed, "epoch": epoch + 1,
-                    "metrics": record, "dropped_overlap": dropped,
-                    "extra_train": [f"{t}:{p}" for t, p in extra_train],
-                    "ignored_unknown_categories": unknown,
-                    "recipe": {"epochs": epochs, "batch_size": batch_size, "lr": lr,
-                               "head_lr": head_lr, "warmup_ratio": warmup_ratio,
-                               "weight_decay": weight_decay, "dropout": dropout,
-                               "select": select, "pooling": pooling}}, pooling))
+                with average.applied() if average is not None else nullcontext():
+                    save(net, out, source, _card(data, categories, max_input_length, {
+                        "student_init": student, "seed": seed, "epoch": epoch + 1,
+                        "metrics": record, "dropped_overlap": dropped,
+                        "extra_train": [f"{t}:{p}" for t, p in extra_train],
+                        "ignored_unknown_categories": unknown,
+                        "recipe": {"epochs": epochs, "batch_size": batch_size, "lr": lr,
+                                   "head_lr": head_lr, "warmup_ratio": warmup_ratio,
+                                   "weight_decay": weight_decay, "dropout": dropout,
+                                   "select": select, "pooling": pooling, "ema": ema}}, pooling))
             record["best_epoch"] = best_epoch
             history.append(record)
             with (out / METRICS_FILE).open("a", encoding="utf-8") as handle:
