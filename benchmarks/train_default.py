@@ -71,6 +71,35 @@ def write_samples(data: Path, names: list[str], path: Path, count: int = 32) -> 
             handle.write(json.dumps({"text": text}) + "\n")
 
 
+def write_record(path: Path, card_extra: dict, checkpoint: Path) -> None:
+    """The run's record for ``benchmarks/results``: everything is read from the converted model's
+    card and the checkpoint's per-epoch metrics log."""
+    history = [json.loads(line) for line in
+               (checkpoint / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+               if line.strip()] if (checkpoint / "metrics.jsonl").is_file() else []
+    tagger = card_extra.get("tagger", {})
+    default_model = card_extra["default_model"]
+    parity = {k: v for k, v in card_extra.get("parity", {}).items() if k != "disagreements"}
+    record = {
+        "benchmark": "train_default", "command": default_model["recipe"],
+        "seed": default_model["seed"], "student_init": card_extra.get("student_init"),
+        "data": default_model["data"], "extra_train": card_extra.get("extra_train", []),
+        "dropped_overlap": card_extra.get("dropped_overlap"),
+        "ignored_unknown_categories": card_extra.get("ignored_unknown_categories"),
+        "recipe": card_extra.get("recipe"),
+        "train_seconds": round(sum(h.get("epoch_seconds", 0) for h in history), 1),
+        "dev_history": [{k: h[k] for k in ("epoch", "epoch_seconds", "train_loss", "dev_f1",
+                                           "dev_score") if k in h} for h in history],
+        "kept_epoch": card_extra.get("epoch"), "calibration": tagger.get("calibration"),
+        "none_below": tagger.get("none_below"), "parity_int8": parity,
+        "test_int8": {name: {k: row[k] for k in ("precision", "recall", "f1")} | {
+            "counting": row.get("counting")} for name, row in default_model["test"].items()},
+        "size_mb": default_model["size_mb"],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+
+
 def score(model: Path, data: Path, names: list[str], limit: int | None) -> dict[str, dict]:
     import fsa_edge
     from fsa_edge.metric import gold_by_id
@@ -118,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-agreement", type=float, default=0.8)
     parser.add_argument("--max-mean-delta", type=float, default=0.1)
     parser.add_argument("--test-limit", type=int, default=None)
+    parser.add_argument("--record", type=Path, default=None,
+                        help="also write the run's record (recipe, dev history, calibration, "
+                             "parity, test scores, size) as JSON here")
     parser.add_argument("--install", action="store_true",
                         help=f"copy the converted model to {INSTALL_DIR.relative_to(ROOT)}")
     parser.add_argument("--install-dir", type=Path, default=INSTALL_DIR, help=argparse.SUPPRESS)
@@ -187,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     card = replace(card, extra=extra)
     card.save(converted)
     print(json.dumps(extra["default_model"], indent=2))
+    if args.record:
+        write_record(args.record, extra, checkpoint)
     if args.install:
         if args.install_dir.exists():
             shutil.rmtree(args.install_dir)
