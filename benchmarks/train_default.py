@@ -158,6 +158,10 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in names if n not in DATASETS]
     if unknown:
         raise SystemExit(f"unknown data sets {unknown}; known: {', '.join(DATASETS)}")
+    tagger_only = [flag for flag, value in (("--extra", args.extra), ("--ema", args.ema))
+                   if value]
+    if args.kind != "tagger" and tagger_only:
+        raise SystemExit(f"{', '.join(tagger_only)}: only for --kind tagger")
     extra_args = []
     for name in filter(None, (n.strip() for n in args.extra.split(","))):
         if name not in EXTRA_TRAIN:
