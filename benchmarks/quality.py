@@ -6,8 +6,9 @@
 Each variant is ``NAME=MODEL[:BACKEND]`` (a model directory or alias). Every data set whose task the
 model's card lists is scored with ``fsa_edge.evaluate`` on greedy outputs, with the paper's counting
 (gold de-duplicated per review; the table's headline) and with multiset counting (in brackets
-where it differs). Writes ``<out>.json`` and
-``<out>.md`` and prints the table. ``--limit`` scores only the first N records of each set.
+where it differs). Writes ``<out>.json`` and ``<out>.md`` and prints the table. ``--limit``
+scores only the first N records of each set; ``--split dev`` scores the benchmark's dev splits
+instead (to choose between models without looking at test).
 """
 
 from __future__ import annotations
@@ -46,11 +47,23 @@ def parse_variant(spec: str) -> tuple[str, str, str | None]:
     return name, model or rest, backend or None
 
 
+def split_path(relative: str, split: str) -> str | None:
+    """The path of ``split`` for a data set listed by its test file (None: no such split kept
+    here; only the fsa-benchmark sets have a dev split in this layout)."""
+    if split == "test":
+        return relative
+    return relative[:-len("test.json")] + f"{split}.json" \
+        if relative.startswith("fsa-benchmark/") else None
+
+
 def score_variant(name: str, model: str, backend: str | None, data: Path, limit: int | None,
-                  batch_size: int) -> list[dict]:
+                  batch_size: int, split: str = "test") -> list[dict]:
     analyzer = fsa_edge.load(model, backend=backend, batch_size=batch_size)
     rows = []
     for label, task, relative in DATASETS:
+        relative = split_path(relative, split)
+        if relative is None:
+            continue
         path = data / relative
         if task not in analyzer.backend.tasks or not path.exists():
             continue
@@ -63,7 +76,7 @@ def score_variant(name: str, model: str, backend: str | None, data: Path, limit:
         evaluation = fsa_edge.evaluate(task, gold, predicted)
         multiset = fsa_edge.evaluate(task, gold, predicted, counting="multiset").overall
         rows.append({"variant": name, "model": model, "backend": analyzer.backend.name,
-                     "dataset": label, "task": task, "records": len(examples),
+                     "dataset": label, "split": split, "task": task, "records": len(examples),
                      "errors": sum(r.error is not None for r in results),
                      "reviews_per_s": round(len(examples) / seconds, 2), **evaluation.to_dict(),
                      "multiset": multiset.to_dict()})
@@ -101,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--split", choices=("test", "dev"), default="test",
+                        help="dev: the four benchmark sets' dev splits (for choosing a model)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/quality"))
     args = parser.parse_args(argv)
     if not args.data.is_dir():
@@ -108,9 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     rows = []
     for spec in args.variant:
-        rows.extend(score_variant(*parse_variant(spec), args.data, args.limit, args.batch_size))
+        rows.extend(score_variant(*parse_variant(spec), args.data, args.limit, args.batch_size,
+                                  args.split))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    record = {"limit": args.limit, "variants": args.variant, "rows": rows}
+    record = {"limit": args.limit, "split": args.split, "variants": args.variant, "rows": rows}
     args.out.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
     table = markdown(rows)
     args.out.with_suffix(".md").write_text(table)

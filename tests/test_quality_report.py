@@ -49,3 +49,18 @@ def test_report_scores_each_task_of_the_default_model_with_both_countings(tmp_pa
 def test_report_refuses_a_missing_data_folder(tmp_path):
     assert _quality().main(["--variant", "x=default", "--data", str(tmp_path / "nope"),
                             "--out", str(tmp_path / "r")]) == 2
+
+
+def test_dev_split_scores_only_the_benchmark_sets_dev_files(tmp_path):
+    data = _data(tmp_path / "data")
+    for name in ("atsa/rest14", "acsa/rest16"):
+        folder = data / "fsa-benchmark" / name
+        (folder / "dev.json").write_text((folder / "test.json").read_text(), encoding="utf-8")
+    (data / "fsa-benchmark" / "acsa" / "rest16" / "test.json").unlink()
+    out = tmp_path / "dev"
+    assert _quality().main(["--variant", "int8=default", "--data", str(data), "--split", "dev",
+                            "--out", str(out)]) == 0
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["split"] == "dev"
+    assert {(r["dataset"], r["split"], r["records"]) for r in record["rows"]} == {
+        ("rest14", "dev", 6), ("rest16", "dev", 6)}
