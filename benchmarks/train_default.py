@@ -11,9 +11,9 @@
    ``--extra acos-laptop`` adds a training-only corpus (ACOS laptop quads as ACSA);
    sentences of the dev and test splits never enter training. Skipped when ``--checkpoint``
    names a trained student.
-2. Tagger with ACSA sets: calibrates the category head's ``none`` threshold on the ACSA dev
-   splits (``fsa-edge tagger calibrate``; skipped when the checkpoint's card has one).
-   Converts it with ``fsa-edge convert -q int8`` (parity gate on dev sentences).
+2. Converts it with ``fsa-edge convert -q int8`` (parity gate on dev sentences). Tagger with
+   ACSA sets: calibrates the int8 model's ``none`` threshold on the ACSA dev splits
+   (``fsa-edge tagger calibrate``) and writes the same threshold into the checkpoint's card.
 3. Scores the int8 model on the test splits with the paper's metric.
 4. Writes the card (data, recipe, seed, metrics, size) and, with ``--install``, copies the
    model into ``fsa_edge/models/default`` — the ``default`` alias.
@@ -195,12 +195,6 @@ def main(argv: list[str] | None = None) -> int:
 
     acsa_devs = [str(args.data / DATASETS[n][1] / "dev.json") for n in names
                  if DATASETS[n][0] == "acsa"]
-    trained = ModelCard.load(checkpoint)
-    if trained.backend == "tagger" and acsa_devs and \
-            "none_below" not in trained.extra.get("tagger", {}):
-        run([*fsa_edge_command(), "tagger", "calibrate", str(checkpoint), "--threads",
-             str(args.threads), *[a for dev in acsa_devs for a in ("--dev", dev)]])
-
     samples = args.out / "parity_samples.jsonl"
     write_samples(args.data, names, samples)
     converted = args.out / "ct2-int8"
@@ -209,6 +203,10 @@ def main(argv: list[str] | None = None) -> int:
     run([*fsa_edge_command(), "convert", str(checkpoint), str(converted), "-q", "int8",
          "--samples", str(samples), "--min-agreement", str(args.min_agreement),
          "--max-mean-delta", str(args.max_mean_delta)])
+    if ModelCard.load(checkpoint).backend == "tagger" and acsa_devs:
+        # Calibrate what ships (int8), and give the checkpoint the same threshold.
+        run([*fsa_edge_command(), "tagger", "calibrate", str(converted), "--also", str(checkpoint),
+             "--threads", str(args.threads), *[a for dev in acsa_devs for a in ("--dev", dev)]])
 
     card = ModelCard.load(converted)
     test_scores = score(converted, args.data, names, args.test_limit)

@@ -208,7 +208,7 @@ def test_calibration_writes_the_best_dev_threshold_into_the_card(trained, tmp_pa
     card = json.loads((model / "fsa_edge.json").read_text())
     assert card["tagger"]["none_below"] == record["none_below"]
     assert card["tagger"]["calibration"]["chosen"] == record["chosen"]
-    with pytest.raises(TrainingError, match="unconverted"):
+    with pytest.raises(TrainingError, match="not a tagger directory"):
         calibrate_none_threshold(tmp_path, [acsa.dev])
     runtime = load_for_scoring(model, threads=1)  # the runtime decodes with the card's threshold
     assert runtime.none_below == record["none_below"]
@@ -394,3 +394,32 @@ def test_ema_training_scores_and_saves_the_averaged_weights(tmp_path):
     f1 = evaluate("acsa", {ex.review.id: ex.elements for ex in examples}, predicted).overall.f1
     logged = json.loads((tmp_path / "ema" / "metrics.jsonl").read_text().splitlines()[0])
     assert f1 == pytest.approx(logged["dev_f1_acsa"], abs=0.01)
+
+
+def test_calibrating_a_converted_tagger_writes_its_threshold_into_both_cards(trained, tmp_path):
+    import shutil
+
+    from click.testing import CliRunner
+
+    from fsa_edge.cli import build_cli
+
+    root, _, _, acsa = trained
+    checkpoint = shutil.copytree(root / "out", tmp_path / "hf")
+    converted = tmp_path / "ct2"
+    runner = CliRunner()
+    result = runner.invoke(build_cli(), ["convert", str(checkpoint), str(converted),
+                                         "-q", "float32"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(build_cli(), ["tagger", "calibrate", str(converted), "--also",
+                                         str(checkpoint), "--dev", str(acsa.dev), "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output.strip().splitlines()[-1])
+    assert record["calibrated_on"] == str(converted)
+    for directory in (converted, checkpoint):
+        tagger = json.loads((directory / "fsa_edge.json").read_text())["tagger"]
+        assert tagger["none_below"] == record["none_below"]
+        assert tagger["calibration"]["calibrated_on"] == str(converted)
+    import fsa_edge
+
+    assert _f1(fsa_edge.load(converted, device="cpu"), acsa, "acsa") == pytest.approx(
+        record["mean_dev_f1"][record["chosen"]], abs=1e-3)

@@ -5,6 +5,10 @@ often too shy (high precision, low recall). :func:`calibrate_none_threshold` sco
 sets once per candidate threshold ("found when P(none) < t", and plain argmax) and writes the
 one with the best mean dev F1 into the card (``extra.tagger.none_below``), where every runtime
 reads it. The candidates and their dev F1s are recorded beside it.
+
+Calibrate the model that ships: the default recipe calibrates the converted int8 model (its
+category decisions near a threshold are what int8 moves) and writes the same threshold into the
+torch checkpoint's card (``also``), so every variant of one checkpoint decodes alike.
 """
 
 from __future__ import annotations
@@ -20,9 +24,9 @@ from fsa_edge.errors import TrainingError
 from fsa_edge.metric import evaluate
 from fsa_edge.model import SentimentElement
 from fsa_edge.readers import read_dataset
-from fsa_edge.student_support import is_bert_dir
+from fsa_edge.errors import FsaEdgeError
 
-from .runtime import TaggerRuntime
+from .runtime import HEADS_FILE, TaggerRuntime
 from .scheme import decode_categories
 
 THRESHOLDS = (None, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)
@@ -58,30 +62,38 @@ def _label(threshold: float | None) -> str:
 
 def calibrate_none_threshold(directory: str | Path, dev_files: Sequence[str | Path], *,
                              thresholds: Sequence[float | None] = THRESHOLDS,
-                             device: str = "cpu", threads: int | None = None
-                             ) -> dict[str, Any]:
-    """Pick the threshold with the best mean ACSA dev F1 (argmax wins ties) for the trained
-    (unconverted) tagger in ``directory`` and write it into its card; returns the record."""
-    from .training import load_for_scoring
+                             device: str = "cpu", threads: int | None = None,
+                             also: Sequence[str | Path] = ()) -> dict[str, Any]:
+    """Pick the threshold with the best mean ACSA dev F1 (argmax wins ties) for the tagger in
+    ``directory`` (trained or converted) and write it into its card and into the cards of the
+    ``also`` directories (other variants of the same checkpoint); returns the record."""
+    from .backend import TaggerBackend
 
     if not dev_files:
         raise TrainingError("calibration needs at least one ACSA dev file")
     directory = Path(directory)
-    if not is_bert_dir(directory):
-        raise TrainingError(f"{directory}: not a trained (unconverted) tagger — calibrate the "
-                            "output of 'fsa-edge tagger train', then convert it")
-    runtime = load_for_scoring(directory, device=device, threads=threads)
+    targets = [directory, *map(Path, also)]
+    for target in targets:
+        if not (target / HEADS_FILE).is_file() or not (target / "fsa_edge.json").is_file():
+            raise TrainingError(f"{target}: not a tagger directory (no {HEADS_FILE} or card) — "
+                                "calibrate the output of 'fsa-edge tagger train' or its "
+                                "conversion")
+    try:
+        runtime = TaggerBackend(directory, device=device, intra_threads=threads).runtime
+    except FsaEdgeError as exc:
+        raise TrainingError(f"{directory}: cannot load the tagger: {exc}") from None
     by_file = dev_f1_by_threshold(runtime, dev_files, thresholds)
     means = {_label(t): round(float(np.mean([s[_label(t)] for s in by_file.values()])), 4)
              for t in thresholds}
     best = max(thresholds, key=lambda t: (means[_label(t)], t is None))
-    card = ModelCard.load(directory)
-    tagger = dict(card.extra.get("tagger", {}))
-    tagger["none_below"] = best
-    tagger["calibration"] = {"dev_f1": by_file, "mean_dev_f1": means, "chosen": _label(best)}
-    replace(card, extra={**card.extra, "tagger": tagger}).save(directory)
+    calibration = {"dev_f1": by_file, "mean_dev_f1": means, "chosen": _label(best),
+                   "calibrated_on": str(directory)}
+    for target in targets:
+        card = ModelCard.load(target)
+        tagger = {**card.extra.get("tagger", {}), "none_below": best, "calibration": calibration}
+        replace(card, extra={**card.extra, "tagger": tagger}).save(target)
     return {"chosen": _label(best), "none_below": best, "mean_dev_f1": means,
-            "dev_f1": by_file}
+            "dev_f1": by_file, "calibrated_on": str(directory)}
 
 
 __all__ = ["THRESHOLDS", "calibrate_none_threshold", "dev_f1_by_threshold"]

@@ -76,13 +76,19 @@ def train_command(data_specs: tuple[str, ...], student: str, out: str, epochs: i
 @click.option("--dev", "dev_files", multiple=True, required=True,
               type=click.Path(exists=True, dir_okay=False),
               help="An ACSA dev file; repeatable (the mean F1 decides).")
-@click.option("--threads", type=int, default=None, help="torch CPU threads.")
-def calibrate_command(model: str, dev_files: tuple[str, ...], threads: int | None) -> None:
-    """Choose the category head's `none` threshold on dev data and write it into MODEL's card
-    (a trained, unconverted tagger; `fsa-edge convert` carries it over)."""
+@click.option("--threads", type=int, default=None, help="CPU threads.")
+@click.option("--also", "also", multiple=True, type=click.Path(exists=True, file_okay=False),
+              help="Write the same threshold into this tagger directory's card too (another "
+                   "variant of the same checkpoint). Repeatable.")
+def calibrate_command(model: str, dev_files: tuple[str, ...], threads: int | None,
+                      also: tuple[str, ...]) -> None:
+    """Choose the category head's `none` threshold on dev data and write it into MODEL's card.
+    MODEL is a trained tagger or its conversion (calibrate the one you ship; `fsa-edge
+    convert` carries a trained tagger's threshold over)."""
     from .calibration import calibrate_none_threshold
 
-    click.echo(json.dumps(calibrate_none_threshold(model, dev_files, threads=threads)))
+    click.echo(json.dumps(calibrate_none_threshold(model, dev_files, threads=threads,
+                                                   also=also)))
 
 
 @tagger.command("pretrain")
