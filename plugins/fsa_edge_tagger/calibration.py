@@ -20,11 +20,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from fsa_edge.card import ModelCard
-from fsa_edge.errors import TrainingError
+from fsa_edge.errors import FsaEdgeError, TrainingError
 from fsa_edge.metric import evaluate
 from fsa_edge.model import SentimentElement
 from fsa_edge.readers import read_dataset
-from fsa_edge.errors import FsaEdgeError
 
 from .runtime import HEADS_FILE, TaggerRuntime
 from .scheme import decode_categories

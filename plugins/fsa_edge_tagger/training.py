@@ -267,8 +267,8 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
     learned query per category) or ``"mean"``. ``extra_train`` adds ``(task, file)`` training
     data with no dev split (another corpus of the same task); its categories outside those of
     the main ACSA train sets are ignored and counted. ``ema``: score and save an exponential
-    moving average of the weights with this decay (:mod:`.averaging`). Training sentences of the first data set's dev split or of
-    ``held_out_texts`` are dropped."""
+    moving average of the weights with this decay (:mod:`.averaging`). Training sentences of the
+    first data set's dev split or of ``held_out_texts`` are dropped."""
     import torch
     from transformers import BertModel
 
