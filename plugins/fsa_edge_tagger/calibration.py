@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from fsa_edge.card import ModelCard
+from fsa_edge.card import CARD_FILE, ModelCard
 from fsa_edge.errors import FsaEdgeError, TrainingError
 from fsa_edge.metric import evaluate
 from fsa_edge.model import SentimentElement
@@ -73,7 +73,7 @@ def calibrate_none_threshold(directory: str | Path, dev_files: Sequence[str | Pa
     directory = Path(directory)
     targets = [directory, *map(Path, also)]
     for target in targets:
-        if not (target / HEADS_FILE).is_file() or not (target / "fsa_edge.json").is_file():
+        if not (target / HEADS_FILE).is_file() or not (target / CARD_FILE).is_file():
             raise TrainingError(f"{target}: not a tagger directory (no {HEADS_FILE} or card) — "
                                 "calibrate the output of 'fsa-edge tagger train' or its "
                                 "conversion")

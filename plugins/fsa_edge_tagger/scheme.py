@@ -115,6 +115,11 @@ def decode_categories(logits: np.ndarray, categories: Sequence[str],
     return found
 
 
+def _piece_mask(time: int, lengths: Sequence[int]) -> np.ndarray:
+    """``(batch, time)``: True for each row's first ``length`` pieces (the rest is padding)."""
+    return np.arange(time)[None, :] < np.asarray(lengths)[:, None]
+
+
 def attention_weights(hidden: np.ndarray, lengths: Sequence[int], query: np.ndarray
                       ) -> np.ndarray:
     """Each category's attention over the pieces: ``(batch, time, dim)`` states and
@@ -123,8 +128,7 @@ def attention_weights(hidden: np.ndarray, lengths: Sequence[int], query: np.ndar
     batch, time, dim = hidden.shape  # one BLAS matmul for all scores; a Python-float scale
     scores = (hidden.reshape(-1, dim) @ query.T.astype(hidden.dtype)).reshape(batch, time, -1)
     scores = scores.transpose(0, 2, 1) * (1.0 / dim ** 0.5)  # keeps float32
-    mask = np.arange(time)[None, :] < np.asarray(lengths)[:, None]
-    scores = np.where(mask[:, None, :], scores, -np.inf)
+    scores = np.where(_piece_mask(time, lengths)[:, None, :], scores, -np.inf)
     weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
     return weights / weights.sum(axis=-1, keepdims=True)
 
@@ -145,7 +149,7 @@ def category_logits(hidden: np.ndarray, lengths: Sequence[int], heads: dict[str,
     if "category.shared.weight" in heads:
         bias = bias + heads["category.shared.bias"]
     if "category.query" not in heads:  # mean pooling: one vector for all categories
-        mask = (np.arange(time)[None, :] < np.asarray(lengths)[:, None]).astype(hidden.dtype)
+        mask = _piece_mask(time, lengths).astype(hidden.dtype)
         pooled = (hidden * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1), 1)[:, None]
         logits = (pooled @ heads["category.weight"].T).reshape(batch, categories, classes) + bias
         if "category.shared.weight" in heads:

@@ -363,24 +363,24 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
                 if log_every and step % log_every == 0:
                     log(f"epoch {epoch + 1}/{epochs} step {step}/{len(batches)} "
                         f"loss {running / step:.4f}")
-            scored = zip(data, devs) if select == "mean" else [(selection, devs[0])]
+            # Scoring and saving both see the averaged weights (when averaging), swapped in once.
             with average.applied() if average is not None else nullcontext():
+                scored = zip(data, devs) if select == "mean" else [(selection, devs[0])]
                 results = {_set_name(item): dev_f1(net, tokenizer, categories, item.task.name,
                                                    examples, device)
                            for item, examples in scored}
-            result = results[_set_name(selection)]
-            score = round(sum(r["f1"] for r in results.values()) / len(results), 4)
-            record = {"epoch": epoch + 1, "train_loss": round(running / len(batches), 6),
-                      "epoch_seconds": round(time.perf_counter() - epoch_started, 2),
-                      f"dev_f1_{selection.task.name}": result["f1"],
-                      "dev_precision": result["precision"], "dev_recall": result["recall"],
-                      "dev_score": score}
-            if select == "mean":
-                record["dev_f1"] = {name: r["f1"] for name, r in results.items()}
-            improved = best is None or score > best
-            if improved:
-                best, best_epoch = score, epoch + 1
-                with average.applied() if average is not None else nullcontext():
+                result = results[_set_name(selection)]
+                score = round(sum(r["f1"] for r in results.values()) / len(results), 4)
+                record = {"epoch": epoch + 1, "train_loss": round(running / len(batches), 6),
+                          "epoch_seconds": round(time.perf_counter() - epoch_started, 2),
+                          f"dev_f1_{selection.task.name}": result["f1"],
+                          "dev_precision": result["precision"], "dev_recall": result["recall"],
+                          "dev_score": score}
+                if select == "mean":
+                    record["dev_f1"] = {name: r["f1"] for name, r in results.items()}
+                improved = best is None or score > best
+                if improved:
+                    best, best_epoch = score, epoch + 1
                     save(net, out, source, _card(data, categories, max_input_length, {
                         "student_init": student, "seed": seed, "epoch": epoch + 1,
                         "metrics": record, "dropped_overlap": dropped,
