@@ -140,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="tagger: the category head's sentence vector")
     parser.add_argument("--ema", type=float, default=None,
                         help="tagger: score and save a moving average of the weights (decay)")
+    parser.add_argument("--share-category-parts", action="store_true",
+                        help="tagger: categories share head parameters with their entity and "
+                             "attribute")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--train-fraction", type=float, default=1.0)
@@ -158,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in names if n not in DATASETS]
     if unknown:
         raise SystemExit(f"unknown data sets {unknown}; known: {', '.join(DATASETS)}")
-    tagger_only = [flag for flag, value in (("--extra", args.extra), ("--ema", args.ema))
+    tagger_only = [flag for flag, value in (("--extra", args.extra), ("--ema", args.ema),
+                                            ("--share-category-parts", args.share_category_parts))
                    if value]
     if args.kind != "tagger" and tagger_only:
         raise SystemExit(f"{', '.join(tagger_only)}: only for --kind tagger")
@@ -185,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
             run([*fsa_edge_command(), "tagger", "train", *specs, *held_out, *common,
                  "--lr", str(args.lr or 1e-4), "--select", "mean",
                  "--category-pooling", args.pooling, *extra_args,
-                 *(["--ema", str(args.ema)] if args.ema else [])])
+                 *(["--ema", str(args.ema)] if args.ema else []),
+                 *(["--share-category-parts"] if args.share_category_parts else [])])
         else:
             run([*fsa_edge_command(), "train", "finetune", *specs, *common,
                  "--lr", str(args.lr or 1.5e-4), "--decoder-layers", str(args.decoder_layers),

@@ -65,11 +65,12 @@ def test_tagger_recipe_trains_converts_scores_and_installs(tmp_path):
         "--out", str(tmp_path / "run"), "--data", str(data), "--datasets", "rest14,rest16",
         "--kind", "tagger", "--student", str(student), "--epochs", "2", "--threads", "1",
         "--lr", "1e-3", "--min-agreement", "0", "--max-mean-delta", "10", "--ema", "0.9",
-        "--record", str(tmp_path / "record.json"), "--install", "--install-dir", str(install)])
+        "--share-category-parts", "--record", str(tmp_path / "record.json"), "--install", "--install-dir", str(install)])
     assert status == 0
     card = json.loads((install / "fsa_edge.json").read_text())
     record = json.loads((tmp_path / "record.json").read_text())
     assert record["recipe"]["ema"] == 0.9 and len(record["dev_history"]) == 2
+    assert record["recipe"]["share_category_parts"] is True
     assert record["kept_epoch"] in (1, 2) and record["train_seconds"] > 0
     assert record["test_int8"]["rest16"]["counting"] == "paper"
     assert record["test_int8"]["rest14"]["f1"] == card["default_model"]["test"]["rest14"]["f1"]

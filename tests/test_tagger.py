@@ -100,7 +100,8 @@ def test_category_logits_mean_heads_keep_the_linear_layout_and_attention_adds_sh
                        expected + np.tile(shared, 3))
 
 
-def test_torch_category_head_matches_the_numpy_one():
+def _tiny_head_net():
+    """torch, ``_Net`` and a 1-layer random BERT encoder (hidden 32) for head tests."""
     torch = pytest.importorskip("torch")
     pytest.importorskip("transformers")
     from transformers import BertConfig, BertModel
@@ -108,8 +109,13 @@ def test_torch_category_head_matches_the_numpy_one():
     from fsa_edge_tagger.training import _Net
 
     torch.manual_seed(0)
-    encoder = BertModel(BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                                   intermediate_size=64, vocab_size=50))
+    return torch, _Net, BertModel(BertConfig(hidden_size=32, num_hidden_layers=1,
+                                             num_attention_heads=2, intermediate_size=64,
+                                             vocab_size=50))
+
+
+def test_torch_category_head_matches_the_numpy_one():
+    torch, _Net, encoder = _tiny_head_net()
     hidden = torch.randn(3, 6, 32)
     mask = torch.tensor([[1] * 6, [1] * 3 + [0] * 3, [1] + [0] * 5])
     for pooling in ("attention", "mean"):
@@ -120,6 +126,54 @@ def test_torch_category_head_matches_the_numpy_one():
         got = net.category_logits(hidden, mask).detach().numpy().reshape(3, -1)
         assert np.abs(got - category_logits(hidden.numpy(), [6, 3, 1], net.heads(), 7)).max() \
             < 1e-5
+
+
+def test_category_parts_index_entities_and_attributes_across_domains():
+    from fsa_edge_tagger.training import category_parts
+
+    names = ["FOOD#QUALITY", "FOOD#PRICES", "SERVICE#GENERAL", "LAPTOP#QUALITY", "PRICE"]
+    assert category_parts(names) == ([0, 0, 1, 2, 3], [0, 1, 2, 0, 3], 4, 4)
+
+
+def test_shared_category_parts_export_their_sums_and_carry_learning_to_relatives():
+    from fsa_edge_tagger.training import category_parts
+
+    torch, _Net, encoder = _tiny_head_net()
+    names = ["BATTERY#QUALITY", "BATTERY#GENERAL", "SCREEN#GENERAL"]
+    net = _Net(encoder, 3, 0.0, "attention", category_parts(names))
+    with torch.no_grad():
+        for parameter in net.part_params.values():
+            parameter.normal_()
+    hidden = torch.randn(2, 5, 32)
+    mask = torch.tensor([[1] * 5, [1] * 2 + [0] * 3])
+    heads = net.heads()
+    own = net.category.weight.detach().view(3, 5, 32)
+    parts = {k: v.detach() for k, v in net.part_params.items()}
+    assert np.allclose(heads["category.weight"].reshape(3, 5, 32)[0],
+                       own[0] + parts["entity_weight"][0] + parts["attribute_weight"][0])
+    assert np.allclose(heads["category.query"][2], net.query.detach()[2]
+                       + parts["entity_query"][1] + parts["attribute_query"][1])
+    got = net.category_logits(hidden, mask).detach().numpy().reshape(2, -1)
+    assert np.abs(got - category_logits(hidden.numpy(), [5, 2], heads, 3)).max() < 1e-4
+    # A loss on BATTERY#QUALITY alone moves BATTERY#GENERAL (shared entity) but not SCREEN#GENERAL
+    # through the parts; without parts it moves neither.
+    for with_parts in (True, False):
+        net = _Net(encoder, 3, 0.0, "attention", category_parts(names) if with_parts else None)
+        for parameter in net.modules.parameters():
+            parameter.requires_grad_(False)
+        for parameter in [net.category.weight, net.category.bias] + (
+                list(net.part_params.values()) if with_parts else []):
+            parameter.requires_grad_(True)
+        before = net.category_logits(hidden, mask).detach()
+        loss = net.category_logits(hidden, mask)[:, 0, 1].sum()
+        loss.backward()
+        with torch.no_grad():
+            for parameter in net.modules.parameters():
+                if parameter.grad is not None:
+                    parameter -= 0.5 * parameter.grad
+        change = (net.category_logits(hidden, mask).detach() - before).abs().amax(dim=(0, 2))
+        assert change[0] > 0.1 and change[2] == 0
+        assert (change[1] > 0.1) == with_parts
 
 
 # ---------------------------------------------------------------------------- with torch

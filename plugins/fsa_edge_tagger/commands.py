@@ -46,13 +46,17 @@ def tagger() -> None:
 @click.option("--ema", type=click.FloatRange(0.0, 1.0, min_open=True, max_open=True),
               default=None, metavar="DECAY",
               help="Score and save a moving average of the weights (e.g. 0.999).")
+@click.option("--share-category-parts", is_flag=True,
+              help="ENTITY#ATTRIBUTE categories share head parameters with their entity and "
+                   "attribute (rare categories learn from their relatives).")
 @click.option("--max-minutes", type=float, default=None,
               help="Stop after the epoch that crosses this time (the best epoch is kept).")
 def train_command(data_specs: tuple[str, ...], student: str, out: str, epochs: int,
                   batch_size: int, lr: float, head_lr: float, warmup_ratio: float,
                   weight_decay: float, seed: int, device: str, threads: int | None,
                   held_out: tuple[str, ...], select: str, extra_train: tuple[str, ...],
-                  pooling: str, ema: float | None, max_minutes: float | None) -> None:
+                  pooling: str, ema: float | None, share_category_parts: bool,
+                  max_minutes: float | None) -> None:
     """Fine-tune; the best epoch by dev F1 is written to OUT (convert it with fsa-edge convert)."""
     from fsa_edge.readers import read_dataset
 
@@ -66,7 +70,7 @@ def train_command(data_specs: tuple[str, ...], student: str, out: str, epochs: i
         data, student=student, out=out, epochs=epochs, batch_size=batch_size, lr=lr,
         head_lr=head_lr, warmup_ratio=warmup_ratio, weight_decay=weight_decay, seed=seed,
         device=device, threads=threads, select=select, pooling=pooling, extra_train=extras,
-        held_out_texts=held_out_texts, ema=ema,
+        held_out_texts=held_out_texts, ema=ema, share_category_parts=share_category_parts,
         max_seconds=max_minutes * 60 if max_minutes is not None else None)
     click.echo(json.dumps({k: v for k, v in summary.items() if k != "history"}))
 

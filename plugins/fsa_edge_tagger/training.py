@@ -56,15 +56,34 @@ def encoder_dir(student: str) -> Path:
 POOLINGS = ("attention", "mean")
 
 
+def category_parts(categories: Sequence[str]) -> tuple[list[int], list[int], int, int]:
+    """Entity and attribute index of each ``ENTITY#ATTRIBUTE`` category (a name without ``#``
+    is its own entity with an empty attribute), and how many entities and attributes there are.
+    Attributes are shared across domains (``GENERAL``, ``QUALITY``, ...)."""
+    entities: dict[str, int] = {}
+    attributes: dict[str, int] = {}
+    entity_of, attribute_of = [], []
+    for name in categories:
+        entity, _, attribute = name.partition("#")
+        entity_of.append(entities.setdefault(entity, len(entities)))
+        attribute_of.append(attributes.setdefault(attribute, len(attributes)))
+    return entity_of, attribute_of, len(entities), len(attributes)
+
+
 class _Net:
     """The torch modules: encoder, term head, category head (built lazily to keep torch out).
 
     The category head has one 5-way classifier per category (``category``, a ``(C·5, dim)``
     linear layer of which each category uses its own 5 rows) plus, with attention pooling, one
     query per category and a classifier shared by all categories (rare categories learn polarity
-    from the frequent ones)."""
+    from the frequent ones). With ``parts`` (entity and attribute index per category, see
+    :func:`category_parts`), each category's query, classifier rows and bias are its own plus
+    those of its entity and of its attribute, so ``BATTERY#QUALITY`` with a handful of training
+    sentences starts from what ``BATTERY#*`` and ``*#QUALITY`` learned. The parts exist only in
+    training: :meth:`heads` exports their sums, the same arrays an unshared head has."""
 
-    def __init__(self, encoder: Any, categories: int, dropout: float, pooling: str) -> None:
+    def __init__(self, encoder: Any, categories: int, dropout: float, pooling: str,
+                 parts: tuple[list[int], list[int], int, int] | None = None) -> None:
         import torch
 
         hidden = encoder.config.hidden_size
@@ -73,15 +92,51 @@ class _Net:
         self.dropout = torch.nn.Dropout(dropout)
         self.term = torch.nn.Linear(hidden, len(TAGS))
         self.category = torch.nn.Linear(hidden, self.categories * len(CATEGORY_CLASSES))
-        parts = [encoder, self.term, self.category, self.dropout]
+        parts_list = [encoder, self.term, self.category, self.dropout]
         self.query = self.shared = None
         if pooling == "attention":
             self.query = torch.nn.Parameter(torch.randn(self.categories, hidden) * 0.02)
             self.shared = torch.nn.Linear(hidden, len(CATEGORY_CLASSES))
-            parts.append(self.shared)
-        self.modules = torch.nn.ModuleList(parts)
+            parts_list.append(self.shared)
+        self.modules = torch.nn.ModuleList(parts_list)
         if self.query is not None:
             self.modules.register_parameter("category_query", self.query)
+        self.part_index = self.part_params = None
+        if parts is not None and categories:
+            entity_of, attribute_of, entities, attributes = parts
+            self.part_index = (torch.tensor(entity_of), torch.tensor(attribute_of))
+            shapes = {"weight": (len(CATEGORY_CLASSES), hidden), "bias": (len(CATEGORY_CLASSES),)}
+            if self.query is not None:
+                shapes["query"] = (hidden,)
+            # zeros: at the start every category is what it is without sharing
+            self.part_params = torch.nn.ParameterDict({
+                f"{kind}_{what}": torch.nn.Parameter(torch.zeros(count, *shape))
+                for kind, count in (("entity", entities), ("attribute", attributes))
+                for what, shape in shapes.items()})
+            self.modules.append(self.part_params)
+
+    def _with_parts(self, what: str, own: Any) -> Any:
+        """``own`` (per category, first dimension C) plus the category's entity and attribute
+        parameters of kind ``what`` (query, weight or bias), when parts are shared."""
+        if self.part_params is None:
+            return own
+        entity, attribute = (index.to(own.device) for index in self.part_index)
+        return (own + self.part_params[f"entity_{what}"][entity]
+                + self.part_params[f"attribute_{what}"][attribute])
+
+    def category_query(self) -> Any:
+        return self._with_parts("query", self.query)
+
+    def category_weight(self) -> Any:
+        """``(C, 5, dim)``."""
+        size = self.category.weight.shape[-1]
+        return self._with_parts("weight", self.category.weight.view(
+            self.categories, len(CATEGORY_CLASSES), size))
+
+    def category_bias(self) -> Any:
+        """``(C, 5)``."""
+        return self._with_parts("bias", self.category.bias.view(self.categories,
+                                                                len(CATEGORY_CLASSES)))
 
     def hidden(self, ids: Any, mask: Any) -> Any:
         return self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
@@ -90,6 +145,8 @@ class _Net:
         params = list(self.term.parameters()) + list(self.category.parameters())
         if self.query is not None:
             params += [self.query] + list(self.shared.parameters())
+        if self.part_params is not None:
+            params += list(self.part_params.parameters())
         return params
 
     def category_logits(self, hidden: Any, mask: Any) -> Any:
@@ -102,13 +159,12 @@ class _Net:
             pooled = ((hidden * weights).sum(1) / weights.sum(1).clamp(min=1)).unsqueeze(1)
             pooled = pooled.expand(-1, self.categories, -1)
         else:
-            scores = torch.einsum("btd,cd->bct", hidden, self.query.to(hidden.dtype))
+            scores = torch.einsum("btd,cd->bct", hidden, self.category_query().to(hidden.dtype))
             scores = (scores / size ** 0.5).float()
             scores = scores.masked_fill(~mask.bool().unsqueeze(1), float("-inf"))
             pooled = torch.einsum("bct,btd->bcd", scores.softmax(-1).to(hidden.dtype), hidden)
-        weight = self.category.weight.view(self.categories, len(CATEGORY_CLASSES), size)
-        logits = torch.einsum("bcd,ckd->bck", pooled, weight.to(pooled.dtype))
-        logits = logits + self.category.bias.view(self.categories, len(CATEGORY_CLASSES))
+        logits = torch.einsum("bcd,ckd->bck", pooled, self.category_weight().to(pooled.dtype))
+        logits = logits + self.category_bias()
         if self.shared is not None:
             logits = logits + self.shared(pooled)
         return logits.float()
@@ -117,11 +173,12 @@ class _Net:
         def array(tensor: Any) -> np.ndarray:
             return tensor.detach().float().cpu().numpy()
 
+        size = self.category.weight.shape[-1]
         heads = {"term.weight": array(self.term.weight), "term.bias": array(self.term.bias),
-                 "category.weight": array(self.category.weight),
-                 "category.bias": array(self.category.bias)}
+                 "category.weight": array(self.category_weight().reshape(-1, size)),
+                 "category.bias": array(self.category_bias().reshape(-1))}
         if self.query is not None:
-            heads.update({"category.query": array(self.query),
+            heads.update({"category.query": array(self.category_query()),
                           "category.shared.weight": array(self.shared.weight),
                           "category.shared.bias": array(self.shared.bias)})
         return heads
@@ -260,14 +317,17 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
                     max_seconds: float | None = None, held_out_texts: Sequence[str] = (),
                     select: str = "first", pooling: str = "attention",
                     extra_train: Sequence[tuple[str, str | Path]] = (),
-                    ema: float | None = None, log_every: int = 50) -> dict[str, Any]:
+                    ema: float | None = None, share_category_parts: bool = False,
+                    log_every: int = 50) -> dict[str, Any]:
     """Fine-tune a tagger on ATSA and/or ACSA data; keep the best epoch by dev F1 of the first
     data set (``select="first"``) or by the mean dev F1 of all (``"mean"``, every dev set is
     scored each epoch). ``pooling`` is the category head's sentence vector: ``"attention"`` (one
     learned query per category) or ``"mean"``. ``extra_train`` adds ``(task, file)`` training
     data with no dev split (another corpus of the same task); its categories outside those of
     the main ACSA train sets are ignored and counted. ``ema``: score and save an exponential
-    moving average of the weights with this decay (:mod:`.averaging`). Training sentences of the
+    moving average of the weights with this decay (:mod:`.averaging`). ``share_category_parts``:
+    categories ``ENTITY#ATTRIBUTE`` share parameters with their entity and attribute (see
+    :class:`_Net`; the saved heads are the same arrays either way). Training sentences of the
     first data set's dev split or of ``held_out_texts`` are dropped."""
     import torch
     from transformers import BertModel
@@ -319,7 +379,8 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
             if unknown[name] else ""
         log(f"{name}: {len(part)} train ({dropped[name]} dropped: held-out sentences{ignored})")
     encoder = BertModel.from_pretrained(str(source), dtype=torch.float32)
-    net = _Net(encoder, len(categories), dropout, pooling)
+    net = _Net(encoder, len(categories), dropout, pooling,
+               category_parts(categories) if share_category_parts else None)
     net.modules.to(device)
     average = WeightAverage(net.modules.parameters(), ema) if ema else None
     head_params = net.head_parameters()
@@ -389,7 +450,8 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
                         "recipe": {"epochs": epochs, "batch_size": batch_size, "lr": lr,
                                    "head_lr": head_lr, "warmup_ratio": warmup_ratio,
                                    "weight_decay": weight_decay, "dropout": dropout,
-                                   "select": select, "pooling": pooling, "ema": ema}}, pooling))
+                                   "select": select, "pooling": pooling, "ema": ema,
+                                   "share_category_parts": share_category_parts}}, pooling))
             record["best_epoch"] = best_epoch
             history.append(record)
             with (out / METRICS_FILE).open("a", encoding="utf-8") as handle:
@@ -436,5 +498,5 @@ def _card(data: Sequence[TaskData], categories: Sequence[str], max_input_length:
                                      for i in data}, **extra})
 
 
-__all__ = ["dev_f1", "encoder_dir", "finetune_tagger", "load_for_scoring", "parse_extra_train",
+__all__ = ["category_parts", "dev_f1", "encoder_dir", "finetune_tagger", "load_for_scoring", "parse_extra_train",
            "save", "torch_encoder"]
