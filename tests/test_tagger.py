@@ -100,6 +100,23 @@ def test_category_logits_mean_heads_keep_the_linear_layout_and_attention_adds_sh
                        expected + np.tile(shared, 3))
 
 
+def test_heads_run_with_one_blas_thread_and_the_setting_is_restored():
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from fsa_edge_tagger.runtime import one_blas_thread
+
+    def blas_threads():
+        return {lib["filepath"]: lib["num_threads"] for lib in threadpool_info()
+                if lib["user_api"] == "blas"}
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        assert before and set(before.values()) == {2}  # numpy's BLAS is loaded and set to 2
+        with one_blas_thread():
+            assert set(blas_threads().values()) <= {1}
+        assert blas_threads() == before
+
+
 def _tiny_head_net():
     """torch, ``_Net`` and a 1-layer random BERT encoder (hidden 32) for head tests."""
     torch = pytest.importorskip("torch")
