@@ -8,6 +8,8 @@ For each model, in its own process (one after the other, same inputs, same run):
 * the CLI as a user runs it, ``fsa-edge analyze INPUT --model M``: wall time including start-up,
   and peak RSS of that process (``os.wait4``);
 * size of the model directory on disk.
+``--compare-head-blas`` measures each model a second time with numpy's BLAS left multi-threaded
+in the tagger's heads (``FSA_EDGE_HEAD_BLAS_THREADS=0``; the runtime's default is one thread).
 Inputs: the four fsa-benchmark test splits (3,084 sentences) when ``../shared/data`` is present,
 else synthetic sentences. Writes ``benchmarks/results/default_speed.{json,md}``.
 """
@@ -60,8 +62,9 @@ def inputs(limit: int | None) -> tuple[list[str], str]:
     return (texts * 100)[:limit or 2400], "synthetic sentences (no ../shared/data)"
 
 
-def measure(model: str, input_file: Path, threads: int, repeats: int, task: str | None) -> dict:
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+def measure(model: str, input_file: Path, threads: int, repeats: int, task: str | None,
+            head_blas: str = "1") -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "FSA_EDGE_HEAD_BLAS_THREADS": head_blas}
     worker = subprocess.run([sys.executable, "-c", WORKER, str(input_file), model, str(threads),
                              str(repeats), task or ""], capture_output=True, text=True,
                             env=env)
@@ -82,7 +85,8 @@ def measure(model: str, input_file: Path, threads: int, repeats: int, task: str 
 
     path = resolve_model(model).path
     size = sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
-    return {"model": model, **row, "cli_wall_seconds": round(wall, 2),
+    return {"model": model, **row, "head_blas_threads": head_blas,
+            "cli_wall_seconds": round(wall, 2),
             "cli_exit_status": os.waitstatus_to_exitcode(status), "cli_output_lines": lines,
             "cli_peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
             "size_mb": round(size / 2**20, 1)}
@@ -96,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--limit", type=int, default=None, help="first N sentences only")
     parser.add_argument("--task", default=None, help="default: each model's default task")
+    parser.add_argument("--compare-head-blas", action="store_true",
+                        help="also run each model with numpy's BLAS threads left alone in the "
+                             "tagger's heads (FSA_EDGE_HEAD_BLAS_THREADS=0; the default is 1)")
     parser.add_argument("--out", type=Path, default=RESULTS / "default_speed")
     args = parser.parse_args(argv)
     texts, source = inputs(args.limit)
@@ -103,17 +110,20 @@ def main(argv: list[str] | None = None) -> int:
         input_file = Path(work) / "inputs.jsonl"
         input_file.write_text("".join(json.dumps({"id": str(i), "text": t}) + "\n"
                                       for i, t in enumerate(texts)), encoding="utf-8")
-        rows = [measure(model, input_file, args.threads, args.repeats, args.task)
-                for model in (args.model or ["default"])]
+        settings = ("1", "0") if args.compare_head_blas else ("1",)
+        rows = [measure(model, input_file, args.threads, args.repeats, args.task, head_blas)
+                for model in (args.model or ["default"]) for head_blas in settings]
     record = {"benchmark": "default_speed", "inputs": source, "reviews": len(texts),
               "threads": args.threads, "cpu_count": os.cpu_count(),
               "machine": platform.processor() or platform.machine(),
               "load_average_at_end": os.getloadavg(), "rows": rows}
-    lines = ["| model | backend | task | reviews/s (batch 32) | CLI wall s | CLI peak RSS MB | "
-             "size MB |", "|---|---|---|---|---|---|---|"]
+    lines = ["| model | backend | task | head BLAS threads | reviews/s (batch 32) | CLI wall s | "
+             "CLI peak RSS MB | size MB |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['model']} | {r['backend']} | {r['task']} | {r['reviews_per_s']:.1f} | "
-                     f"{r['cli_wall_seconds']} | {r['cli_peak_rss_mb']} | {r['size_mb']} |")
+        blas = "1" if r["head_blas_threads"] == "1" else "not limited"
+        lines.append(f"| {r['model']} | {r['backend']} | {r['task']} | {blas} | "
+                     f"{r['reviews_per_s']:.1f} | {r['cli_wall_seconds']} | "
+                     f"{r['cli_peak_rss_mb']} | {r['size_mb']} |")
     table = "\n".join(lines) + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")

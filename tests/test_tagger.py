@@ -117,6 +117,24 @@ def test_heads_run_with_one_blas_thread_and_the_setting_is_restored():
         assert blas_threads() == before
 
 
+def test_head_blas_threads_setting(monkeypatch):
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from fsa_edge.errors import BackendError
+    from fsa_edge_tagger.runtime import HEAD_BLAS_THREADS_ENV, one_blas_thread
+
+    def blas_threads():
+        return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        monkeypatch.setenv(HEAD_BLAS_THREADS_ENV, "0")  # leave BLAS alone
+        with one_blas_thread():
+            assert blas_threads() == {2}
+        monkeypatch.setenv(HEAD_BLAS_THREADS_ENV, "two")
+        with pytest.raises(BackendError, match="FSA_EDGE_HEAD_BLAS_THREADS='two'"):
+            one_blas_thread()
+
+
 def _tiny_head_net():
     """torch, ``_Net`` and a 1-layer random BERT encoder (hidden 32) for head tests."""
     torch = pytest.importorskip("torch")

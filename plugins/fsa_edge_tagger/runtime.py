@@ -7,6 +7,8 @@ training's dev scores and the shipped model run the same decoding.
 
 from __future__ import annotations
 
+import os
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -22,6 +24,7 @@ from .scheme import (CATEGORY_CLASSES, TAGS, category_logits, decode_categories,
 HEADS_FILE = "heads.npz"
 TOKENIZER_FILE = "tokenizer.json"
 Encoder = Callable[[list[list[str]]], np.ndarray]
+HEAD_BLAS_THREADS_ENV = "FSA_EDGE_HEAD_BLAS_THREADS"
 _blas_controller = None
 
 
@@ -29,15 +32,21 @@ def one_blas_thread():
     """A context in which numpy's BLAS runs on one thread (``threadpoolctl``), for the heads.
 
     Right after an encoder call CTranslate2's OpenMP threads are still spinning on the cores; a
-    multi-threaded BLAS call next to them waits for a core at every step. Measured on 2 cores,
-    ACSA over the 3,084 benchmark test sentences: 194 → 361 reviews/s (the README's speed
-    section). Only numpy's BLAS is limited, not CTranslate2."""
+    multi-threaded BLAS call next to them waits for a core at every step (the README's speed
+    section measures both). Only numpy's BLAS is limited, not CTranslate2. The environment
+    variable ``FSA_EDGE_HEAD_BLAS_THREADS`` sets another count; ``0`` leaves BLAS alone."""
     global _blas_controller
+    threads = os.environ.get(HEAD_BLAS_THREADS_ENV, "1").strip()
+    if threads == "0":
+        return nullcontext()
     if _blas_controller is None:
         from threadpoolctl import ThreadpoolController
 
         _blas_controller = ThreadpoolController()
-    return _blas_controller.limit(limits=1, user_api="blas")
+    if not threads.isdigit():
+        raise BackendError(f"{HEAD_BLAS_THREADS_ENV}={threads!r}: expected a thread count "
+                           "(0 = leave numpy's BLAS alone)")
+    return _blas_controller.limit(limits=int(threads), user_api="blas")
 
 
 def load_tokenizer(directory: Path, max_length: int):
@@ -152,5 +161,5 @@ def ctranslate2_encoder(directory: Path, *, device: str, compute_type: str,
     return encode
 
 
-__all__ = ["Encoder", "HEADS_FILE", "TaggerRuntime", "ctranslate2_encoder", "load_heads",
-           "load_tokenizer"]
+__all__ = ["Encoder", "HEADS_FILE", "HEAD_BLAS_THREADS_ENV", "TaggerRuntime",
+           "ctranslate2_encoder", "load_heads", "load_tokenizer", "one_blas_thread"]
