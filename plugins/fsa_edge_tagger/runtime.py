@@ -37,15 +37,15 @@ def one_blas_thread():
     variable ``FSA_EDGE_HEAD_BLAS_THREADS`` sets another count; ``0`` leaves BLAS alone."""
     global _blas_controller
     threads = os.environ.get(HEAD_BLAS_THREADS_ENV, "1").strip()
+    if not threads.isdigit():
+        raise BackendError(f"{HEAD_BLAS_THREADS_ENV}={threads!r}: expected a thread count "
+                           "(0 = leave numpy's BLAS alone)")
     if threads == "0":
         return nullcontext()
     if _blas_controller is None:
         from threadpoolctl import ThreadpoolController
 
         _blas_controller = ThreadpoolController()
-    if not threads.isdigit():
-        raise BackendError(f"{HEAD_BLAS_THREADS_ENV}={threads!r}: expected a thread count "
-                           "(0 = leave numpy's BLAS alone)")
     return _blas_controller.limit(limits=int(threads), user_api="blas")
 
 

@@ -120,9 +120,9 @@ def _piece_mask(time: int, lengths: Sequence[int]) -> np.ndarray:
 def attention_weights(hidden: np.ndarray, lengths: Sequence[int], query: np.ndarray
                       ) -> np.ndarray:
     """Each category's attention over the pieces: ``(batch, time, dim)`` states and
-    ``(categories, dim)`` queries → ``(batch, categories, time)`` weights summing to 1 (a
-    C-contiguous float32 array); scores scaled by ``1/sqrt(dim)``, padding masked (the torch head
-    in training computes the same)."""
+    ``(categories, dim)`` queries → ``(batch, categories, time)`` weights summing to 1, in the
+    states' dtype; scores scaled by ``1/sqrt(dim)``, padding masked (the torch head in training
+    computes the same)."""
     batch, time, dim = hidden.shape
     # one BLAS matmul for all scores; the transposed query is passed as a view (a contiguous
     # copy of it makes the BLAS call several times slower)

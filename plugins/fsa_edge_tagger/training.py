@@ -498,5 +498,5 @@ def _card(data: Sequence[TaskData], categories: Sequence[str], max_input_length:
                                      for i in data}, **extra})
 
 
-__all__ = ["category_parts", "dev_f1", "encoder_dir", "finetune_tagger", "load_for_scoring", "parse_extra_train",
-           "save", "torch_encoder"]
+__all__ = ["category_parts", "dev_f1", "encoder_dir", "finetune_tagger", "load_for_scoring",
+           "parse_extra_train", "save", "torch_encoder"]
