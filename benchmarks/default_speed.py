@@ -64,7 +64,8 @@ def inputs(limit: int | None) -> tuple[list[str], str]:
 
 def measure(model: str, input_file: Path, threads: int, repeats: int, task: str | None,
             head_blas: str = "1") -> dict:
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "FSA_EDGE_HEAD_BLAS_THREADS": head_blas}
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads),
+           "FSA_EDGE_HEAD_BLAS_THREADS": head_blas}
     worker = subprocess.run([sys.executable, "-c", WORKER, str(input_file), model, str(threads),
                              str(repeats), task or ""], capture_output=True, text=True,
                             env=env)
