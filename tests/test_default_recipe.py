@@ -65,7 +65,8 @@ def test_tagger_recipe_trains_converts_scores_and_installs(tmp_path):
         "--out", str(tmp_path / "run"), "--data", str(data), "--datasets", "rest14,rest16",
         "--kind", "tagger", "--student", str(student), "--epochs", "2", "--threads", "1",
         "--lr", "1e-3", "--min-agreement", "0", "--max-mean-delta", "10", "--ema", "0.9",
-        "--share-category-parts", "--record", str(tmp_path / "record.json"), "--install", "--install-dir", str(install)])
+        "--share-category-parts", "--record", str(tmp_path / "record.json"), "--install",
+        "--install-dir", str(install)])
     assert status == 0
     card = json.loads((install / "fsa_edge.json").read_text())
     record = json.loads((tmp_path / "record.json").read_text())

@@ -100,36 +100,37 @@ def test_category_logits_mean_heads_keep_the_linear_layout_and_attention_adds_sh
                        expected + np.tile(shared, 3))
 
 
+def _blas_threads() -> dict[str, int]:
+    """numpy's BLAS libraries (path → thread count), as threadpoolctl sees them now."""
+    from threadpoolctl import threadpool_info
+
+    return {lib["filepath"]: lib["num_threads"] for lib in threadpool_info()
+            if lib["user_api"] == "blas"}
+
+
 def test_heads_run_with_one_blas_thread_and_the_setting_is_restored():
-    from threadpoolctl import threadpool_info, threadpool_limits
+    from threadpoolctl import threadpool_limits
 
     from fsa_edge_tagger.runtime import one_blas_thread
 
-    def blas_threads():
-        return {lib["filepath"]: lib["num_threads"] for lib in threadpool_info()
-                if lib["user_api"] == "blas"}
-
     with threadpool_limits(limits=2, user_api="blas"):
-        before = blas_threads()
+        before = _blas_threads()
         assert before and set(before.values()) == {2}  # numpy's BLAS is loaded and set to 2
         with one_blas_thread():
-            assert set(blas_threads().values()) <= {1}
-        assert blas_threads() == before
+            assert set(_blas_threads().values()) <= {1}
+        assert _blas_threads() == before
 
 
 def test_head_blas_threads_setting(monkeypatch):
-    from threadpoolctl import threadpool_info, threadpool_limits
+    from threadpoolctl import threadpool_limits
 
     from fsa_edge.errors import BackendError
     from fsa_edge_tagger.runtime import HEAD_BLAS_THREADS_ENV, one_blas_thread
 
-    def blas_threads():
-        return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
-
     with threadpool_limits(limits=2, user_api="blas"):
         monkeypatch.setenv(HEAD_BLAS_THREADS_ENV, "0")  # leave BLAS alone
         with one_blas_thread():
-            assert blas_threads() == {2}
+            assert set(_blas_threads().values()) == {2}
         monkeypatch.setenv(HEAD_BLAS_THREADS_ENV, "two")
         with pytest.raises(BackendError, match="FSA_EDGE_HEAD_BLAS_THREADS='two'"):
             one_blas_thread()

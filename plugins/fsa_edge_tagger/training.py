@@ -92,13 +92,13 @@ class _Net:
         self.dropout = torch.nn.Dropout(dropout)
         self.term = torch.nn.Linear(hidden, len(TAGS))
         self.category = torch.nn.Linear(hidden, self.categories * len(CATEGORY_CLASSES))
-        parts_list = [encoder, self.term, self.category, self.dropout]
+        modules = [encoder, self.term, self.category, self.dropout]
         self.query = self.shared = None
         if pooling == "attention":
             self.query = torch.nn.Parameter(torch.randn(self.categories, hidden) * 0.02)
             self.shared = torch.nn.Linear(hidden, len(CATEGORY_CLASSES))
-            parts_list.append(self.shared)
-        self.modules = torch.nn.ModuleList(parts_list)
+            modules.append(self.shared)
+        self.modules = torch.nn.ModuleList(modules)
         if self.query is not None:
             self.modules.register_parameter("category_query", self.query)
         self.part_index = self.part_params = None
@@ -120,7 +120,9 @@ class _Net:
         parameters of kind ``what`` (query, weight or bias), when parts are shared."""
         if self.part_params is None:
             return own
-        entity, attribute = (index.to(own.device) for index in self.part_index)
+        if self.part_index[0].device != own.device:  # once, after the model moved
+            self.part_index = tuple(index.to(own.device) for index in self.part_index)
+        entity, attribute = self.part_index
         return (own + self.part_params[f"entity_{what}"][entity]
                 + self.part_params[f"attribute_{what}"][attribute])
 
