@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     import fsa_edge
     from fsa_edge.readers import read_dataset
 
-    analyzer = fsa_edge.load(args.model, intra_threads=args.threads)
+    analyzer = fsa_edge.load(args.model, cpu_threads=args.threads)
     runtime = getattr(analyzer.backend, "runtime", None)
     if runtime is None or not runtime.categories:
         print(f"{args.model}: not a tagger with a category head", file=sys.stderr)

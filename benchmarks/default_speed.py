@@ -35,7 +35,7 @@ WORKER = r"""
 import json, sys, time
 import fsa_edge
 texts = [json.loads(l)["text"] for l in open(sys.argv[1], encoding="utf-8")]
-analyzer = fsa_edge.load(sys.argv[2], batch_size=32, intra_threads=int(sys.argv[3]))
+analyzer = fsa_edge.load(sys.argv[2], batch_size=32, cpu_threads=int(sys.argv[3]))
 task = sys.argv[5] or None
 analyzer.analyze(texts[:32], task=task)
 best = None

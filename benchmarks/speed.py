@@ -85,18 +85,14 @@ def worker(args: argparse.Namespace) -> None:
     """Measure one configuration in this process and print one JSON object."""
     started = time.perf_counter()
     texts = json.loads(Path(args.inputs).read_text())
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {"cpu_threads": args.threads}  # both backends' option
     if args.backend == "ctranslate2":
         from fsa_edge_ctranslate2 import CTranslate2Backend as Backend
 
-        options.update(compute_type=args.compute_type, intra_threads=args.threads,
-                       max_batch_tokens=10**9)
+        options.update(compute_type=args.compute_type, max_batch_tokens=10**9)
     else:
-        import torch
-
         from fsa_edge_transformers import TransformersBackend as Backend
 
-        torch.set_num_threads(args.threads)
         options.update(dtype=args.compute_type)
     backend = Backend(args.model, device=args.device, max_batch_size=max(BATCH_SIZES), **options)
     load_s = time.perf_counter() - started

@@ -6,14 +6,14 @@
 
 1. Fine-tunes the MiniLM warm start multi-task on the benchmark train splits chosen by
    ``--datasets`` (default: rest14, laptop14 ATSA; rest16, laptop16 ACSA) — ``--kind tagger``
-   (default: ``fsa-edge tagger train``, encoder + heads, best epoch by the mean dev F1) or
-   ``--kind seq2seq`` (``fsa-edge train finetune``, best epoch by the first set's dev F1);
+   (default: ``fsa-edge train tagger finetune``, encoder + heads, best epoch by the mean dev F1) or
+   ``--kind seq2seq`` (``fsa-edge train seq2seq finetune``, best epoch by the first set's dev F1);
    ``--extra acos-laptop`` adds a training-only corpus (ACOS laptop quads as ACSA);
    sentences of the dev and test splits never enter training. Skipped when ``--checkpoint``
    names a trained student.
 2. Converts it with ``fsa-edge convert -q int8`` (parity gate on dev sentences). Tagger with
    ACSA sets: calibrates the int8 model's ``none`` threshold on the ACSA dev splits
-   (``fsa-edge tagger calibrate``) and writes the same threshold into the checkpoint's card.
+   (``fsa-edge train tagger calibrate``) and writes the same threshold into the checkpoint's card.
 3. Scores the int8 model on the test splits with the paper's metric.
 4. Writes the card (data, recipe, seed, metrics, size) and, with ``--install``, copies the
    model into ``fsa_edge/models/default`` — the ``default`` alias.
@@ -186,13 +186,13 @@ def main(argv: list[str] | None = None) -> int:
                   str(args.epochs), "--seed", str(args.seed), "--threads", str(args.threads),
                   "--device", args.device]
         if args.kind == "tagger":
-            run([*fsa_edge_command(), "tagger", "train", *specs, *held_out, *common,
+            run([*fsa_edge_command(), "train", "tagger", "finetune", *specs, *held_out, *common,
                  "--lr", str(args.lr or 1e-4), "--select", "mean",
                  "--category-pooling", args.pooling, *extra_args,
                  *(["--ema", str(args.ema)] if args.ema else []),
                  *(["--share-category-parts"] if args.share_category_parts else [])])
         else:
-            run([*fsa_edge_command(), "train", "finetune", *specs, *common,
+            run([*fsa_edge_command(), "train", "seq2seq", "finetune", *specs, *common,
                  "--lr", str(args.lr or 1.5e-4), "--decoder-layers", str(args.decoder_layers),
                  "--train-fraction", str(args.train_fraction)])
 
@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
          "--max-mean-delta", str(args.max_mean_delta)])
     if ModelCard.load(checkpoint).backend == "tagger" and acsa_devs:
         # Calibrate what ships (int8), and give the checkpoint the same threshold.
-        run([*fsa_edge_command(), "tagger", "calibrate", str(converted), "--also", str(checkpoint),
+        run([*fsa_edge_command(), "train", "tagger", "calibrate", str(converted), "--also", str(checkpoint),
              "--threads", str(args.threads), *[a for dev in acsa_devs for a in ("--dev", dev)]])
 
     card = ModelCard.load(converted)

@@ -1,21 +1,21 @@
-"""Converters: Hugging Face seq2seq students → CTranslate2, gated on parity with torch.
+"""Converters: a Hugging Face model → CTranslate2, gated on parity with torch.
 
-``convert(src, dst, quantization="int8")`` runs the whole pipeline; architectures register
-with ``@register_converter("T5Config")``. torch, transformers and ctranslate2 are imported
-only when a conversion runs.
+``convert(src, dst, quantization="int8")`` runs the fixed pipeline; the architectures come from
+plugins (hook ``register_converters``: the ``ctranslate2`` plugin registers T5, BART and Marian,
+the ``tagger`` plugin its BERT encoder with heads). This package imports no plugin, and torch,
+transformers and ctranslate2 only when a conversion runs.
 """
 
 from __future__ import annotations
 
-from . import architectures  # noqa: F401 - registers T5, BART, Marian
 from .base import ArchitectureConverter
-from .parity import ParityReport, ParityThresholds, check_parity
+from .parity import ParityReport, ParityThresholds, parity_report
 from .pipeline import QUANTIZATIONS, ConversionReport, convert, weights_checksum
-from .registry import converter_for, register_converter, supported_architectures
+from .registry import converter_for, supported_architectures
 from .samples import BUILTIN_SAMPLES, load_samples
 
 __all__ = [
     "ArchitectureConverter", "BUILTIN_SAMPLES", "ConversionReport", "ParityReport",
-    "ParityThresholds", "QUANTIZATIONS", "check_parity", "convert", "converter_for",
-    "load_samples", "register_converter", "supported_architectures", "weights_checksum",
+    "ParityThresholds", "QUANTIZATIONS", "convert", "converter_for", "load_samples",
+    "parity_report", "supported_architectures", "weights_checksum",
 ]

@@ -1,59 +1,84 @@
-"""What an architecture converter does: validate and patch a HF model before CTranslate2."""
+"""What a converter is: one architecture's part of the fixed conversion pipeline.
+
+Plugins register converter classes through the ``register_converters`` hook. The pipeline
+(:func:`fsa_edge_converters.convert`) picks one by the Hugging Face config class of the source and
+runs the same steps for every architecture, calling the converter for what differs:
+``load`` → ``validate`` → ``convert_weights`` → copy ``files`` → ``parity`` → the card, which
+the pipeline writes (its ``backend`` from the converter).
+"""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import functools
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Sequence
 
-from fsa_edge.errors import ConversionError
+from fsa_edge.runtime import TOKENIZER_FILES
+
+from .parity import ParityReport, ParityThresholds
 
 
 class ArchitectureConverter:
-    """Per-architecture knowledge the generic CTranslate2 converter lacks.
+    """Base class of the converters plugins register (an instance serves one conversion).
 
-    ``patch_config`` fixes a loaded config in place (returns notes of what changed);
-    ``patch_tokenizer`` gives the HF tokenizer the special tokens CTranslate2 reads from it;
-    ``validate`` raises :class:`ConversionError` for a model that cannot convert faithfully.
+    ``config_name``: the Hugging Face config class converted (``"BartConfig"``), the registry
+    key. ``marker_file``: a file whose presence in the source picks this converter rather than
+    the plain one of the same config (key ``"BertConfig+heads.npz"``). ``backend``: the backend
+    named in the converted model's card. ``files``: files copied beside the converted weights
+    when the source has them. ``agreement``: what the parity report's agreement counts.
+    ``requires`` / ``extra``: the import names a conversion needs and the extra installing them.
     """
 
     config_name: ClassVar[str] = ""
+    marker_file: ClassVar[str | None] = None
+    backend: ClassVar[str] = "ctranslate2"
+    files: ClassVar[tuple[str, ...]] = TOKENIZER_FILES
+    agreement: ClassVar[str] = "greedy agreement"
+    requires: ClassVar[tuple[str, ...]] = ("torch", "transformers", "ctranslate2")
+    extra: ClassVar[str | None] = "train"
+    description: ClassVar[str] = ""
 
-    def patch_config(self, config: Any) -> list[str]:
-        return []
+    def __init__(self) -> None:
+        self.source = Path()
+        self.config: Any = None
+        self.notes: list[str] = []  # what was patched on the way, reported and carded
 
-    def special_tokens(self, config: Any) -> dict[str, int | None]:
-        """Token ids the tokenizer must name: bos, eos, unk, pad."""
-        return {"eos": config.eos_token_id, "pad": config.pad_token_id}
+    def load(self, source: Path, config: Any) -> None:
+        """Step 2: load what the later steps need (``config`` is the source's HF config)."""
+        self.source, self.config = Path(source), config
 
-    def patch_tokenizer(self, tokenizer: Any, config: Any) -> list[str]:
-        notes = []
-        for role, token_id in self.special_tokens(config).items():
-            attribute = f"{role}_token"
-            if token_id is None or getattr(tokenizer, attribute, None) is not None:
-                continue
-            token = tokenizer.convert_ids_to_tokens(int(token_id))
-            setattr(tokenizer, attribute, token)
-            notes.append(f"tokenizer {attribute} set to {token!r} (id {token_id}) from the config")
-        return notes
+    def validate(self) -> None:
+        """Step 3: raise :class:`ConversionError` for a model that cannot convert faithfully
+        (after patching what CTranslate2 needs, noted in ``notes``)."""
 
-    def validate(self, config: Any, tokenizer: Any) -> None:
-        vocab = len(tokenizer)
-        if vocab > config.vocab_size:
-            raise ConversionError(f"tokenizer has {vocab} tokens but the model's vocab_size is "
-                                  f"{config.vocab_size}: tokenizer and model do not match")
-        for role in ("eos", "pad", "bos"):
-            token = getattr(tokenizer, f"{role}_token", None)
-            expected = getattr(config, f"{role}_token_id", None)
-            if token is None or expected is None or role not in self.special_tokens(config):
-                continue
-            actual = tokenizer.convert_tokens_to_ids(token)
-            if actual != expected:
-                raise ConversionError(
-                    f"tokenizer and model disagree: the tokenizer's {role} token {token!r} has "
-                    f"id {actual} but config.json says {role}_token_id = {expected}")
-        for name in ("eos_token_id", "decoder_start_token_id", "pad_token_id"):
-            value = getattr(config, name, None)
-            if value is None:
-                raise ConversionError(f"config.json: field {name!r} is missing")
-            if not 0 <= int(value) < config.vocab_size:
-                raise ConversionError(f"config.json: field {name!r} = {value} is outside the "
-                                      f"vocabulary (size {config.vocab_size})")
+    def convert_weights(self, output: Path, quantization: str) -> None:
+        """Step 4: CTranslate2's ``TransformersConverter`` over the source, writing ``output``;
+        it is handed ``model_to_convert`` and ``tokenizer_to_convert``."""
+        import ctranslate2.converters
+
+        owner = self
+
+        class _Converter(ctranslate2.converters.TransformersConverter):
+            def load_model(self, model_class: Any, name: str, **kwargs: Any) -> Any:
+                return owner.model_to_convert(
+                    functools.partial(super().load_model, model_class, name, **kwargs))
+
+            def load_tokenizer(self, tokenizer_class: Any, name: str, **kwargs: Any) -> Any:
+                return owner.tokenizer_to_convert(
+                    functools.partial(super().load_tokenizer, tokenizer_class, name, **kwargs))
+
+        _Converter(str(self.source)).convert(str(output), quantization=quantization, force=True)
+
+    def model_to_convert(self, load: Callable[[], Any]) -> Any:
+        """The model CTranslate2 converts; ``load()`` is its own loading from the source."""
+        return load()
+
+    def tokenizer_to_convert(self, load: Callable[[], Any]) -> Any:
+        """The tokenizer CTranslate2 reads special tokens from; ``load()`` as above."""
+        return load()
+
+    def parity(self, output: Path, texts: Sequence[str], *, quantization: str,
+               thresholds: ParityThresholds, device: str) -> ParityReport:
+        """Step 6: the converted model at ``output`` against the source, on ``texts``, judged
+        by ``thresholds`` (see :func:`fsa_edge_converters.parity_report`)."""
+        raise NotImplementedError(f"{type(self).__name__} has no parity check")

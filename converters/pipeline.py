@@ -1,33 +1,30 @@
-"""``convert``: a HF seq2seq directory → a CTranslate2 directory with a model card.
+"""``convert``: a Hugging Face model directory → a CTranslate2 directory with a model card.
 
-(An encoder with task heads, a directory with ``heads.npz``, takes ``encoder.convert_encoder``.)
-
-Fixed order: refuse an existing output (unless forced) → load → validate → quantize/convert →
-copy tokenizer files → parity gate → write ``fsa_edge.json``.
+Fixed order, the same for every architecture: refuse an existing output (unless forced) → load →
+validate → convert/quantize → copy tokenizer (and other) files → parity gate → write
+``fsa_edge.json``. The converter registered for the source's config class does what differs.
 """
 
 from __future__ import annotations
 
 import hashlib
 import shutil
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from fsa_edge.card import CARD_FILE, ModelCard
-from fsa_edge.errors import ConversionError
+from fsa_edge.card import ModelCard
+from fsa_edge.console import logger
+from fsa_edge.errors import ConversionError, install_hint
+from fsa_edge.runtime import TOKENIZER_FILE
 
-from . import architectures  # noqa: F401 - registers the converters
-from .encoder import convert_encoder, is_encoder_with_heads
-from .parity import ParityReport, ParityThresholds, check_parity, enforce_gate
+from .base import ArchitectureConverter
+from .parity import ParityReport, ParityThresholds, enforce_gate
 from .registry import converter_for
 from .samples import load_samples
 
 QUANTIZATIONS = ("int8", "int8_float16", "int8_float32", "float16", "float32")
 WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin")
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                   "vocab.txt", "vocab.json", "merges.txt", "spiece.model")
 
 
 @dataclass
@@ -60,15 +57,22 @@ def weights_checksum(directory: Path) -> str:
     return digest.hexdigest()
 
 
-def _log(message: str) -> None:
-    print(f"fsa-edge convert: {message}", file=sys.stderr)
+def _read_config(source: Path) -> Any:
+    try:
+        from transformers import AutoConfig
+    except ImportError:
+        raise ConversionError(f"converting needs transformers ({install_hint('train')})") from None
+    try:
+        return AutoConfig.from_pretrained(str(source))
+    except (OSError, ValueError) as exc:
+        raise ConversionError(f"{source}: transformers cannot read config.json ({exc})") from None
 
 
 def convert(source: str | Path, output: str | Path, *, quantization: str = "int8",
             force: bool = False, device: str = "cpu", samples: str | Path | None = None,
             texts: Sequence[str] | None = None,
             thresholds: ParityThresholds = ParityThresholds(),
-            log: Callable[[str], None] = _log) -> ConversionReport:
+            log: Callable[[str], None] = logger("convert")) -> ConversionReport:
     """Convert ``source`` to CTranslate2 at ``output`` and gate it on parity.
 
     A failed gate raises :class:`ConversionError` and removes ``output`` unless ``force``
@@ -86,109 +90,81 @@ def convert(source: str | Path, output: str | Path, *, quantization: str = "int8
     if output.resolve() == source.resolve():
         raise ConversionError("the output directory must differ from the source")
     sample_texts = list(texts) if texts else load_samples(samples)
-    if is_encoder_with_heads(source):  # the tagger: encoder in CTranslate2, heads in numpy
-        existed = output.exists()
-        try:
-            result = convert_encoder(source, output, quantization=quantization, force=force,
-                                     device=device, texts=sample_texts, thresholds=thresholds,
-                                     log=log)
-        except BaseException:
-            if not existed and not force:
-                shutil.rmtree(output, ignore_errors=True)
-            raise
-        return ConversionReport(str(source), str(output), result["architecture"], quantization,
-                                notes=result["notes"], parity=result["parity"], forced=force)
 
     # 2. load
     log(f"loading {source}")
-    import ctranslate2.converters
-    import transformers
-    from transformers import AutoConfig, AutoModelForSeq2SeqLM, AutoTokenizer
+    config = _read_config(source)
+    architecture = type(config).__name__
+    converter = converter_for(architecture, source)
+    converter.load(source, config)
+    report = ConversionReport(str(source), str(output), architecture, quantization,
+                              notes=converter.notes, forced=force)
 
-    config = AutoConfig.from_pretrained(str(source))
-    converter = converter_for(type(config).__name__)
-    tokenizer = AutoTokenizer.from_pretrained(str(source))
-    model = AutoModelForSeq2SeqLM.from_pretrained(str(source))
-    report = ConversionReport(str(source), str(output), type(config).__name__, quantization,
-                              forced=force)
-
-    # 3. validate (and patch what CTranslate2 needs)
-    report.notes += converter.patch_config(model.config)
-    report.notes += converter.patch_tokenizer(tokenizer, model.config)
-    converter.validate(model.config, tokenizer)
-    if not (source / "tokenizer.json").is_file():
-        raise ConversionError(f"{source}: no tokenizer.json (the runtime tokenizes with the "
+    # 3. validate (the converter patches what CTranslate2 needs first)
+    converter.validate()
+    if not (source / TOKENIZER_FILE).is_file():
+        raise ConversionError(f"{source}: no {TOKENIZER_FILE} (the runtime tokenizes with the "
                               "tokenizers library)")
 
     existed = output.exists()
     try:
-        parity = _convert_and_gate(source, output, model, tokenizer, quantization, device,
-                                   sample_texts, thresholds, force, log)
+        report.parity = _convert_and_gate(converter, output, quantization, device, sample_texts,
+                                          thresholds, force, log)
+        # 7. model card
+        _card(converter, architecture, quantization, report.parity).save(output)
     except BaseException:
         if not existed and not force:  # never leave a half-written model behind
             shutil.rmtree(output, ignore_errors=True)
         raise
-    report.parity = parity
-
-    # 7. model card
-    source_card = ModelCard.load(source) if (source / CARD_FILE).is_file() else None
-    extra = {
-        "source": {"path": str(source.resolve()), "architecture": report.architecture,
-                   "sha256": weights_checksum(source),
-                   "transformers": transformers.__version__},
-        "ctranslate2_version": ctranslate2.__version__,
-        "parity": parity.to_dict(),
-        "conversion_notes": report.notes,
-    }
-    base = source_card or ModelCard()
-    card = ModelCard(
-        tasks=base.tasks, default_task=base.default_task,
-        target_format_version=base.target_format_version, task_prefix=base.task_prefix,
-        max_input_length=base.max_input_length, max_output_length=base.max_output_length,
-        backend="ctranslate2", quantization=quantization,
-        extra={**{k: v for k, v in (source_card.extra if source_card else {}).items()
-                  if k not in extra}, **extra})
-    card.save(output)
     return report
 
 
-def _convert_and_gate(source: Path, output: Path, model: Any, tokenizer: Any, quantization: str,
+def _convert_and_gate(converter: ArchitectureConverter, output: Path, quantization: str,
                       device: str, sample_texts: Sequence[str], thresholds: ParityThresholds,
                       force: bool, log: Callable[[str], None]) -> ParityReport:
-    """Steps 4-6: CTranslate2 conversion, tokenizer files, parity gate."""
-    import ctranslate2.converters
-
-    # 4. quantize / convert the already loaded (patched) model. CTranslate2 quantizes the
-    # tensors it is given in place, so it gets a copy: the original stays the parity reference.
-    import copy
-
-    to_convert = copy.deepcopy(model)
-
-    class _Converter(ctranslate2.converters.TransformersConverter):
-        def load_model(self, model_class: Any, name: str, **kwargs: Any) -> Any:
-            return to_convert
-
-        def load_tokenizer(self, tokenizer_class: Any, name: str, **kwargs: Any) -> Any:
-            return tokenizer
-
+    """Steps 4-6: CTranslate2 conversion, copied files, parity gate."""
+    source = converter.source
+    # 4. quantize / convert
     log(f"converting to CTranslate2 ({quantization})")
     try:
-        _Converter(str(source)).convert(str(output), quantization=quantization, force=True)
+        converter.convert_weights(output, quantization)
     except (ValueError, RuntimeError, KeyError, AttributeError) as exc:
         raise ConversionError(f"CTranslate2 could not convert {source}: {exc}") from None
-    finally:
-        del to_convert
 
-    # 5. copy tokenizer files
-    for name in TOKENIZER_FILES:
+    # 5. copy tokenizer (and the converter's other) files
+    for name in converter.files:
         if (source / name).is_file():
             shutil.copy2(source / name, output / name)
 
     # 6. parity gate
     log(f"parity gate on {len(sample_texts)} samples")
-    parity = check_parity(source, output, sample_texts, quantization=quantization,
-                          thresholds=thresholds, device=device, model=model, tokenizer=tokenizer)
+    parity = converter.parity(output, sample_texts, quantization=quantization,
+                              thresholds=thresholds, device=device)
     log(f"parity: max |Δ| {parity.max_abs_delta:.2e}, mean |Δ| {parity.mean_abs_delta:.2e}, "
-        f"greedy agreement {parity.greedy_agreement:.2f}")
+        f"{converter.agreement} {parity.greedy_agreement:.2f}")
     enforce_gate(parity, output, force, log)
     return parity
+
+
+def _card(converter: ArchitectureConverter, architecture: str, quantization: str,
+          parity: ParityReport) -> ModelCard:
+    """The converted model's card: the source card's tasks, format and limits, the backend the
+    converter names, and the provenance of the conversion."""
+    import ctranslate2
+    import transformers
+
+    source = converter.source
+    base = ModelCard.load(source)
+    extra = {
+        "source": {"path": str(source.resolve()), "architecture": architecture,
+                   "sha256": weights_checksum(source),
+                   "transformers": transformers.__version__},
+        "ctranslate2_version": ctranslate2.__version__,
+        "parity": parity.to_dict(),
+        "conversion_notes": converter.notes,
+    }
+    return ModelCard(
+        tasks=base.tasks, default_task=base.default_task,
+        target_format_version=base.target_format_version, task_prefix=base.task_prefix,
+        max_input_length=base.max_input_length, max_output_length=base.max_output_length,
+        backend=converter.backend, quantization=quantization, extra={**base.extra, **extra})

@@ -1,39 +1,41 @@
-"""Which converter handles which Hugging Face architecture, keyed by config class name."""
+"""Which converter handles a source: the converters plugins register (``register_converters``).
+
+There is one registry, the plugin manager's; this module only reads it.
+"""
 
 from __future__ import annotations
 
-from typing import Callable, TypeVar
+from pathlib import Path
 
-from fsa_edge.errors import ConversionError
+from fsa_edge.errors import ConversionError, install_hint
+from fsa_edge.plugins import converter_key, missing_requirements, registry
 
 from .base import ArchitectureConverter
 
-_CONVERTERS: dict[str, type[ArchitectureConverter]] = {}
-C = TypeVar("C", bound=type[ArchitectureConverter])
-
-
-def register_converter(config_name: str) -> Callable[[C], C]:
-    """Class decorator: ``@register_converter("T5Config")``."""
-
-    def decorate(cls: C) -> C:
-        if config_name in _CONVERTERS and _CONVERTERS[config_name] is not cls:
-            raise ConversionError(f"a converter for {config_name} is already registered "
-                                  f"({_CONVERTERS[config_name].__name__})")
-        cls.config_name = config_name
-        _CONVERTERS[config_name] = cls
-        return cls
-
-    return decorate
-
 
 def supported_architectures() -> list[str]:
-    return sorted(_CONVERTERS)
+    """The registry keys: config class names (``BartConfig``), some with a marker file
+    (``BertConfig+heads.npz``)."""
+    return sorted(registry().converters)
 
 
-def converter_for(config_name: str) -> ArchitectureConverter:
-    """A converter instance for a config class name; an unknown one lists the supported."""
-    cls = _CONVERTERS.get(config_name)
+def converter_for(config_name: str, source: str | Path | None = None) -> ArchitectureConverter:
+    """A converter instance for a config class name (or a registry key). With ``source``, a
+    converter of that config whose ``marker_file`` the source holds comes first. An unknown
+    architecture lists the supported ones; missing requirements name the extra to install."""
+    table = registry().converters
+    marked = [cls for cls in table.values()
+              if source is not None and cls.config_name == config_name and cls.marker_file
+              and (Path(source) / cls.marker_file).is_file()]
+    if len(marked) > 1:
+        raise ConversionError(f"{source}: converters {', '.join(sorted(map(converter_key, marked)))}"
+                              " all match it (it holds each one's marker file)")
+    cls = marked[0] if marked else table.get(config_name)
     if cls is None:
         raise ConversionError(f"unsupported architecture {config_name}; supported: "
-                              f"{', '.join(supported_architectures())}")
+                              f"{', '.join(sorted(table)) or 'none'}")
+    missing = missing_requirements(cls)
+    if missing:
+        hint = f" ({install_hint(cls.extra)})" if cls.extra else ""
+        raise ConversionError(f"converting {config_name} needs {', '.join(missing)}{hint}")
     return cls()

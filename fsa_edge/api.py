@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence, overload
 
 from .backends import Backend
-from .errors import BackendError, FsaEdgeError, ModelNotFoundError
+from .errors import BackendError, FsaEdgeError, ModelNotFoundError, UnknownTaskError
 from .model import AnalysisResult, Review
 from .plugins import choose, registry
-from .tasks import get_task
+from .tasks import SlotTask, get_task
 
 DEFAULT_BATCH_SIZE = 32
 
@@ -56,24 +56,46 @@ def load(model: str | Path = "default", *, backend: str | None = None, device: s
 
     ``model``: a model directory or an alias (``"default"``). ``backend``: a backend name
     (default: what the model card says, else the first backend that recognises the model).
-    ``device``: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``. Other keyword
-    options go to the backend (for example ``compute_type``, ``intra_threads``, ``beam_size``).
+    ``device``: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``. ``task``: the
+    default task of :meth:`Analyzer.analyze` (default: the model's); a task the model does not
+    serve raises :class:`~fsa_edge.errors.UnknownTaskError`. Other keyword options go to the
+    backend (for example ``compute_type``, ``cpu_threads``, ``beam_size``).
     """
     resolved = resolve_model(model)
     backend_class = select_backend(resolved.path, backend)
     instance = backend_class(resolved.path, device=device, **options)
-    return Analyzer(instance, model_name=resolved.name, task=task, batch_size=batch_size)
+    try:
+        return Analyzer(instance, model_name=resolved.name, task=task, batch_size=batch_size)
+    except BaseException:
+        instance.close()
+        raise
 
 
 class Analyzer:
-    """Analyses texts with one backend. Results come back in input order."""
+    """Analyses texts with one backend. Results come back in input order.
+
+    A task the model does not serve (``analyze(text, task="asqp")`` on an ATSA/ACSA model)
+    raises :class:`~fsa_edge.errors.UnknownTaskError` before anything is analysed; a backend
+    failure on a batch becomes an error record for each of its reviews.
+    """
 
     def __init__(self, backend: Backend, *, model_name: str, task: str | None = None,
                  batch_size: int = DEFAULT_BATCH_SIZE) -> None:
         self.backend = backend
         self.model_name = model_name
-        self.task = get_task(task or backend.default_task).name
+        self.task = self.served_task(task or backend.default_task).name
         self.batch_size = max(1, int(batch_size))
+
+    def served_task(self, task: str | SlotTask | None = None) -> SlotTask:
+        """The task called ``task`` (default: this analyzer's), checked against the tasks the
+        model serves (its card's ``tasks``)."""
+        task_object = get_task(task or self.task)
+        served = self.backend.tasks
+        if served and task_object.name not in {_task_name(t) for t in served}:
+            raise UnknownTaskError(
+                f"model {self.model_name!r} does not serve task {task_object.name!r}; "
+                f"it serves: {', '.join(served)}")
+        return task_object
 
     @overload
     def analyze(self, texts: str, *, task: str | None = None) -> AnalysisResult: ...
@@ -90,7 +112,12 @@ class Analyzer:
 
     def analyze_iter(self, items: Iterable[str | Review], *, task: str | None = None
                      ) -> Iterator[AnalysisResult]:
-        """A generator of results, one per item, computed a batch at a time."""
+        """A generator of results, one per item, computed a batch at a time.
+
+        The task is checked now, before the first item is read."""
+        return self._iter(items, self.served_task(task))
+
+    def _iter(self, items: Iterable[str | Review], task: SlotTask) -> Iterator[AnalysisResult]:
         batch: list[Review] = []
         for index, item in enumerate(items):
             review = item if isinstance(item, Review) else Review(str(index), item)
@@ -101,10 +128,10 @@ class Analyzer:
         if batch:
             yield from self.analyze_reviews(batch, task=task)
 
-    def analyze_reviews(self, reviews: Sequence[Review], *, task: str | None = None
+    def analyze_reviews(self, reviews: Sequence[Review], *, task: str | SlotTask | None = None
                         ) -> list[AnalysisResult]:
         """Results for one batch; a backend failure becomes an error record for each review."""
-        task_object = get_task(task or self.task)
+        task_object = self.served_task(task)
         try:
             predictions = self.backend.predict([r.text for r in reviews], task=task_object)
             if len(predictions) != len(reviews):
@@ -131,3 +158,11 @@ class Analyzer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _task_name(name: str) -> str:
+    """The registry name of a task a model card lists (a name the registry lacks stays as is)."""
+    try:
+        return get_task(name).name
+    except UnknownTaskError:
+        return name

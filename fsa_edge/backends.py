@@ -8,12 +8,14 @@ prefix, parsing back to elements with spans, and attaching scores happen here, o
 from __future__ import annotations
 
 import math
+import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
 from .card import ModelCard
+from .errors import BackendError
 from .model import SentimentElement
 from .tasks import SlotTask
 
@@ -23,9 +25,6 @@ class Prediction:
     """A backend's answer for one text."""
 
     elements: tuple[SentimentElement, ...]
-    dropped: int = 0
-    generated: str | None = None
-    score: float | None = None
 
 
 @dataclass(frozen=True)
@@ -34,6 +33,20 @@ class Generation:
 
     text: str
     score: float | None = None
+
+
+def renamed_option(options: dict[str, Any], old: str, new: str, value: Any) -> Any:
+    """The value of option ``new``, or of its deprecated name ``old`` (taken out of
+    ``options``, with a :class:`DeprecationWarning` naming ``new``) when only that was given."""
+    if old not in options:
+        return value
+    old_value = options.pop(old)
+    warnings.warn(f"backend option {old!r} is deprecated; use {new!r}", DeprecationWarning,
+                  stacklevel=3)
+    if value is not None and value != old_value:
+        raise BackendError(f"options {new!r} and {old!r} (its deprecated name) disagree; "
+                           f"pass only {new!r}")
+    return old_value
 
 
 class Backend(ABC):
@@ -86,6 +99,5 @@ class GenerativeBackend(Backend):
             score = generation.score
             if score is not None and not math.isfinite(score):
                 score = None
-            predictions.append(Prediction(task.with_scores(parsed.elements, score), parsed.dropped,
-                                          generation.text, score))
+            predictions.append(Prediction(task.with_scores(parsed.elements, score)))
         return predictions

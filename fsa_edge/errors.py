@@ -68,6 +68,11 @@ class TeacherError(FsaEdgeError):
     """A teacher could not be loaded or failed to answer."""
 
 
+def install_hint(extra: str) -> str:
+    """The command that installs an optional extra: ``pip install 'fsa-edge[extra]'``."""
+    return f"pip install 'fsa-edge[{extra}]'"
+
+
 def missing_dependency(package: str, extra: str) -> BackendError:
     """The error raised when an optional dependency is absent."""
-    return BackendError(f"{package} is not installed: pip install 'fsa-edge[{extra}]'")
+    return BackendError(f"{package} is not installed: {install_hint(extra)}")

@@ -44,6 +44,17 @@ def register_teachers(register: Callable[[type], None]) -> None:
 
 
 @hookspec
+def register_converters(register: Callable[[type], None]) -> None:
+    """Register model converters for ``fsa-edge convert``: ``register(ConverterClass)``.
+
+    A converter class subclasses :class:`fsa_edge_converters.ArchitectureConverter`. It is keyed
+    by the Hugging Face config class it converts (``config_name = "BartConfig"``); one that also
+    sets ``marker_file`` (the tagger's ``"heads.npz"``) is keyed ``"BertConfig+heads.npz"`` and
+    is chosen over a plain ``"BertConfig"`` converter when the source holds that file.
+    """
+
+
+@hookspec
 def register_models(register: Callable[..., None]) -> None:
     """Register model aliases: ``register(alias, path, description="")``.
 

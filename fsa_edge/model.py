@@ -45,7 +45,8 @@ class SentimentElement:
     ``aspect`` is the aspect term as it appears in the text (``None`` when the aspect is
     implicit or the task has no terms); ``aspect_span`` its ``[start, end)`` character offsets
     in the original text. ``category`` is an ``ENTITY#ATTRIBUTE`` label in upper case
-    (``FOOD#QUALITY``). ``opinion`` / ``opinion_span`` likewise for the opinion term.
+    (``FOOD#QUALITY``), or one upper-case name where the data set has no attributes (MAMS:
+    ``FOOD``). ``opinion`` / ``opinion_span`` likewise for the opinion term.
     ``score`` is the model's confidence when it gives one.
     """
 

@@ -20,7 +20,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .errors import PluginError
+from .errors import PluginError, install_hint
 
 ENTRY_POINT_GROUP = "fsa_edge"
 ALLOW_LIST_VARIABLE = "FSA_EDGE_LOAD_PLUGINS"
@@ -97,11 +97,21 @@ class Registry:
     backends: dict[str, type] = field(default_factory=dict)
     students: dict[str, type] = field(default_factory=dict)
     teachers: dict[str, type] = field(default_factory=dict)
+    converters: dict[str, type] = field(default_factory=dict)
     models: dict[str, tuple[Path, str]] = field(default_factory=dict)
     owners: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
+def converter_key(converter: type) -> str | None:
+    """A converter's registry key: the Hugging Face config class it converts, followed by the
+    file that marks its sources when it has one (``BertConfig+heads.npz``)."""
+    config_name = getattr(converter, "config_name", None)
+    marker = getattr(converter, "marker_file", None)
+    return f"{config_name}+{marker}" if config_name and marker else config_name
+
+
 def _collect(kind: str, hook_name: str, registry: Registry, target: dict) -> None:
+    key_of = converter_key if kind == "converter" else (lambda item: getattr(item, "name", None))
     for plugin_name, plugin in pm.list_name_plugin():
         hook = getattr(plugin, hook_name, None)
         if hook is None:
@@ -113,9 +123,10 @@ def _collect(kind: str, hook_name: str, registry: Registry, target: dict) -> Non
                 target[str(item)] = (Path(path), description)
                 registry.owners[(kind, str(item))] = _plugin
                 return
-            name = getattr(item, "name", None)
+            name = key_of(item)
             if not isinstance(name, str) or not name:
-                raise PluginError(f"plugin {_plugin!r} registered a {kind} without a name")
+                field_name = "config_name" if kind == "converter" else "name"
+                raise PluginError(f"plugin {_plugin!r} registered a {kind} without a {field_name}")
             if name in target and target[name] is not item:
                 raise PluginError(f"{kind} {name!r} registered twice (by "
                                   f"{registry.owners[(kind, name)]!r} and {_plugin!r})")
@@ -132,6 +143,7 @@ def registry() -> Registry:
     _collect("backend", "register_backends", result, result.backends)
     _collect("student", "register_students", result, result.students)
     _collect("teacher", "register_teachers", result, result.teachers)
+    _collect("converter", "register_converters", result, result.converters)
     _collect("model", "register_models", result, result.models)
     return result
 
@@ -159,7 +171,7 @@ def choose(table: dict[str, type], *, name: str | None, path: Path, kind: str,
         chosen = able[0]
     missing = missing_requirements(chosen)
     if missing:
-        extra = f" (pip install 'fsa-edge[{chosen.extra}]')" if getattr(chosen, "extra", None) else ""
+        extra = f" ({install_hint(chosen.extra)})" if getattr(chosen, "extra", None) else ""
         raise error(f"{kind} {chosen.name!r} needs {', '.join(missing)}{extra}")
     return chosen
 
@@ -181,7 +193,7 @@ def describe_plugins() -> list[dict[str, Any]]:
             "hooks": sorted(h.name for h in pm.get_hookcallers(plugin) or []),
         }
         for kind, table in (("backends", reg.backends), ("students", reg.students),
-                            ("teachers", reg.teachers)):
+                            ("teachers", reg.teachers), ("converters", reg.converters)):
             items = [{"name": item_name, "requires": list(getattr(item, "requires", ())),
                       "missing": missing_requirements(item),
                       "extra": getattr(item, "extra", None)}

@@ -45,7 +45,7 @@ def pick_device(name: str) -> str:
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise TrainingError("--device cuda asked for, but torch sees no CUDA device")
+        raise TrainingError(f"device {name!r} asked for, but torch sees no CUDA device")
     return name
 
 

@@ -1,9 +1,10 @@
 """What a trainable student is, and the torch-free parts of training: corpora and task specs.
 
-A student plugin registers a :class:`Student` subclass through ``register_students``. The
-``fsa-edge train`` commands (added by the student plugin) read their inputs with the helpers
-here, so every student accepts the same corpus layouts and the same ``TASK:TRAIN:DEV`` specs.
-Nothing in this module imports torch.
+A student plugin registers a :class:`Student` subclass through ``register_students``; its
+:meth:`Student.command` becomes ``fsa-edge train <student> …``. The commands read their inputs
+with the helpers here, so every student accepts the same corpus layouts, the same
+``TASK:TRAIN:DEV`` specs and the same held-out rule; the loop itself is
+:mod:`fsa_edge.trainer`. Nothing in this module imports torch.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Iterator, Sequence
+from typing import Any, ClassVar, Iterable, Iterator, Sequence
 
-from .errors import InputError, TrainingError
+from .errors import InputError, TrainingError, install_hint
 from .jsonlines import iter_json_objects
 from .tasks import SlotTask, get_task
 
@@ -50,7 +51,8 @@ def _response_field(record: dict[str, Any]) -> tuple[str | None, Any]:
     return None, None
 
 
-def iter_corpus(path: str | Path, *, skipped: list[int] | None = None) -> Iterator[CorpusPair]:
+def iter_teacher_pairs(path: str | Path, *, skipped: list[int] | None = None
+                       ) -> Iterator[CorpusPair]:
     """Pairs of a teacher corpus (JSON lines, a BOM tolerated).
 
     Two layouts: the paper's ``{ID, Text, Overall, <teacher>_response}`` and the simple
@@ -82,7 +84,7 @@ def read_corpus(path: str | Path) -> list[CorpusPair]:
     Error records of ``fsa-edge distill`` are left out and counted on stderr.
     """
     skipped: list[int] = []
-    pairs = list(iter_corpus(path, skipped=skipped))
+    pairs = list(iter_teacher_pairs(path, skipped=skipped))
     if skipped:
         print(f"fsa-edge: {path}: {len(skipped)} error rows left out (first at line "
               f"{skipped[0]})", file=sys.stderr)
@@ -114,6 +116,23 @@ def sentence_key(text: str) -> str:
     return re.sub(r"\W+", "", text.lower())
 
 
+class HeldOut:
+    """Sentences that never enter training: the selection task's dev split and any test split
+    given (data sets built from one corpus split it differently, e.g. ASTE 14res train holds 241
+    sentences of the benchmark's rest14 dev). Compared by :func:`sentence_key`."""
+
+    def __init__(self, texts: Iterable[str] = ()) -> None:
+        self.keys = {sentence_key(text) for text in texts}
+
+    def __contains__(self, text: str) -> bool:
+        return sentence_key(text) in self.keys
+
+    def split(self, examples: Sequence[Any]) -> tuple[list[Any], int]:
+        """The labelled examples whose review is not held out, and how many were dropped."""
+        kept = [ex for ex in examples if ex.review.text not in self]
+        return kept, len(examples) - len(kept)
+
+
 class Student(ABC):
     """Base class of every trainable student registered through ``register_students``.
 
@@ -127,6 +146,14 @@ class Student(ABC):
     requires: ClassVar[tuple[str, ...]] = ()
     extra: ClassVar[str | None] = None
     description: ClassVar[str] = ""
+    #: sub-commands that used to be ``fsa-edge train <name>`` (deprecated aliases, one release)
+    deprecated_commands: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def command(cls) -> Any:
+        """The click group mounted as ``fsa-edge train <name>`` (built on demand; the student's
+        options and sub-commands are its own)."""
+        raise NotImplementedError(f"student {cls.name!r} has no command line")
 
     @abstractmethod
     def pretrain(self, corpus: Sequence[CorpusPair], *, student: str, out: str | Path,
@@ -149,9 +176,9 @@ def check_requirements(student: type[Student]) -> None:
 
     missing = missing_requirements(student)
     if missing:
-        extra = f" (pip install 'fsa-edge[{student.extra}]')" if student.extra else ""
+        extra = f" ({install_hint(student.extra)})" if student.extra else ""
         raise TrainingError(f"student {student.name!r} needs {', '.join(missing)}{extra}")
 
 
-__all__ = ["CorpusPair", "Student", "TaskData", "check_requirements", "iter_corpus", "read_corpus",
-           "sentence_key"]
+__all__ = ["CorpusPair", "HeldOut", "Student", "TaskData", "check_requirements",
+           "iter_teacher_pairs", "read_corpus", "sentence_key"]

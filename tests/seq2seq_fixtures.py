@@ -115,3 +115,18 @@ def tiny_bert(directory: Path, *, hidden: int = 32, layers: int = 2, heads: int 
             parameter.add_(torch.randn_like(parameter) * 0.05)
     model.save_pretrained(str(directory))
     return directory
+
+
+def tagger_data(root: Path, atsa_counts: tuple[int, int], acsa_counts: tuple[int, int]):
+    """ATSA and ACSA ``TaskData`` (train, dev) of the toy language under ``root``: the ATSA dev
+    set shares no sentence with its train set."""
+    from fsa_edge.tasks import get_task
+    from fsa_edge.training import TaskData
+
+    train = write_atsa(root / "train.json", atsa_counts[0], 1)
+    atsa = TaskData(get_task("atsa"), train,
+                    write_atsa(root / "dev.json", atsa_counts[1], 2, avoid=train))
+    (root / "acsa_train.json").write_text(json.dumps(synthetic_acsa(acsa_counts[0], 3)))
+    (root / "acsa_dev.json").write_text(json.dumps(synthetic_acsa(acsa_counts[1], 4)))
+    acsa = TaskData(get_task("acsa"), root / "acsa_train.json", root / "acsa_dev.json")
+    return atsa, acsa

@@ -45,3 +45,25 @@ def test_result_json_round_trip():
     result = AnalysisResult("1", "t", "atsa", (fsa_edge.SentimentElement(
         "positive", aspect="t", aspect_span=(0, 1), score=0.5),), model="m")
     assert AnalysisResult.from_dict(result.to_dict()) == result
+
+
+def test_package_exports_what_a_user_calls():
+    import subprocess
+    import sys
+
+    exported = set(fsa_edge.__all__)
+    assert {"load", "Analyzer", "read_dataset", "evaluate", "hookimpl", "__version__",
+            "Backend", "GenerativeBackend", "Student", "Teacher", "FsaEdgeError",
+            "UnknownTaskError"} <= exported
+    for name in fsa_edge.__all__:
+        assert getattr(fsa_edge, name) is not None, name
+    for dropped in ("Task", "ParseResult", "get_task", "task_names", "resolve_model",
+                    "ModelCard", "POLARITIES"):
+        assert dropped not in exported
+    from fsa_edge.teaching import Teacher
+    from fsa_edge.training import Student
+    assert (fsa_edge.Student, fsa_edge.Teacher) == (Student, Teacher)
+    light = subprocess.run([sys.executable, "-c", "import sys, fsa_edge; "
+                            "print(sorted({'torch', 'transformers'} & set(sys.modules)))"],
+                           capture_output=True, text=True)
+    assert light.returncode == 0 and light.stdout.strip() == "[]", light.stderr

@@ -181,3 +181,22 @@ def test_real_subprocess_analyze_and_plugins(tmp_path):
     listed = subprocess.run([str(exe), "plugins"], capture_output=True, text=True, env=_env())
     names = {p["name"] for p in json.loads(listed.stdout)}
     assert {"core_models", "lexicon"} <= names
+
+
+def test_cpu_threads_reaches_the_default_models_backend(monkeypatch):
+    from fsa_edge_tagger.backend import TaggerBackend
+
+    seen = []
+    init = TaggerBackend.__init__
+
+    def spy(self, *args, **kwargs):
+        seen.append(kwargs.get("cpu_threads"))
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(TaggerBackend, "__init__", spy)
+    result = CliRunner().invoke(build_cli(), ["analyze", "-", "--cpu-threads", "1"],
+                                input='{"text": "The pizza was great."}\n')
+    assert result.exit_code == 0, result.output
+    assert seen == [1] and json.loads(result.stdout)["error"] is None
+    refused = CliRunner().invoke(build_cli(), ["analyze", "-", "--cpu-threads", "0"], input="")
+    assert refused.exit_code == 2

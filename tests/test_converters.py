@@ -17,9 +17,9 @@ from click.testing import CliRunner  # noqa: E402
 from fsa_edge.card import ModelCard  # noqa: E402
 from fsa_edge.cli import build_cli  # noqa: E402
 from fsa_edge.errors import ConversionError, InputError  # noqa: E402
-from fsa_edge_converters import (BUILTIN_SAMPLES, ArchitectureConverter,  # noqa: E402
-                                 ParityThresholds, check_parity, convert, converter_for, load_samples, register_converter,
-                                 supported_architectures, weights_checksum)
+from fsa_edge_converters import (BUILTIN_SAMPLES, ParityThresholds, convert,  # noqa: E402
+                                 converter_for, load_samples, weights_checksum)
+from fsa_edge_ctranslate2.conversion import check_parity  # noqa: E402
 from tiny_models import cached_conversion, cached_tiny_model  # noqa: E402
 
 
@@ -136,15 +136,6 @@ def test_unknown_architecture_lists_the_supported_ones(tmp_path):
     assert "BartConfig" in result.output and "T5Config" in result.output
     with pytest.raises(ConversionError, match="supported: "):
         converter_for("NopeConfig")
-
-
-def test_register_converter_adds_an_architecture():
-    @register_converter("TestOnlyConfig")
-    class TestOnly(ArchitectureConverter):
-        pass
-
-    assert "TestOnlyConfig" in supported_architectures()
-    assert isinstance(converter_for("TestOnlyConfig"), TestOnly)
 
 
 def test_samples_file_errors_name_the_line(tmp_path):

@@ -18,8 +18,8 @@ from hypothesis import strategies as st  # noqa: E402
 import fsa_edge  # noqa: E402
 from fsa_edge.cli import build_cli  # noqa: E402
 from fsa_edge.errors import BackendError, ModelNotFoundError  # noqa: E402
-from fsa_edge_ctranslate2 import CTranslate2Backend, plan_batches, run_sorted  # noqa: E402
-from fsa_edge_ctranslate2.backend import resolve_compute_type  # noqa: E402
+from fsa_edge.runtime import plan_batches, resolve_compute_type, run_sorted  # noqa: E402
+from fsa_edge_ctranslate2 import CTranslate2Backend  # noqa: E402
 from tiny_models import cached_conversion  # noqa: E402
 
 TEXTS = ["The Pizza was great but the service was rude.", "Their wine is awful!",
@@ -64,9 +64,9 @@ def test_run_sorted_restores_input_order():
 
 def test_generate_restores_order_across_small_batches(ct2_model):
     sorted_small = CTranslate2Backend(ct2_model, device="cpu", max_batch_tokens=16,
-                                      intra_threads=1)
+                                      cpu_threads=1)
     one_batch = CTranslate2Backend(ct2_model, device="cpu", max_batch_tokens=100000,
-                                   intra_threads=1)
+                                   cpu_threads=1)
     single = [sorted_small.generate([t])[0].text for t in TEXTS]
     assert [g.text for g in sorted_small.generate(TEXTS)] == single
     assert [g.text for g in one_batch.generate(TEXTS)] == single
@@ -128,3 +128,11 @@ def test_compute_type_follows_the_quantization_and_device():
 def test_can_load_needs_model_bin(ct2_model, tmp_path):
     assert CTranslate2Backend.can_load(ct2_model)
     assert not CTranslate2Backend.can_load(tmp_path)
+
+
+def test_old_thread_option_name_still_works_with_a_deprecation_warning(ct2_model):
+    with pytest.warns(DeprecationWarning, match="'intra_threads' is deprecated; use 'cpu_threads'"):
+        backend = CTranslate2Backend(ct2_model, device="cpu", intra_threads=1)
+    assert backend.cpu_threads == 1 and "intra_threads" not in backend.options
+    with pytest.warns(DeprecationWarning), pytest.raises(BackendError, match="disagree"):
+        CTranslate2Backend(ct2_model, device="cpu", cpu_threads=2, intra_threads=1)

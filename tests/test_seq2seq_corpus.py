@@ -87,7 +87,8 @@ def test_student_is_registered_light():
     assert students["seq2seq"].requires == ("torch", "transformers")
     record = next(r for r in describe_plugins() if r["name"] == "seq2seq")
     assert record["builtin"] and record["students"][0]["extra"] == "train"
-    assert "register_commands" in record["hooks"]
+    assert "register_students" in record["hooks"]  # its commands come with the student
+    assert students["seq2seq"].command().name == "seq2seq"
 
 
 def test_plugin_and_train_help_do_not_import_torch():
@@ -97,7 +98,7 @@ def test_plugin_and_train_help_do_not_import_torch():
     code = ("import sys, fsa_edge_seq2seq, fsa_edge.training\n"
             "from fsa_edge.cli import build_cli\n"
             "from click.testing import CliRunner\n"
-            "r = CliRunner().invoke(build_cli(), ['train', 'finetune', '--help'])\n"
+            "r = CliRunner().invoke(build_cli(), ['train', 'seq2seq', 'finetune', '--help'])\n"
             "assert r.exit_code == 0 and '--train-fraction' in r.output, r.output\n"
             "assert 'fsa_edge_seq2seq' in sys.modules\n"
             "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n")

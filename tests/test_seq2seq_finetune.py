@@ -97,7 +97,7 @@ def test_resume_continues_from_the_saved_step(bert_dir, atsa, tmp_path):
 
 def test_multitask_cli_writes_a_prefixed_card(bert_dir, atsa, tmp_path):
     out = tmp_path / "multi"
-    args = ["train", "finetune", "--data", f"atsa:{atsa.train}:{atsa.dev}",
+    args = ["train", "seq2seq", "finetune", "--data", f"atsa:{atsa.train}:{atsa.dev}",
             "--data", f"sentence:{atsa.train}:{atsa.dev}", "--student", str(bert_dir),
             "--out", str(out), "--epochs", "1", "--batch-size", "32", "--decoder-layers", "1",
             "--train-fraction", "0.05", "--max-output-length", "16", "--device", "cpu",
@@ -134,10 +134,10 @@ def test_training_sentences_of_the_dev_or_test_set_are_dropped(bert_dir, atsa, t
 
 def test_cli_errors_are_one_line(tmp_path, atsa):
     cli = build_cli()
-    bad = CliRunner().invoke(cli, ["train", "finetune", "--data", "atsa:x", "--student", "minilm",
+    bad = CliRunner().invoke(cli, ["train", "seq2seq", "finetune", "--data", "atsa:x", "--student", "minilm",
                                    "--out", str(tmp_path / "o")])
     assert bad.exit_code == 2 and "TASK:TRAIN:DEV" in bad.output
-    missing = CliRunner().invoke(cli, ["train", "finetune", "--task", "atsa", "--train",
+    missing = CliRunner().invoke(cli, ["train", "seq2seq", "finetune", "--task", "atsa", "--train",
                                        str(atsa.train), "--dev", str(atsa.dev), "--student",
                                        str(tmp_path / "nothing"), "--out", str(tmp_path / "o")])
     assert missing.exit_code == 2 and "neither 'minilm' nor a directory" in missing.output

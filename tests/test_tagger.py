@@ -217,19 +217,13 @@ def test_shared_category_parts_export_their_sums_and_carry_learning_to_relatives
 def trained(tmp_path_factory):
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
-    from seq2seq_fixtures import synthetic_acsa, tiny_bert, write_atsa
+    from seq2seq_fixtures import tagger_data, tiny_bert
 
-    from fsa_edge.tasks import get_task
-    from fsa_edge.training import TaskData
     from fsa_edge_tagger.training import finetune_tagger
 
     root = tmp_path_factory.mktemp("tagger")
     bert = tiny_bert(root / "bert", hidden=64, heads=4)
-    train = write_atsa(root / "train.json", 400, 1)
-    atsa = TaskData(get_task("atsa"), train, write_atsa(root / "dev.json", 40, 2, avoid=train))
-    (root / "acsa_train.json").write_text(json.dumps(synthetic_acsa(300, 3)))
-    (root / "acsa_dev.json").write_text(json.dumps(synthetic_acsa(30, 4)))
-    acsa = TaskData(get_task("acsa"), root / "acsa_train.json", root / "acsa_dev.json")
+    atsa, acsa = tagger_data(root, (400, 40), (300, 30))
     summary = finetune_tagger([atsa, acsa], student=str(bert), out=root / "out", epochs=6,
                               batch_size=16, lr=2e-3, head_lr=5e-3, seed=1, device="cpu",
                               threads=1, log_every=0)
@@ -264,7 +258,7 @@ def test_extra_training_data_drops_held_out_sentences_and_ignores_unknown_catego
     for name, records in (("train", train), ("dev", dev), ("extra", extra)):
         (tmp_path / f"{name}.json").write_text(json.dumps(records))
     result = CliRunner().invoke(build_cli(), [
-        "tagger", "train", "--data", f"acsa:{tmp_path / 'train.json'}:{tmp_path / 'dev.json'}",
+        "train", "tagger", "finetune", "--data", f"acsa:{tmp_path / 'train.json'}:{tmp_path / 'dev.json'}",
         "--extra-train", f"acsa:{tmp_path / 'extra.json'}", "--student", str(bert),
         "--out", str(tmp_path / "out"), "--epochs", "1", "--threads", "1"])
     assert result.exit_code == 0, result.output
@@ -276,7 +270,7 @@ def test_extra_training_data_drops_held_out_sentences_and_ignores_unknown_catego
     card = json.loads((tmp_path / "out" / "fsa_edge.json").read_text())
     assert "ZZZ#UNSEEN" not in card["tagger"]["categories"]
     bad = CliRunner().invoke(build_cli(), [
-        "tagger", "train", "--data", f"acsa:{tmp_path / 'train.json'}:{tmp_path / 'dev.json'}",
+        "train", "tagger", "finetune", "--data", f"acsa:{tmp_path / 'train.json'}:{tmp_path / 'dev.json'}",
         "--extra-train", str(tmp_path / "extra.json"), "--out", str(tmp_path / "o2")])
     assert bad.exit_code != 0 and "TASK:FILE" in bad.output
 
@@ -412,7 +406,7 @@ def test_mlm_pretraining_lowers_the_held_out_loss_and_feeds_finetuning(tmp_path)
         row["mixtral_response"] = " ".join([row["Text"]] * 3) + "\n" + row["mixtral_response"]
     corpus.write_text("".join(json.dumps(r) + "\n" for r in rows))
     result = CliRunner().invoke(build_cli(), [
-        "tagger", "pretrain", "--corpus", str(corpus), "--student", str(bert), "--out",
+        "train", "tagger", "pretrain", "--corpus", str(corpus), "--student", str(bert), "--out",
         str(tmp_path / "pre"), "--epochs", "3", "--lr", "2e-3", "--device", "cpu",
         "--threads", "1"])
     assert result.exit_code == 0, result.output
@@ -428,7 +422,7 @@ def test_mlm_pretraining_lowers_the_held_out_loss_and_feeds_finetuning(tmp_path)
 
 def test_weight_average_moves_toward_the_weights_and_is_applied_only_inside_its_block():
     torch = pytest.importorskip("torch")
-    from fsa_edge_tagger.averaging import WeightAverage
+    from fsa_edge.trainer import WeightAverage
 
     weight = torch.nn.Parameter(torch.zeros(3))
     frozen = torch.nn.Parameter(torch.ones(2), requires_grad=False)
@@ -467,7 +461,7 @@ def test_ema_training_scores_and_saves_the_averaged_weights(tmp_path):
     runs = {}
     for label, extra in (("raw", []), ("ema", ["--ema", "0.9"])):
         result = CliRunner().invoke(build_cli(), [
-            "tagger", "train", "--data", spec, "--student", str(bert), "--out",
+            "train", "tagger", "finetune", "--data", spec, "--student", str(bert), "--out",
             str(tmp_path / label), "--epochs", "1", "--threads", "1", "--seed", "3", *extra])
         assert result.exit_code == 0, result.output
         runs[label] = json.loads(result.output.strip().splitlines()[-1])
@@ -500,7 +494,7 @@ def test_calibrating_a_converted_tagger_writes_its_threshold_into_both_cards(tra
     result = runner.invoke(build_cli(), ["convert", str(checkpoint), str(converted),
                                          "-q", "float32"])
     assert result.exit_code == 0, result.output
-    result = runner.invoke(build_cli(), ["tagger", "calibrate", str(converted), "--also",
+    result = runner.invoke(build_cli(), ["train", "tagger", "calibrate", str(converted), "--also",
                                          str(checkpoint), "--dev", str(acsa.dev), "--threads", "1"])
     assert result.exit_code == 0, result.output
     record = json.loads(result.output.strip().splitlines()[-1])

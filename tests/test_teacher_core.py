@@ -11,7 +11,7 @@ from fsa_edge.errors import InputError, TeacherError
 from fsa_edge.model import SentimentElement
 from fsa_edge.teaching import (CorpusWriter, CostSummary, DistillItem, LabelFormatError,
                                Sampling, Teacher, TeacherReply, distill, export_paper,
-                               file_sha256, iter_corpus, load_prompt, parse_label,
+                               file_sha256, iter_corpus_rows, load_prompt, parse_label,
                                prompt_names)
 from fsa_edge.teaching.runner import Fitter
 
@@ -50,7 +50,7 @@ class ScriptedTeacher(Teacher):
 
 
 def rows_of(path):
-    return list(iter_corpus(path))
+    return list(iter_corpus_rows(path))
 
 
 # ------------------------------------------------------------------ prompts

@@ -15,8 +15,8 @@ import pytest
 llama_cpp = pytest.importorskip(
     "llama_cpp", reason="llama-cpp-python is not installed (pip install 'fsa-edge[teacher]')")
 
-from fsa_edge.teaching import (DistillItem, Sampling, distill, iter_corpus, load_prompt,  # noqa
-                               parse_label)
+from fsa_edge.teaching import (DistillItem, Sampling, distill, iter_corpus_rows,  # noqa: E402
+                               load_prompt, parse_label)
 from fsa_edge_llamacpp import LlamaCppTeacher  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -70,7 +70,7 @@ def test_distill_end_to_end_is_reproducible(gguf_path, tmp_path):
         with LlamaCppTeacher(gguf_path, n_ctx=1024, n_threads=1, sampling=sampling) as teacher:
             summary = distill(items(), teacher, load_prompt("analysis"), tmp_path / name)
         assert summary.written == 5 and summary.errors == 0
-        outputs.append(list(iter_corpus(tmp_path / name)))
+        outputs.append(list(iter_corpus_rows(tmp_path / name)))
     rows = outputs[0]
     assert [r["id"] for r in rows] == ["0", "1", "2", "3", "4"]
     for row in rows:
@@ -87,7 +87,7 @@ def test_label_answers_under_the_bounded_schema_always_parse(gguf_path, tmp_path
                          sampling=Sampling(max_tokens=2048, temperature=1.0)) as teacher:
         summary = distill(items(REVIEWS * 2), teacher, load_prompt("label"), tmp_path / "c.jsonl",
                           retries=0)
-    rows = list(iter_corpus(tmp_path / "c.jsonl"))
+    rows = list(iter_corpus_rows(tmp_path / "c.jsonl"))
     assert summary.errors == 0, [r["error"] for r in rows]
     for row in rows:
         assert row["finish_reason"] == "stop"
@@ -101,7 +101,7 @@ def test_review_longer_than_the_context_is_truncated(gguf_path, tmp_path):
                          sampling=Sampling(max_tokens=16)) as teacher:
         summary = distill(items([REVIEWS[0], long_review]), teacher, load_prompt("rewriting"),
                           tmp_path / "c.jsonl", retries=0)
-    rows = list(iter_corpus(tmp_path / "c.jsonl"))
+    rows = list(iter_corpus_rows(tmp_path / "c.jsonl"))
     assert summary.errors == 0 and summary.truncated == 1
     assert [r["truncated"] for r in rows] == [False, True]
     assert rows[1]["tokens_in"] + rows[1]["tokens_out"] <= 1024
@@ -132,5 +132,5 @@ def test_sigkill_then_resume_with_llamacpp(gguf_path, tmp_path):
     assert finished.returncode == 0, finished.stderr
     summary = json.loads(finished.stdout.strip().splitlines()[-1])
     assert summary["skipped"] == before and summary["written"] == 24 - before
-    ids = [r["id"] for r in iter_corpus(out)]
+    ids = [r["id"] for r in iter_corpus_rows(out)]
     assert sorted(ids) == sorted(f"r{i}" for i in range(24)) and len(set(ids)) == 24

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from fsa_edge.cli import build_cli
-from fsa_edge.teaching import DistillItem, distill, iter_corpus, load_prompt
+from fsa_edge.teaching import DistillItem, distill, iter_corpus_rows, load_prompt
 
 from fsa_edge_replay import ReplayTeacher, classify
 
@@ -60,14 +60,14 @@ def test_replay_by_id_then_text_and_never_across_prompts(tmp_path):
              DistillItem("zzz", "The dish number 1 was good."),   # by text
              DistillItem("nope", "unknown text")]
     distill(items, teacher, load_prompt("analysis"), tmp_path / "c.jsonl", retries=0)
-    rows = {r["id"]: r for r in iter_corpus(tmp_path / "c.jsonl")}
+    rows = {r["id"]: r for r in iter_corpus_rows(tmp_path / "c.jsonl")}
     assert rows["1000"]["response"] == ANALYSIS.format(w="dish 0")
     assert rows["zzz"]["response"] == ANALYSIS.format(w="dish 1")
     assert rows["nope"]["response"] is None and "no recorded" in rows["nope"]["error"]
     assert rows["1000"]["tokens_out"] > 0
     assert rows["1000"]["teacher_extra"]["tokens"].startswith("estimated")
     distill(items, teacher, load_prompt("rewriting"), tmp_path / "r.jsonl", retries=0)
-    assert all(r["error"] for r in iter_corpus(tmp_path / "r.jsonl"))
+    assert all(r["error"] for r in iter_corpus_rows(tmp_path / "r.jsonl"))
 
 
 def test_replay_of_an_fsa_edge_corpus_keeps_recorded_tokens(tmp_path):
@@ -78,7 +78,7 @@ def test_replay_of_an_fsa_edge_corpus_keeps_recorded_tokens(tmp_path):
     second = tmp_path / "second.jsonl"
     distill([DistillItem(str(1000 + i), "x") for i in range(4)], ReplayTeacher(first),
             load_prompt("analysis"), second)
-    a, b = list(iter_corpus(first)), list(iter_corpus(second))
+    a, b = list(iter_corpus_rows(first)), list(iter_corpus_rows(second))
     assert [r["response"] for r in a] == [r["response"] for r in b]
     assert [r["tokens_out"] for r in a] == [r["tokens_out"] for r in b]
     assert "teacher_extra" not in b[0]
@@ -97,7 +97,7 @@ def test_distill_command_end_to_end(tmp_path):
     assert summary["api_cost"] == pytest.approx(
         (summary["tokens_in"] * 1 + summary["tokens_out"] * 2) / 1e6)
     assert "API cost of the same tokens" in result.stderr
-    rows = list(iter_corpus(out))
+    rows = list(iter_corpus_rows(out))
     assert [r["id"] for r in rows] == [str(1000 + i) for i in range(5)] + ["2000", "7"]
     assert rows[0]["metadata"] == {"Overall": 1}
     paper = [json.loads(l) for l in (tmp_path / "corpus.paper.jsonl").read_text().splitlines()]
@@ -147,7 +147,7 @@ def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(tmp_path):
     assert finished.returncode == 0, finished.stderr
     summary = json.loads(finished.stdout.strip().splitlines()[-1])
     assert summary["skipped"] == written and summary["written"] == n - written
-    rows = list(iter_corpus(out))
+    rows = list(iter_corpus_rows(out))
     ids = [r["id"] for r in rows]
     assert sorted(ids) == sorted(str(1000 + i) for i in range(n)) and len(set(ids)) == n
     assert all(r["response"] == ANALYSIS.format(w=f"dish {int(r['id']) - 1000}") for r in rows)
@@ -169,7 +169,7 @@ def test_replay_over_the_500_mixtral_samples(tmp_path):
                      "Text", "--id-field", "ID", "-o", str(out), "--retries", "0",
                      "--prompt", "rewriting", "--export", "paper")
     assert result.exit_code == 0, result.output
-    rows = list(iter_corpus(out))
+    rows = list(iter_corpus_rows(out))
     for prompt in ("analysis", "rewriting"):
         keys = [(r["id"], r["occurrence"]) for r in rows if r["prompt"] == prompt]
         assert len(keys) == 500 and len(set(keys)) == 500       # input ids = output ids

@@ -29,7 +29,7 @@ def test_transformers_and_ctranslate2_float32_agree_on_greedy_outputs(kind, tiny
     hf = cached_tiny_model(kind, tiny_root)
     ct2 = cached_conversion(kind, tiny_root, "float32")
     torch_backend = TransformersBackend(hf, device="cpu", max_batch_size=8)
-    ct2_backend = CTranslate2Backend(ct2, device="cpu", intra_threads=1)
+    ct2_backend = CTranslate2Backend(ct2, device="cpu", cpu_threads=1)
     reference = torch_backend.generate(TEXTS)
     converted = ct2_backend.generate(TEXTS)
     assert [g.text for g in converted] == [g.text for g in reference]
@@ -51,3 +51,12 @@ def test_load_picks_the_transformers_backend_for_a_hf_directory(tiny_root):
         result = analyzer.analyze("The Pizza was great but the service was rude.")
     assert result.error is None
     assert all(e.aspect_span is not None for e in result.elements)
+
+
+def test_old_threads_option_name_still_works_with_a_deprecation_warning(tiny_root):
+    import torch
+
+    hf = cached_tiny_model("t5", tiny_root)
+    with pytest.warns(DeprecationWarning, match="'threads' is deprecated; use 'cpu_threads'"):
+        backend = TransformersBackend(hf, device="cpu", threads=torch.get_num_threads())
+    assert "threads" not in backend.options

@@ -34,13 +34,14 @@ def build_cli() -> click.Group:
     from .distill import distill
     from .evaluate import evaluate
     from .plugins_command import plugins
+    from .train import train
 
     @click.group(cls=FsaEdgeGroup, context_settings={"help_option_names": ["-h", "--help"]})
     @click.version_option(__version__, prog_name="fsa-edge")
     def cli() -> None:
         """Fine-grained sentiment analysis at the edge: distil, train, convert, analyze, evaluate."""
 
-    for command in (analyze, distill, evaluate, plugins):
+    for command in (analyze, distill, evaluate, plugins, train):
         cli.add_command(command)
     load_plugins().hook.register_commands(cli=cli)
     return cli

@@ -43,8 +43,12 @@ def _chunks(lines: Iterator[InputLine], batch_size: int) -> Iterator[list[InputL
 @click.option("--model", "-m", default="default", show_default=True,
               help="Model directory or alias.")
 @click.option("--backend", "-b", default=None, help="Backend name (default: from the model).")
-@click.option("--task", "-t", default=None, help="Task (default: the model's default task).")
+@click.option("--task", "-t", default=None,
+              help="Task, one the model serves (default: the model's default task); another "
+                   "is a usage error, before any input is read.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.option("--cpu-threads", type=click.IntRange(min=1), default=None,
+              help="CPU threads of the backend (default: the physical cores).")
 @click.option("--format", "input_format", type=click.Choice(["jsonl", "text"]), default="jsonl",
               show_default=True, help="jsonl: one JSON object per line; text: one review per line.")
 @click.option("--text-field", default="text", show_default=True)
@@ -55,17 +59,20 @@ def _chunks(lines: Iterator[InputLine], batch_size: int) -> Iterator[list[InputL
               help="Progress on stderr (default: only when stderr is a terminal).")
 def analyze(input_path: str, output: str | None, model: str, backend: str | None,
             task: str | None, device: str, input_format: str, text_field: str, id_field: str,
-            batch_size: int, strict: bool, progress: bool | None) -> None:
+            batch_size: int, strict: bool, progress: bool | None,
+            cpu_threads: int | None) -> None:
     """Analyse every review of INPUT (JSONL, or '-' for stdin)."""
     from ..api import load
 
-    analyzer = load(model, backend=backend, device=device, task=task, batch_size=batch_size)
+    options = {"cpu_threads": cpu_threads} if cpu_threads else {}
+    analyzer = load(model, backend=backend, device=device, task=task, batch_size=batch_size,
+                    **options)
     stream = _open_input(input_path)
     source = "<stdin>" if input_path == "-" else input_path
     if input_format == "text":
-        lines = iter_text_reviews(stream, source=source)
+        lines = iter_text_reviews(stream)
     else:
-        lines = iter_jsonl_reviews(stream, text_field=text_field, id_field=id_field, source=source)
+        lines = iter_jsonl_reviews(stream, text_field=text_field, id_field=id_field)
     out = open(output, "w", encoding="utf-8") if output else sys.stdout
     report = Progress(progress)
     try:

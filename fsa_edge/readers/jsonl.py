@@ -34,8 +34,8 @@ def _decode(raw: bytes, line: int) -> tuple[str | None, str | None]:
         return None, f"line {line}: not valid UTF-8 (byte {exc.start})"
 
 
-def iter_jsonl_reviews(stream: IO[bytes], *, text_field: str = "text", id_field: str = "id",
-                       source: str = "<input>") -> Iterator[InputLine]:
+def iter_jsonl_reviews(stream: IO[bytes], *, text_field: str = "text", id_field: str = "id"
+                       ) -> Iterator[InputLine]:
     """Reviews from JSON lines; a missing id falls back to the line number."""
     for line, raw in enumerate(stream, start=1):
         fallback_id = str(line)
@@ -72,7 +72,7 @@ def iter_jsonl_reviews(stream: IO[bytes], *, text_field: str = "text", id_field:
             yield InputLine(line, rid, review=Review(rid, value, metadata))
 
 
-def iter_text_reviews(stream: IO[bytes], *, source: str = "<input>") -> Iterator[InputLine]:
+def iter_text_reviews(stream: IO[bytes]) -> Iterator[InputLine]:
     """One review per line of plain text; the id is the line number."""
     for line, raw in enumerate(stream, start=1):
         text, error = _decode(raw, line)

@@ -2,6 +2,9 @@
 
 Aspect terms become term elements (ATSA); aspect categories become category elements (ACSA).
 The ``_Implicit_Labeled`` variants add ``opinion_words`` (kept as the element's opinion).
+A sentence without an ``id`` (the MAMS data sets) gets its record number, counted from 1, as
+its id, as an id-less JSONL line gets its line number. A category without ``#`` (MAMS'
+``food``, ``miscellaneous``) is kept as a category of its own (``FOOD``).
 """
 
 from __future__ import annotations
@@ -26,9 +29,8 @@ def read_semeval_xml(path: str | Path) -> list[LabeledExample]:
     examples = []
     for number, sentence in enumerate(root.iter("sentence"), start=1):
         sid = sentence.get("id")
-        if sid is None:
-            raise InputError("missing", path=path, record=number, field="id")
-        record = f"{number} (id {sid})"
+        record: int | str = number if sid is None else f"{number} (id {sid})"
+        rid = str(number) if sid is None else sid
         text = sentence.findtext("text")
         if text is None:
             raise InputError("missing", path=path, record=record, field="text")
@@ -61,5 +63,5 @@ def read_semeval_xml(path: str | Path) -> list[LabeledExample]:
                                      field=field + ".polarity"),
                 category=canonical_category(name),
             ))
-        examples.append(LabeledExample(Review(sid, text), tuple(elements)))
+        examples.append(LabeledExample(Review(rid, text), tuple(elements)))
     return examples

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import UnknownTaskError
 from .base import (FORMAT_VERSION, ParseResult, SlotTask, canonical_category,
-                   canonical_polarity, count_keys, linear_category, normalise_term)
+                   canonical_polarity, linear_category, normalise_term)
 
 ATSA = SlotTask(
     name="atsa", description="aspect-term sentiment: term | polarity",
@@ -62,10 +62,8 @@ def get_task(name: str | SlotTask) -> SlotTask:
     raise UnknownTaskError(f"unknown task {name!r}; known tasks: {', '.join(task_names())}")
 
 
-Task = SlotTask
-
 __all__ = [
-    "Task", "SlotTask", "ParseResult", "get_task", "register_task", "task_names",
+    "SlotTask", "ParseResult", "get_task", "register_task", "task_names",
     "ATSA", "ACSA", "ASTE", "ASQP", "ACOS", "SENTENCE", "FORMAT_VERSION",
-    "canonical_category", "canonical_polarity", "linear_category", "normalise_term", "count_keys",
+    "canonical_category", "canonical_polarity", "linear_category", "normalise_term",
 ]

@@ -9,7 +9,6 @@ counts what it dropped.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Sequence
 
@@ -36,7 +35,11 @@ def canonical_polarity(value: str) -> str | None:
 
 
 def canonical_category(value: str) -> str:
-    """``'food quality'`` / ``'FOOD#QUALITY'`` → ``'FOOD#QUALITY'``; ``'food'`` → ``'FOOD'``."""
+    """``'food quality'`` / ``'FOOD#QUALITY'`` → ``'FOOD#QUALITY'``; ``'food'`` → ``'FOOD'``.
+
+    A one-word name without ``#`` (the MAMS categories ``food``, ``service``, ``staff``,
+    ``price``, ``ambience``, ``menu``, ``place``, ``miscellaneous``) is a category of its own.
+    """
     text = " ".join(value.strip().split()).upper()
     if "#" in text:
         entity, _, attribute = text.partition("#")
@@ -63,7 +66,6 @@ class ParseResult:
 
     elements: tuple[SentimentElement, ...]
     dropped: int = 0
-    dropped_reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -157,18 +159,18 @@ class SlotTask:
     def parse(self, generated: str, text: str) -> ParseResult:
         """Elements written in ``generated``, with spans located in ``text``. Never raises."""
         if not isinstance(generated, str) or not isinstance(text, str):
-            return ParseResult((), 1, ("generation is not a string",))
+            return ParseResult((), 1)
         chunks = [" ".join(c.split()) for c in generated.split(";")]
         parsed: list[tuple[str, dict[str, str | None], list[Choice]]] = []
-        reasons: list[str] = []
+        dropped = 0
         for chunk in chunks:
             if not chunk or chunk.lower() == EMPTY_TARGET:
                 continue
-            fields, candidates, reason = self._read_chunk(chunk, text)
-            if fields is None:
-                reasons.append(reason)
+            read = self._read_chunk(chunk, text)
+            if read is None:
+                dropped += 1
             else:
-                parsed.append((chunk, fields, candidates))
+                parsed.append((chunk, *read))
         same = [i > 0 and parsed[i][0] == parsed[i - 1][0] for i in range(len(parsed))]
         choices = assign_spans([c for _, _, c in parsed], same_as_previous=same,
                                strictly_increasing=self.distinct_aspects)
@@ -180,34 +182,36 @@ class SlotTask:
                 fields["opinion"] = text[opinion_span[0]:opinion_span[1]]
             elements.append(SentimentElement(aspect_span=aspect_span, opinion_span=opinion_span,
                                              **fields))  # type: ignore[arg-type]
-        return ParseResult(tuple(elements), len(reasons), tuple(reasons))
+        return ParseResult(tuple(elements), dropped)
 
-    def _read_chunk(self, chunk: str, text: str):
+    def _read_chunk(self, chunk: str, text: str
+                    ) -> tuple[dict[str, str | None], list[Choice]] | None:
+        """The fields of one element string and its span candidates; ``None``: dropped."""
         values = [v.strip() for v in chunk.split("|")]
         if len(values) != len(self.slots):
-            return None, [], f"expected {len(self.slots)} slots, got {len(values)}: {chunk!r}"
+            return None
         fields: dict[str, str | None] = {}
         spans: dict[str, list[Span | None]] = {"aspect": [None], "opinion": [None]}
         for slot, value in zip(self.slots, values):
             if slot == "polarity":
                 polarity = canonical_polarity(value)
                 if polarity is None:
-                    return None, [], f"unknown polarity {value!r}"
+                    return None
                 fields["polarity"] = polarity
             elif slot == "category":
                 if not value or value.upper() == NULL:
-                    return None, [], "empty category"
+                    return None
                 fields["category"] = canonical_category(value)
             elif value.upper() == NULL and slot in self.implicit_allowed:
                 fields[slot] = None
             else:
                 found = occurrences(text, value)
                 if not found and self.terms_must_occur:
-                    return None, [], f"{slot} {value!r} not in text"
+                    return None
                 fields[slot] = value
                 spans[slot] = list(found) or [None]
         candidates: list[Choice] = [(a, o) for a in spans["aspect"] for o in spans["opinion"]]
-        return fields, candidates, ""
+        return fields, candidates
 
     def with_scores(self, elements: Sequence[SentimentElement], score: float | None
                     ) -> tuple[SentimentElement, ...]:
@@ -217,11 +221,7 @@ class SlotTask:
         return tuple(replace(e, score=score) for e in elements)
 
 
-def count_keys(task: SlotTask, elements: Iterable[SentimentElement]) -> Counter:
-    return Counter(task.key(e) for e in elements)
-
-
 __all__ = [
     "SlotTask", "ParseResult", "canonical_category", "canonical_polarity", "linear_category",
-    "normalise_term", "FORMAT_VERSION", "POLARITIES", "count_keys",
+    "normalise_term", "FORMAT_VERSION", "POLARITIES",
 ]

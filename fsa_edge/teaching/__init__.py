@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from .corpus import CorpusWriter, iter_corpus, row_key
+from .corpus import CorpusWriter, iter_corpus_rows, row_key
 from .cost import CostSummary
 from .export import EXPORT_FORMATS, export_paper
 from .hashing import file_sha256
@@ -21,6 +21,6 @@ from .teacher import Sampling, Teacher, TeacherReply, TeacherRequest
 __all__ = [
     "CorpusWriter", "CostSummary", "DistillItem", "EXPORT_FORMATS", "LabelFormatError",
     "LabelParse", "Prompt", "Sampling", "Teacher", "TeacherReply", "TeacherRequest",
-    "distill", "export_paper", "file_sha256", "items_from_reviews", "iter_corpus",
+    "distill", "export_paper", "file_sha256", "items_from_reviews", "iter_corpus_rows",
     "load_prompt", "parse_label", "prompt_names", "row_key",
 ]

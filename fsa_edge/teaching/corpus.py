@@ -61,7 +61,7 @@ def _lines(handle: Any) -> Iterator[tuple[int, bytes, bool]]:
         yield line, previous, True
 
 
-def iter_corpus(path: str | Path) -> Iterator[dict[str, Any]]:
+def iter_corpus_rows(path: str | Path) -> Iterator[dict[str, Any]]:
     """The complete rows of a corpus (a torn last line is skipped, not repaired)."""
     path = Path(path)
     try:

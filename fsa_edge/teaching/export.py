@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from .corpus import iter_corpus
+from .corpus import iter_corpus_rows
 
 EXPORT_FORMATS = ("paper",)
 
@@ -48,7 +48,7 @@ def export_paper(corpus: str | Path, output: str | Path, *, prompt: str | None =
     key: str | None = _key_name(teacher_label) if teacher_label else None
     tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
     with open(tmp, "w", encoding="utf-8") as out:
-        for row in iter_corpus(corpus):
+        for row in iter_corpus_rows(corpus):
             if prompt is not None and row.get("prompt") != prompt:
                 continue
             if row.get("error") is not None or row.get("response") is None:

@@ -1,6 +1,8 @@
-"""First-party plugin: the CTranslate2 backend (the default runtime) and ``fsa-edge convert``.
+"""First-party plugin: the CTranslate2 backend (the default runtime), the seq2seq converters
+(T5, BART, Marian) and ``fsa-edge convert``.
 
-Nothing heavy is imported here: ``ctranslate2`` and ``tokenizers`` load when a model does.
+Nothing heavy is imported here: ``ctranslate2`` and ``tokenizers`` load when a model does, torch
+and transformers when a conversion runs.
 """
 
 from __future__ import annotations
@@ -8,14 +10,21 @@ from __future__ import annotations
 from fsa_edge import hookimpl
 
 from .backend import CTranslate2Backend
-from .batching import plan_batches, run_sorted
 
-__all__ = ["CTranslate2Backend", "plan_batches", "run_sorted"]
+__all__ = ["CTranslate2Backend"]
 
 
 @hookimpl
 def register_backends(register):
     register(CTranslate2Backend)
+
+
+@hookimpl
+def register_converters(register):
+    from .conversion import BartConverter, MarianConverter, T5Converter
+
+    for converter in (T5Converter, BartConverter, MarianConverter):
+        register(converter)
 
 
 @hookimpl

@@ -2,64 +2,26 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Sequence
 
-from fsa_edge.backends import Generation, GenerativeBackend
-from fsa_edge.card import CARD_FILE
+from fsa_edge.backends import Generation, GenerativeBackend, renamed_option
+from fsa_edge.card import CARD_FILE, ModelCard
 from fsa_edge.errors import BackendError
+from fsa_edge.runtime import (MODEL_FILE, TOKENIZER_FILE, physical_cores, resolve_compute_type,
+                              resolve_device, run_sorted)
 
-from .batching import run_sorted
-from .tokenization import TOKENIZER_FILE, TokenizerAdapter
+from .tokenization import TokenizerAdapter
 
-MODEL_FILE = "model.bin"
 DEFAULT_MAX_BATCH_TOKENS = 4096
 DEFAULT_MAX_BATCH_SIZE = 64
-
-
-def physical_cores() -> int:
-    """Physical CPU cores (psutil when installed), else the logical count."""
-    try:
-        import psutil
-
-        count = psutil.cpu_count(logical=False)
-    except ImportError:
-        count = None
-    return max(1, count or os.cpu_count() or 1)
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` → ``cuda`` when CTranslate2 sees a GPU, else ``cpu``."""
-    import ctranslate2
-
-    if device == "auto":
-        return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
-    if device not in ("cpu", "cuda"):
-        raise BackendError(f"unknown device {device!r}; use auto, cpu or cuda")
-    if device == "cuda" and ctranslate2.get_cuda_device_count() == 0:
-        raise BackendError("device 'cuda' requested but CTranslate2 sees no CUDA device")
-    return device
-
-
-def resolve_compute_type(compute_type: str, quantization: str | None, device: str) -> str:
-    """``auto`` → what the model was quantized to, made runnable on ``device``."""
-    if compute_type != "auto":
-        return compute_type
-    quantization = (quantization or "").lower()
-    if quantization.startswith("int8"):
-        return "int8_float16" if device == "cuda" else "int8"
-    if quantization in ("float16", "bfloat16"):
-        return quantization if device == "cuda" else "float32"
-    if quantization == "float32":
-        return "float32"
-    return "int8_float16" if device == "cuda" else "int8"
 
 
 class CTranslate2Backend(GenerativeBackend):
     """Greedy (or beam) decoding with CTranslate2; tokenization with ``tokenizers``.
 
-    Options: ``compute_type`` (``auto``), ``intra_threads`` (default: physical cores),
+    Options: ``compute_type`` (``auto``), ``cpu_threads`` (default: physical cores; its old
+    name ``intra_threads`` is accepted for one release, with a ``DeprecationWarning``),
     ``inter_threads`` (1), ``max_batch_tokens`` (4096), ``max_batch_size`` (64),
     ``beam_size`` (1), ``max_decoding_length`` (default: the card's ``max_output_length``).
     """
@@ -70,10 +32,11 @@ class CTranslate2Backend(GenerativeBackend):
     description = "CTranslate2 (int8) seq2seq student, torch-free"
 
     def __init__(self, path: str | Path, *, device: str = "auto", compute_type: str = "auto",
-                 intra_threads: int | None = None, inter_threads: int = 1,
+                 cpu_threads: int | None = None, inter_threads: int = 1,
                  max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS,
                  max_batch_size: int = DEFAULT_MAX_BATCH_SIZE, beam_size: int = 1,
                  max_decoding_length: int | None = None, **options: Any) -> None:
+        cpu_threads = renamed_option(options, "intra_threads", "cpu_threads", cpu_threads)
         super().__init__(path, device=device, **options)
         import ctranslate2
 
@@ -83,7 +46,7 @@ class CTranslate2Backend(GenerativeBackend):
         self.device = resolve_device(device)
         self.compute_type = resolve_compute_type(compute_type, self.card.quantization,
                                                  self.device)
-        self.intra_threads = int(intra_threads or physical_cores())
+        self.cpu_threads = int(cpu_threads or physical_cores())
         self.max_batch_tokens = int(max_batch_tokens)
         self.max_batch_size = int(max_batch_size)
         self.beam_size = int(beam_size)
@@ -92,15 +55,20 @@ class CTranslate2Backend(GenerativeBackend):
         try:
             self.translator = ctranslate2.Translator(
                 str(self.path), device=self.device, compute_type=self.compute_type,
-                intra_threads=self.intra_threads, inter_threads=int(inter_threads))
+                intra_threads=self.cpu_threads, inter_threads=int(inter_threads))
         except (RuntimeError, ValueError) as exc:
             raise BackendError(f"{self.path}: CTranslate2 cannot load the model "
                                f"({exc})") from None
 
     @classmethod
     def can_load(cls, path: Path) -> bool:
-        return (path / MODEL_FILE).is_file() and not (path / "heads.npz").is_file() and (
-            (path / CARD_FILE).is_file() or (path / TOKENIZER_FILE).is_file())
+        """A CTranslate2 model whose card names no other backend (a converted tagger's card
+        says ``tagger``: its ``model.bin`` is an encoder)."""
+        if not (path / MODEL_FILE).is_file():
+            return False
+        if (path / CARD_FILE).is_file():
+            return ModelCard.load(path).backend in (None, cls.name)
+        return (path / TOKENIZER_FILE).is_file()
 
     def generate(self, inputs: Sequence[str]) -> list[Generation]:
         tokens = self.tokenizer.encode(inputs)

@@ -7,9 +7,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from fsa_edge.errors import BackendError
-
-TOKENIZER_FILE = "tokenizer.json"
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+from fsa_edge.runtime import TOKENIZER_FILE
 
 
 class TokenizerAdapter:
@@ -50,10 +48,6 @@ class TokenizerAdapter:
     def encode(self, texts: Sequence[str]) -> list[list[str]]:
         """Source tokens of each text, special tokens included, truncated to max_length."""
         return [encoding.tokens for encoding in self.tokenizer.encode_batch(list(texts))]
-
-    def encode_target(self, text: str) -> list[str]:
-        """Target tokens of a text, without special tokens."""
-        return self.tokenizer.encode(text, add_special_tokens=False).tokens
 
     def ids(self, tokens: Sequence[str]) -> list[int]:
         """Token ids; a token outside the vocabulary becomes the unknown token."""

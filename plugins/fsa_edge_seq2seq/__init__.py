@@ -1,8 +1,9 @@
 """First-party student plugin ``seq2seq``: pre-train and fine-tune a Hugging Face seq2seq student.
 
-Registers the :class:`Seq2SeqStudent` and the ``fsa-edge train`` command group. Importing this
-module is light (no torch): the heavy modules (``warmstart``, ``text``, ``loop``, ``recipes``)
-are imported only when a student is actually built or trained.
+Registers the :class:`Seq2SeqStudent`, whose commands are ``fsa-edge train seq2seq
+init|pretrain|finetune``. Importing this module is light (no torch): the heavy modules
+(``warmstart``, ``text``, ``loop``, ``recipes``) are imported only when a student is actually
+built or trained.
 """
 
 from __future__ import annotations
@@ -22,6 +23,13 @@ class Seq2SeqStudent(Student):
     extra = "train"
     description = ("seq2seq student (t5, flan-t5, bart, or BART warm-started from the bundled "
                    "all-MiniLM-L6-v2 with --student minilm)")
+    deprecated_commands = ("init", "pretrain", "finetune")
+
+    @classmethod
+    def command(cls) -> Any:
+        from .commands import seq2seq
+
+        return seq2seq
 
     def __init__(self) -> None:
         check_requirements(type(self))
@@ -50,10 +58,3 @@ class Seq2SeqStudent(Student):
 @hookimpl
 def register_students(register) -> None:
     register(Seq2SeqStudent)
-
-
-@hookimpl
-def register_commands(cli) -> None:
-    from .commands import train
-
-    cli.add_command(train)

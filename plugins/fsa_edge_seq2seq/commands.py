@@ -1,4 +1,5 @@
-"""``fsa-edge train``: init / pretrain / finetune a seq2seq student (summary JSON on stdout).
+"""``fsa-edge train seq2seq``: init / pretrain / finetune a seq2seq student (summary JSON on
+stdout).
 
 Only click and the core are imported here; torch loads when a command runs.
 """
@@ -68,11 +69,11 @@ def _student() -> Any:
 
 
 @click.group()
-def train() -> None:
+def seq2seq() -> None:
     """Train a seq2seq student: pre-train on a teacher corpus, fine-tune on tasks."""
 
 
-@train.command("init")
+@seq2seq.command("init")
 @click.option("--student", default="minilm", show_default=True,
               help="'minilm', a BERT dir, or a local HF seq2seq dir.")
 @click.option("--out", required=True, type=click.Path(file_okay=False))
@@ -87,7 +88,7 @@ def init_command(student: str, out: str, decoder_layers: int, seed: int,
                                           cross_attention=cross_attention)))
 
 
-@train.command("pretrain")
+@seq2seq.command("pretrain")
 @click.option("--corpus", required=True, type=click.Path(exists=True, dir_okay=False),
               help="JSONL: {ID, Text, <teacher>_response} or {id, text, response}.")
 @click.option("--dev-rows", type=int, default=None,
@@ -102,7 +103,7 @@ def pretrain_command(corpus: str, dev_rows: int | None, student: str, out: str,
     click.echo(json.dumps(summary))
 
 
-@train.command("finetune")
+@seq2seq.command("finetune")
 @click.option("--task", default=None, help="Single-task form: the task of --train/--dev.")
 @click.option("--train", "train_file", type=click.Path(exists=True, dir_okay=False), default=None)
 @click.option("--dev", "dev_file", type=click.Path(exists=True, dir_okay=False), default=None)

@@ -22,11 +22,11 @@ from fsa_edge.errors import TrainingError
 from fsa_edge.metric import evaluate as score
 from fsa_edge.readers import read_dataset
 from fsa_edge.tasks import SlotTask
-from fsa_edge.training import CorpusPair, TaskData, sentence_key
-
 from fsa_edge.student_support import pick_device
+from fsa_edge.trainer import ensure_empty, log, resumable
+from fsa_edge.training import CorpusPair, HeldOut, TaskData
 
-from .loop import LAST, STATE_FILE, Example, Settings, Trainer, log, mean_loss
+from .loop import Example, Seq2SeqJob, Settings, mean_loss, run
 from .text import (LoadedStudent, decode, encode_sources, encode_targets, ensure_newline_token,
                    load_student)
 
@@ -35,12 +35,10 @@ PRETRAIN_TARGET_LENGTH = 400
 
 def _student_for(spec: str, settings: Settings, out: Path, decoder_layers: int,
                  cross_attention: str = "random") -> LoadedStudent:
-    """The student to train: the saved last checkpoint when resuming, else ``spec``."""
-    last = out / LAST
-    if settings.resume and (last / STATE_FILE).is_file():
-        loaded = load_student(last)
-        loaded.origin = spec
-        return loaded
+    """The student to train, built from ``spec`` (a resumed run then loads the weights saved
+    in ``out/last``); a new run needs an empty ``out``."""
+    if not (settings.resume and resumable(out)):
+        ensure_empty(out)
     return load_student(spec, decoder_layers=decoder_layers, seed=settings.seed,
                         cross_attention=cross_attention)
 
@@ -105,8 +103,8 @@ def pretrain(corpus: Sequence[CorpusPair], *, student: str, out: str | Path,
                             "cross_attention": cross_attention,
                             "corpus_pairs": len(pairs)})
 
-    summary = Trainer(loaded, train_examples, settings, out, card_for, evaluate,
-                      keep_best=False).run()
+    summary = run(Seq2SeqJob(loaded, train_examples, settings, card_for, evaluate), out,
+                  keep_best=False)
     return {"stage": "pretrain", "initial_dev_loss": initial, "train_pairs": len(train),
             "dev_pairs": len(dev), **summary}
 
@@ -181,18 +179,17 @@ def finetune(data: Sequence[TaskData], *, student: str, out: str | Path, decoder
     targets: list[str] = []
     dev_sets: list[tuple[SlotTask, list]] = [(item.task, read_dataset(item.dev).examples)
                                              for item in data]
-    held_out = {sentence_key(ex.review.text) for ex in dev_sets[0][1]}
-    held_out.update(sentence_key(text) for text in held_out_texts)
+    held_out = HeldOut([ex.review.text for ex in dev_sets[0][1]] + list(held_out_texts))
     dropped: dict[str, int] = {}
     for item, (_, dev) in zip(data, dev_sets):
         read = _subset(read_dataset(item.train).examples, train_fraction, settings.seed)
-        train_examples = [ex for ex in read if sentence_key(ex.review.text) not in held_out]
-        dropped[item.task.name] = dropped.get(item.task.name, 0) + len(read) - len(train_examples)
+        train_examples, count = held_out.split(read)
+        dropped[item.task.name] = dropped.get(item.task.name, 0) + count
         for ex in train_examples:
             sources.append((item.task.prefix if prefix else "") + ex.review.text)
             targets.append(item.task.linearise(ex.elements))
-        log(f"{item.task.name}: {len(train_examples)} train ({len(read) - len(train_examples)} "
-            f"dropped: held-out sentences), {len(dev)} dev reviews")
+        log(f"{item.task.name}: {len(train_examples)} train ({count} dropped: held-out "
+            f"sentences), {len(dev)} dev reviews")
     examples = _examples(loaded, sources, targets, settings)
     device = pick_device(settings.device)
     selection = data[0].task.name
@@ -213,7 +210,7 @@ def finetune(data: Sequence[TaskData], *, student: str, out: str | Path, decoder
                             "data": {i.task.name: {"train": str(i.train), "dev": str(i.dev)}
                                      for i in data}})
 
-    summary = Trainer(loaded, examples, settings, out, card_for, evaluate).run()
+    summary = run(Seq2SeqJob(loaded, examples, settings, card_for, evaluate), out)
     return {"stage": "finetune", "tasks": task_names, "selection_task": selection,
             "train_examples": len(examples), "dropped_overlap": dropped, **summary}
 
@@ -227,8 +224,7 @@ def init(student: str, out: str | Path, *, decoder_layers: int = 3, seed: int = 
     from .loop import save_model
 
     out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise TrainingError(f"{out} exists and is not empty")
+    ensure_empty(out)
     loaded = load_student(student, decoder_layers=decoder_layers, seed=seed,
                           cross_attention=cross_attention)
     ensure_newline_token(loaded)

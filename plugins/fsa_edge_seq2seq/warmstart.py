@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from fsa_edge.errors import TrainingError
+from fsa_edge.runtime import TOKENIZER_FILE
 from fsa_edge.student_support import is_bert_dir
 
 CROSS_ATTENTION_INITS = ("random", "self")
@@ -33,9 +34,9 @@ def wordpiece_tokenizer(bert_dir: Path) -> Any:
     from tokenizers import AddedToken, Tokenizer
     from transformers import PreTrainedTokenizerFast
 
-    file = bert_dir / "tokenizer.json"
+    file = bert_dir / TOKENIZER_FILE
     if not file.is_file():
-        raise TrainingError(f"{bert_dir} has no tokenizer.json (a fast WordPiece tokenizer)")
+        raise TrainingError(f"{bert_dir} has no {TOKENIZER_FILE} (a fast WordPiece tokenizer)")
     backend = Tokenizer.from_file(str(file))
     backend.no_padding()
     backend.no_truncation()

@@ -2,9 +2,10 @@
 
 An alternative to the generative student for ATSA and ACSA: a BERT encoder (the MiniLM warm
 start) tags aspect terms with their polarity (one unified tag per word-piece) and classifies
-every aspect category from the mean piece state. At run time the encoder runs in CTranslate2 and
-the heads in numpy (backend ``tagger``, no torch); training needs the ``train`` extra.
-Nothing heavy is imported here.
+every aspect category from an attention-pooled sentence vector (one learned query per category;
+models trained with ``--category-pooling mean`` use the mean piece state). At run time the encoder
+runs in CTranslate2 and the heads in numpy (backend ``tagger``, no torch); training needs the
+``train`` extra (``fsa-edge train tagger …``). Nothing heavy is imported here.
 """
 
 from __future__ import annotations
@@ -29,6 +30,12 @@ class TaggerStudent(Student):
     requires = ("torch", "transformers")
     extra = "train"
     description = "BERT encoder + term/category heads (MiniLM warm start); ATSA and ACSA"
+
+    @classmethod
+    def command(cls) -> Any:
+        from .commands import tagger
+
+        return tagger
 
     def __init__(self) -> None:
         check_requirements(type(self))
@@ -58,7 +65,14 @@ def register_backends(register) -> None:
 
 
 @hookimpl
-def register_commands(cli) -> None:
-    from .commands import tagger
+def register_converters(register) -> None:
+    from .conversion import TaggerConverter
 
-    cli.add_command(tagger)
+    register(TaggerConverter)
+
+
+@hookimpl
+def register_commands(cli) -> None:
+    from .commands import deprecated_tagger_group
+
+    cli.add_command(deprecated_tagger_group())

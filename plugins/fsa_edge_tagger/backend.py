@@ -5,14 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-from fsa_edge.backends import Backend, Prediction
+from fsa_edge.backends import Backend, Prediction, renamed_option
 from fsa_edge.card import CARD_FILE
-from fsa_edge.errors import BackendError
+from fsa_edge.errors import BackendError, install_hint
+from fsa_edge.runtime import (HEADS_FILE, MODEL_FILE, physical_cores, resolve_compute_type,
+                              resolve_device, run_sorted)
 from fsa_edge.tasks import SlotTask
 
-from .runtime import HEADS_FILE, TaggerRuntime, ctranslate2_encoder
+from .runtime import TaggerRuntime, ctranslate2_encoder
 
-MODEL_FILE = "model.bin"
 DEFAULT_MAX_BATCH_TOKENS = 4096
 DEFAULT_MAX_BATCH_SIZE = 64
 
@@ -21,8 +22,9 @@ class TaggerBackend(Backend):
     """Span tagging (ATSA) and category classification (ACSA) over a CTranslate2 encoder
     (an unconverted Hugging Face tagger directory is served by torch instead, for comparisons).
 
-    Options: ``compute_type`` (``auto``: the card's quantization), ``intra_threads`` (default:
-    physical cores), ``max_batch_tokens`` (4096), ``max_batch_size`` (64).
+    Options: ``compute_type`` (``auto``: the card's quantization), ``cpu_threads`` (default:
+    physical cores; its old name ``intra_threads`` is accepted for one release, with a
+    ``DeprecationWarning``), ``max_batch_tokens`` (4096), ``max_batch_size`` (64).
     """
 
     name = "tagger"
@@ -31,24 +33,22 @@ class TaggerBackend(Backend):
     description = "encoder + task heads (CTranslate2 encoder, numpy heads), torch-free"
 
     def __init__(self, path: str | Path, *, device: str = "auto", compute_type: str = "auto",
-                 intra_threads: int | None = None,
+                 cpu_threads: int | None = None,
                  max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS,
                  max_batch_size: int = DEFAULT_MAX_BATCH_SIZE, **options: Any) -> None:
+        cpu_threads = renamed_option(options, "intra_threads", "cpu_threads", cpu_threads)
         super().__init__(path, device=device, **options)
         self.max_batch_tokens = int(max_batch_tokens)
         self.max_batch_size = int(max_batch_size)
-        from fsa_edge_ctranslate2.backend import (physical_cores, resolve_compute_type,
-                                                  resolve_device)
-
         if not (self.path / MODEL_FILE).is_file():
-            self._load_torch(device, intra_threads)
+            self._load_torch(device, cpu_threads)
             return
         self.device = resolve_device(device)
         self.compute_type = resolve_compute_type(compute_type, self.card.quantization,
                                                  self.device)
         encode = ctranslate2_encoder(self.path, device=self.device,
                                      compute_type=self.compute_type,
-                                     threads=int(intra_threads or physical_cores()))
+                                     threads=int(cpu_threads or physical_cores()))
         self.runtime = TaggerRuntime.from_directory(self.path, self.card, encode)
 
     def _load_torch(self, device: str, threads: int | None) -> None:
@@ -60,7 +60,7 @@ class TaggerBackend(Backend):
             from .training import load_for_scoring
         except ImportError as exc:
             raise BackendError(f"{self.path} is an unconverted tagger: serving it needs torch "
-                               f"and transformers (pip install 'fsa-edge[train]'): {exc}") from None
+                               f"and transformers ({install_hint('train')}): {exc}") from None
         from fsa_edge.student_support import pick_device
 
         self.device = pick_device(device)
@@ -73,8 +73,6 @@ class TaggerBackend(Backend):
             path / CARD_FILE).is_file()
 
     def predict(self, texts: Sequence[str], *, task: SlotTask) -> list[Prediction]:
-        from fsa_edge_ctranslate2.batching import run_sorted
-
         lengths = [len(t) for t in texts]
         budget = self.max_batch_tokens * 4  # characters ≈ 4 × word-pieces
         elements = run_sorted(list(texts), lengths,

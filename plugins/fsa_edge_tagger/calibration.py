@@ -24,8 +24,9 @@ from fsa_edge.errors import FsaEdgeError, TrainingError
 from fsa_edge.metric import evaluate
 from fsa_edge.model import SentimentElement
 from fsa_edge.readers import read_dataset
+from fsa_edge.runtime import HEADS_FILE
 
-from .runtime import HEADS_FILE, TaggerRuntime
+from .runtime import TaggerRuntime
 from .scheme import decode_categories
 
 THRESHOLDS = (None, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)
@@ -75,10 +76,10 @@ def calibrate_none_threshold(directory: str | Path, dev_files: Sequence[str | Pa
     for target in targets:
         if not (target / HEADS_FILE).is_file() or not (target / CARD_FILE).is_file():
             raise TrainingError(f"{target}: not a tagger directory (no {HEADS_FILE} or card) — "
-                                "calibrate the output of 'fsa-edge tagger train' or its "
+                                "calibrate the output of 'fsa-edge train tagger finetune' or its "
                                 "conversion")
     try:
-        runtime = TaggerBackend(directory, device=device, intra_threads=threads).runtime
+        runtime = TaggerBackend(directory, device=device, cpu_threads=threads).runtime
     except FsaEdgeError as exc:
         raise TrainingError(f"{directory}: cannot load the tagger: {exc}") from None
     by_file = dev_f1_by_threshold(runtime, dev_files, thresholds)

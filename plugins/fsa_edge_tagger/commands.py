@@ -1,4 +1,7 @@
-"""``fsa-edge tagger train``: fine-tune the encoder-with-heads student on ATSA / ACSA data."""
+"""``fsa-edge train tagger finetune|pretrain|calibrate``: the encoder-with-heads student.
+
+``fsa-edge tagger train|pretrain|calibrate`` are the deprecated names of these commands (one
+release)."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ def tagger() -> None:
     """The tagger student: a BERT encoder with term and category heads (ATSA, ACSA)."""
 
 
-@tagger.command("train")
+@tagger.command("finetune")
 @click.option("--data", "data_specs", multiple=True, required=True, metavar="TASK:TRAIN:DEV",
               help="atsa or acsa data, repeatable; the first selects the best epoch.")
 @click.option("--student", default="minilm", show_default=True,
@@ -50,13 +53,15 @@ def tagger() -> None:
               help="ENTITY#ATTRIBUTE categories share head parameters with their entity and "
                    "attribute (rare categories learn from their relatives).")
 @click.option("--max-minutes", type=float, default=None,
-              help="Stop after the epoch that crosses this time (the best epoch is kept).")
+              help="Stop after this time (the best epoch so far stays in OUT; OUT/last/ keeps "
+                   "the state for --resume).")
+@click.option("--resume", is_flag=True, help="Continue the run saved in OUT/last/.")
 def train_command(data_specs: tuple[str, ...], student: str, out: str, epochs: int,
                   batch_size: int, lr: float, head_lr: float, warmup_ratio: float,
                   weight_decay: float, seed: int, device: str, threads: int | None,
                   held_out: tuple[str, ...], select: str, extra_train: tuple[str, ...],
                   pooling: str, ema: float | None, share_category_parts: bool,
-                  max_minutes: float | None) -> None:
+                  max_minutes: float | None, resume: bool) -> None:
     """Fine-tune; the best epoch by dev F1 is written to OUT (convert it with fsa-edge convert)."""
     from fsa_edge.readers import read_dataset
 
@@ -71,7 +76,7 @@ def train_command(data_specs: tuple[str, ...], student: str, out: str, epochs: i
         head_lr=head_lr, warmup_ratio=warmup_ratio, weight_decay=weight_decay, seed=seed,
         device=device, threads=threads, select=select, pooling=pooling, extra_train=extras,
         held_out_texts=held_out_texts, ema=ema, share_category_parts=share_category_parts,
-        max_seconds=max_minutes * 60 if max_minutes is not None else None)
+        max_seconds=max_minutes * 60 if max_minutes is not None else None, resume=resume)
     click.echo(json.dumps({k: v for k, v in summary.items() if k != "history"}))
 
 
@@ -107,15 +112,30 @@ def calibrate_command(model: str, dev_files: tuple[str, ...], threads: int | Non
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
               show_default=True)
 @click.option("--threads", type=int, default=None)
+@click.option("--resume", is_flag=True, help="Continue the run saved in OUT/last/.")
 def pretrain_command(corpus: str, student: str, out: str, epochs: int, batch_size: int,
-                     lr: float, seed: int, device: str, threads: int | None) -> None:
+                     lr: float, seed: int, device: str, threads: int | None,
+                     resume: bool) -> None:
     """Masked-language modelling of the encoder on the teacher responses (domain adaptation);
-    OUT is a BERT directory for `fsa-edge tagger train --student OUT`."""
+    OUT is a BERT directory for `fsa-edge train tagger finetune --student OUT`."""
     from fsa_edge.training import read_corpus
 
     from . import TaggerStudent
 
     summary = TaggerStudent().pretrain(read_corpus(corpus), student=student, out=out,
                                        epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                                       device=device, threads=threads)
+                                       device=device, threads=threads, resume=resume)
     click.echo(json.dumps(summary))
+
+
+def deprecated_tagger_group() -> click.Group:
+    """``fsa-edge tagger train|pretrain|calibrate``: the old names, hidden, each saying so."""
+    from fsa_edge.cli.train import deprecated_alias
+
+    group = click.Group("tagger", hidden=True,
+                        help="Deprecated: use 'fsa-edge train tagger'.")
+    for old, new in (("train", "finetune"), ("pretrain", "pretrain"),
+                     ("calibrate", "calibrate")):
+        group.add_command(deprecated_alias(tagger.commands[new], old=f"fsa-edge tagger {old}",
+                                           new=f"fsa-edge train tagger {new}", name=old))
+    return group

@@ -17,12 +17,11 @@ import numpy as np
 from fsa_edge.card import ModelCard
 from fsa_edge.errors import BackendError
 from fsa_edge.model import SentimentElement
+from fsa_edge.runtime import HEADS_FILE, TOKENIZER_FILE
 
 from .scheme import (CATEGORY_CLASSES, TAGS, category_logits, decode_categories, decode_terms,
                      pieces_of)
 
-HEADS_FILE = "heads.npz"
-TOKENIZER_FILE = "tokenizer.json"
 Encoder = Callable[[list[list[str]]], np.ndarray]
 HEAD_BLAS_THREADS_ENV = "FSA_EDGE_HEAD_BLAS_THREADS"
 _blas_controller = None
@@ -161,5 +160,5 @@ def ctranslate2_encoder(directory: Path, *, device: str, compute_type: str,
     return encode
 
 
-__all__ = ["Encoder", "HEADS_FILE", "HEAD_BLAS_THREADS_ENV", "TaggerRuntime",
+__all__ = ["Encoder", "HEAD_BLAS_THREADS_ENV", "TaggerRuntime",
            "ctranslate2_encoder", "load_heads", "load_tokenizer", "one_blas_thread"]

@@ -17,7 +17,8 @@ from typing import Sequence
 
 import numpy as np
 
-POLARITIES = ("positive", "negative", "neutral", "conflict")
+from fsa_edge.model import POLARITIES
+
 TAGS = ("O",) + tuple(f"{kind}-{p}" for p in POLARITIES for kind in ("B", "I"))
 CATEGORY_CLASSES = ("none",) + POLARITIES
 IGNORE = -100

@@ -2,21 +2,16 @@
 
 ATSA examples train the term head (cross-entropy over unified tags per word-piece), ACSA examples
 the category head (cross-entropy over none/polarities per category, summed over categories, from
-each category's attention-pooled state or the mean piece state).
-After each epoch the dev set of the first task is scored with the core metric through the same
-decoding the shipped model uses; the best epoch is kept in ``out`` as a Hugging Face BERT
-directory + ``heads.npz`` + tokenizer + card (``fsa-edge convert`` turns it into CTranslate2).
-Requires torch and transformers.
+each category's attention-pooled state or the mean piece state). The loop is the core's
+:class:`fsa_edge.trainer.Trainer`; :class:`TaggerJob` supplies the model, the loss (one task per
+batch), the dev score — the core metric on the same decoding the shipped model uses — and the
+saved directory: a Hugging Face BERT directory + ``heads.npz`` + tokenizer + card
+(``fsa-edge convert`` turns it into CTranslate2). Requires torch and transformers.
 """
 
 from __future__ import annotations
 
-import json
-import random
 import shutil
-import sys
-import time
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -26,21 +21,15 @@ from fsa_edge.card import ModelCard
 from fsa_edge.errors import TrainingError
 from fsa_edge.metric import evaluate
 from fsa_edge.readers import read_dataset
-from fsa_edge.training import TaskData, sentence_key
+from fsa_edge.runtime import HEADS_FILE, TOKENIZER_FILES
+from fsa_edge.trainer import (Schedule, Trainer, TrainingJob, TrainSettings, ensure_empty, log,
+                             resumable)
+from fsa_edge.training import HeldOut, TaskData
 
-from .averaging import WeightAverage
-from .runtime import HEADS_FILE, TaggerRuntime, load_tokenizer
+from .runtime import TaggerRuntime, load_tokenizer
 from .scheme import CATEGORY_CLASSES, IGNORE, POLARITIES, TAGS, pieces_of, term_tags
 
 TASKS = ("atsa", "acsa")
-METRICS_FILE = "metrics.jsonl"
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                   "vocab.txt")
-
-
-def log(message: str) -> None:
-    print(f"fsa-edge tagger: {message}", file=sys.stderr, flush=True)
-
 
 def encoder_dir(student: str) -> Path:
     """``minilm`` (the bundled all-MiniLM-L6-v2) or a BERT directory (``model_type`` bert)."""
@@ -187,13 +176,11 @@ class _Net:
 
 
 def _examples(tokenizer: Any, task: str, examples: Sequence[Any], categories: Sequence[str],
-              held_out: set[str]) -> tuple[list[dict], int]:
+              held_out: HeldOut) -> tuple[list[dict], int]:
     """Tokenised training rows of one data set, and how many held-out sentences were dropped."""
-    rows, dropped = [], 0
-    for example in examples:
-        if sentence_key(example.review.text) in held_out:
-            dropped += 1
-            continue
+    kept, dropped = held_out.split(examples)
+    rows = []
+    for example in kept:
         encoding = tokenizer.encode(example.review.text)
         row: dict[str, Any] = {"task": task, "ids": encoding.ids}
         if task == "atsa":
@@ -223,21 +210,6 @@ def parse_extra_train(spec: str) -> tuple[str, str]:
 def _set_name(item: TaskData) -> str:
     """``task:folder`` of a data set (``atsa:rest14``)."""
     return f"{item.task.name}:{Path(item.train).parent.name}"
-
-
-def _batches(rows: list[dict], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
-    """Per task, length-sorted pools shuffled into batches (one task per batch)."""
-    rng = random.Random(seed * 100_003 + epoch)
-    batches = []
-    for task in TASKS:
-        order = [i for i, r in enumerate(rows) if r["task"] == task]
-        rng.shuffle(order)
-        pool = batch_size * 32
-        for start in range(0, len(order), pool):
-            chunk = sorted(order[start:start + pool], key=lambda i: len(rows[i]["ids"]))
-            batches.extend(chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size))
-    rng.shuffle(batches)
-    return batches
 
 
 def _loss(net: _Net, rows: list[dict], pad: int, device: str) -> Any:
@@ -311,6 +283,107 @@ def save(net: _Net, out: Path, source: Path, card: ModelCard) -> None:
     card.save(out)
 
 
+class TaggerJob(TrainingJob):
+    """The tagger's part of a training run: data rows, the net, its loss, dev score and saving."""
+
+    def __init__(self, data: Sequence[TaskData], *, student: str, dropout: float, lr: float,
+                 head_lr: float, weight_decay: float, max_input_length: int, select: str,
+                 pooling: str, share_category_parts: bool, held_out_texts: Sequence[str],
+                 extra_train: Sequence[tuple[str, str | Path]], card_extra: dict[str, Any]
+                 ) -> None:
+        from fsa_edge.student_support import quiet_transformers
+
+        quiet_transformers()
+        self.data, self.student, self.select = list(data), student, select
+        self.dropout, self.pooling, self.share_parts = dropout, pooling, share_category_parts
+        self.lr, self.head_lr, self.weight_decay = lr, head_lr, weight_decay
+        self.max_input_length = max_input_length
+        self.source = encoder_dir(student)
+        self.tokenizer = load_tokenizer(self.source, max_input_length)
+        trains = [read_dataset(item.train).examples for item in data]
+        self.devs = [read_dataset(item.dev).examples for item in data]
+        self.categories = sorted({e.category for item, examples in zip(data, trains)
+                                  if item.task.name == "acsa" for ex in examples
+                                  for e in ex.elements if e.category})
+        held_out = HeldOut([ex.review.text for ex in self.devs[0]])
+        held_out.keys |= HeldOut(held_out_texts).keys
+        sets = [(_set_name(item), item.task.name, examples)
+                for item, examples in zip(data, trains)]
+        for task, path in extra_train:
+            if task not in TASKS:
+                raise TrainingError(f"extra training data must be {' or '.join(TASKS)}, "
+                                    f"not {task!r}")
+            sets.append((f"extra:{task}:{Path(path).name}", task, read_dataset(path).examples))
+        self.rows: list[dict] = []
+        self.dropped: dict[str, int] = {}
+        self.unknown: dict[str, int] = {}
+        for name, task, examples in sets:
+            part, self.dropped[name] = _examples(self.tokenizer, task, examples, self.categories,
+                                                 held_out)
+            self.rows += part
+            self.unknown[name] = sum(1 for ex in examples for e in ex.elements
+                                     if task == "acsa" and e.category not in self.categories)
+            ignored = (f"; {self.unknown[name]} elements of unknown categories ignored"
+                       if self.unknown[name] else "")
+            log(f"{name}: {len(part)} train ({self.dropped[name]} dropped: held-out "
+                f"sentences{ignored})")
+        self.lengths = [len(row["ids"]) for row in self.rows]
+        self.groups = [[i for i, row in enumerate(self.rows) if row["task"] == task]
+                       for task in TASKS]
+        self.pad = self.tokenizer.token_to_id("[PAD]") or 0
+        self.card_extra = card_extra
+        self.net: _Net | None = None
+
+    def build(self, device: str) -> None:
+        import torch
+        from transformers import BertModel
+
+        encoder = BertModel.from_pretrained(str(self.source), dtype=torch.float32)
+        self.net = _Net(encoder, len(self.categories), self.dropout, self.pooling,
+                        category_parts(self.categories) if self.share_parts else None)
+        self.module = self.net.modules
+        self.module.to(device)
+
+    def parameter_groups(self) -> list[dict[str, Any]]:
+        encoder = self.net.encoder.named_parameters()
+        decay, no_decay = [], []
+        for _, parameter in encoder:
+            (decay if parameter.ndim >= 2 else no_decay).append(parameter)
+        return [{"params": decay, "lr": self.lr, "weight_decay": self.weight_decay},
+                {"params": no_decay, "lr": self.lr, "weight_decay": 0.0},
+                {"params": self.net.head_parameters(), "lr": self.head_lr, "weight_decay": 0.0}]
+
+    def schedule(self, total_steps: int, warmup_ratio: float) -> Schedule:
+        # warm-up steps rounded down, as every recorded tagger run had them
+        return Schedule(max(1, int(total_steps * warmup_ratio)), total_steps)
+
+    def loss(self, batch: list[int], device: str) -> Any:
+        return _loss(self.net, [self.rows[i] for i in batch], self.pad, device)
+
+    def evaluate(self, device: str) -> tuple[float, dict[str, Any]]:
+        selection = self.data[0]
+        scored = (zip(self.data, self.devs) if self.select == "mean"
+                  else [(selection, self.devs[0])])
+        results = {_set_name(item): dev_f1(self.net, self.tokenizer, self.categories,
+                                           item.task.name, examples, device)
+                   for item, examples in scored}
+        result = results[_set_name(selection)]
+        score = round(sum(r["f1"] for r in results.values()) / len(results), 4)
+        metrics = {f"dev_f1_{selection.task.name}": result["f1"],
+                   "dev_precision": result["precision"], "dev_recall": result["recall"],
+                   "dev_score": score}
+        if self.select == "mean":
+            metrics["dev_f1"] = {name: r["f1"] for name, r in results.items()}
+        return score, metrics
+
+    def save(self, directory: Path, record: dict[str, Any]) -> None:
+        save(self.net, directory, self.source, _card(
+            self.data, self.categories, self.max_input_length,
+            {**self.card_extra, "epoch": record["epoch"], "metrics": record,
+             "dropped_overlap": self.dropped, "ignored_unknown_categories": self.unknown},
+            self.pooling))
+
+
 def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: str | Path,
                     epochs: int = 10, batch_size: int = 16, lr: float = 1e-4,
                     head_lr: float = 1e-3, warmup_ratio: float = 0.1, weight_decay: float = 0.01,
@@ -320,22 +393,18 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
                     select: str = "first", pooling: str = "attention",
                     extra_train: Sequence[tuple[str, str | Path]] = (),
                     ema: float | None = None, share_category_parts: bool = False,
-                    log_every: int = 50) -> dict[str, Any]:
+                    resume: bool = False, log_every: int = 50) -> dict[str, Any]:
     """Fine-tune a tagger on ATSA and/or ACSA data; keep the best epoch by dev F1 of the first
     data set (``select="first"``) or by the mean dev F1 of all (``"mean"``, every dev set is
     scored each epoch). ``pooling`` is the category head's sentence vector: ``"attention"`` (one
     learned query per category) or ``"mean"``. ``extra_train`` adds ``(task, file)`` training
     data with no dev split (another corpus of the same task); its categories outside those of
     the main ACSA train sets are ignored and counted. ``ema``: score and save an exponential
-    moving average of the weights with this decay (:mod:`.averaging`). ``share_category_parts``:
-    categories ``ENTITY#ATTRIBUTE`` share parameters with their entity and attribute (see
-    :class:`_Net`; the saved heads are the same arrays either way). Training sentences of the
-    first data set's dev split or of ``held_out_texts`` are dropped."""
-    import torch
-    from transformers import BertModel
-
-    from fsa_edge.student_support import pick_device, quiet_transformers
-
+    moving average of the weights with this decay. ``share_category_parts``: categories
+    ``ENTITY#ATTRIBUTE`` share parameters with their entity and attribute (see :class:`_Net`;
+    the saved heads are the same arrays either way). Training sentences of the first data set's
+    dev split or of ``held_out_texts`` are dropped. ``max_seconds`` stops the run (``OUT/last/``
+    keeps its state); ``resume`` continues it."""
     if not data:
         raise TrainingError("no task data given")
     if select not in ("first", "mean"):
@@ -345,133 +414,27 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
     for item in data:
         if item.task.name not in TASKS:
             raise TrainingError(f"the tagger trains {', '.join(TASKS)}, not {item.task.name!r}")
-    out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise TrainingError(f"{out} exists and is not empty")
-    device = pick_device(device)
-    saved_threads = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    quiet_transformers()
-    source = encoder_dir(student)
-    tokenizer = load_tokenizer(source, max_input_length)
-    trains = [read_dataset(item.train).examples for item in data]
-    devs = [read_dataset(item.dev).examples for item in data]
-    categories = sorted({e.category for item, examples in zip(data, trains)
-                         if item.task.name == "acsa" for ex in examples for e in ex.elements
-                         if e.category})
-    held_out = {sentence_key(ex.review.text) for ex in devs[0]}
-    held_out.update(sentence_key(t) for t in held_out_texts)
-    rows, dropped = [], {}
-    sets = [(_set_name(item), item.task.name, examples) for item, examples in zip(data, trains)]
-    for task, path in extra_train:
-        if task not in TASKS:
-            raise TrainingError(f"extra training data must be {' or '.join(TASKS)}, not {task!r}")
-        sets.append((f"extra:{task}:{Path(path).name}", task, read_dataset(path).examples))
-    unknown = {}
-    for name, task, examples in sets:
-        part, dropped[name] = _examples(tokenizer, task, examples, categories, held_out)
-        rows += part
-        unknown[name] = sum(1 for ex in examples for e in ex.elements
-                            if task == "acsa" and e.category not in categories)
-        ignored = f"; {unknown[name]} elements of unknown categories ignored" \
-            if unknown[name] else ""
-        log(f"{name}: {len(part)} train ({dropped[name]} dropped: held-out sentences{ignored})")
-    encoder = BertModel.from_pretrained(str(source), dtype=torch.float32)
-    net = _Net(encoder, len(categories), dropout, pooling,
-               category_parts(categories) if share_category_parts else None)
-    net.modules.to(device)
-    average = WeightAverage(net.modules.parameters(), ema) if ema else None
-    head_params = net.head_parameters()
-    decay = [p for n, p in encoder.named_parameters() if p.ndim >= 2]
-    no_decay = [p for n, p in encoder.named_parameters() if p.ndim < 2]
-    optimizer = torch.optim.AdamW([
-        {"params": decay, "lr": lr, "weight_decay": weight_decay},
-        {"params": no_decay, "lr": lr, "weight_decay": 0.0},
-        {"params": head_params, "lr": head_lr, "weight_decay": 0.0}])
-    steps_per_epoch = len(_batches(rows, batch_size, seed, 0))
-    total = steps_per_epoch * epochs
-    warmup = max(1, int(total * warmup_ratio))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: (s + 1) / warmup if s < warmup
-        else max(0.0, (total - s) / max(1, total - warmup)))
-    pad = tokenizer.token_to_id("[PAD]") or 0
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda")
-                else torch.autocast("cpu", enabled=False))
-    out.mkdir(parents=True, exist_ok=True)
-    selection = data[0]
-    best, best_epoch, history = None, None, []
-    started = time.perf_counter()
-    interrupted = False
-    try:
-        for epoch in range(epochs):
-            net.modules.train()
-            epoch_started = time.perf_counter()
-            running = 0.0
-            batches = _batches(rows, batch_size, seed, epoch)
-            for step, batch in enumerate(batches, 1):
-                with autocast:
-                    loss = _loss(net, [rows[i] for i in batch], pad, device)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(net.modules.parameters(), 1.0)
-                optimizer.step()
-                scheduler.step()
-                if average is not None:
-                    average.update()
-                running += float(loss.detach())
-                if log_every and step % log_every == 0:
-                    log(f"epoch {epoch + 1}/{epochs} step {step}/{len(batches)} "
-                        f"loss {running / step:.4f}")
-            # Scoring and saving both see the averaged weights (when averaging), swapped in once.
-            with average.applied() if average is not None else nullcontext():
-                scored = zip(data, devs) if select == "mean" else [(selection, devs[0])]
-                results = {_set_name(item): dev_f1(net, tokenizer, categories, item.task.name,
-                                                   examples, device)
-                           for item, examples in scored}
-                result = results[_set_name(selection)]
-                score = round(sum(r["f1"] for r in results.values()) / len(results), 4)
-                record = {"epoch": epoch + 1, "train_loss": round(running / len(batches), 6),
-                          "epoch_seconds": round(time.perf_counter() - epoch_started, 2),
-                          f"dev_f1_{selection.task.name}": result["f1"],
-                          "dev_precision": result["precision"], "dev_recall": result["recall"],
-                          "dev_score": score}
-                if select == "mean":
-                    record["dev_f1"] = {name: r["f1"] for name, r in results.items()}
-                improved = best is None or score > best
-                if improved:
-                    best, best_epoch = score, epoch + 1
-                    save(net, out, source, _card(data, categories, max_input_length, {
-                        "student_init": student, "seed": seed, "epoch": epoch + 1,
-                        "metrics": record, "dropped_overlap": dropped,
-                        "extra_train": [f"{t}:{p}" for t, p in extra_train],
-                        "ignored_unknown_categories": unknown,
-                        "recipe": {"epochs": epochs, "batch_size": batch_size, "lr": lr,
-                                   "head_lr": head_lr, "warmup_ratio": warmup_ratio,
-                                   "weight_decay": weight_decay, "dropout": dropout,
-                                   "select": select, "pooling": pooling, "ema": ema,
-                                   "share_category_parts": share_category_parts}}, pooling))
-            record["best_epoch"] = best_epoch
-            history.append(record)
-            with (out / METRICS_FILE).open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(record, sort_keys=True) + "\n")
-            log(f"epoch {epoch + 1}: loss {record['train_loss']:.4f}, dev score {score}"
-                f"{' (best)' if improved else ''}")
-            if max_seconds is not None and time.perf_counter() - started >= max_seconds:
-                interrupted = epoch + 1 < epochs
-                break
-    finally:
-        torch.set_num_threads(saved_threads)
-    return {"stage": "finetune", "student": "tagger", "out": str(out),
-            "tasks": [i.task.name for i in data], "train_examples": len(rows),
-            "dropped_overlap": dropped, "ignored_unknown_categories": unknown,
-            "categories": len(categories), "best_epoch": best_epoch,
-            "best_score": best, "epochs_done": len(history), "interrupted": interrupted,
-            "seconds": round(time.perf_counter() - started, 2), "history": history}
-
+    recipe = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "head_lr": head_lr,
+              "warmup_ratio": warmup_ratio, "weight_decay": weight_decay, "dropout": dropout,
+              "select": select, "pooling": pooling, "ema": ema,
+              "share_category_parts": share_category_parts}
+    settings = TrainSettings(epochs=epochs, batch_size=batch_size, warmup_ratio=warmup_ratio,
+                             seed=seed, device=device, threads=threads, ema=ema,
+                             max_seconds=max_seconds, log_every=log_every, resume=resume)
+    if not (resume and resumable(Path(out))):  # a full folder fails before the data is read
+        ensure_empty(Path(out))
+    job = TaggerJob(
+        data, student=student, dropout=dropout, lr=lr, head_lr=head_lr,
+        weight_decay=weight_decay, max_input_length=max_input_length, select=select,
+        pooling=pooling, share_category_parts=share_category_parts,
+        held_out_texts=held_out_texts, extra_train=extra_train,
+        card_extra={"student_init": student, "seed": seed,
+                    "extra_train": [f"{t}:{p}" for t, p in extra_train], "recipe": recipe})
+    summary = Trainer(job, settings, out, recipe={**recipe, "seed": seed}).run()
+    return {"stage": "finetune", "student": "tagger", "tasks": [i.task.name for i in data],
+            "train_examples": len(job.rows), "dropped_overlap": job.dropped,
+            "ignored_unknown_categories": job.unknown, "categories": len(job.categories),
+            **summary}
 
 def load_for_scoring(directory: str | Path, *, device: str = "cpu",
                      threads: int | None = None) -> TaggerRuntime:

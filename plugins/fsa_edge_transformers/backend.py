@@ -6,9 +6,9 @@ import math
 from pathlib import Path
 from typing import Any, Sequence
 
-from fsa_edge.backends import Generation, GenerativeBackend
+from fsa_edge.backends import Generation, GenerativeBackend, renamed_option
 from fsa_edge.errors import BackendError
-from fsa_edge_ctranslate2.batching import run_sorted
+from fsa_edge.runtime import run_sorted
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json",
                 "pytorch_model.bin.index.json")
@@ -18,7 +18,9 @@ class TransformersBackend(GenerativeBackend):
     """Greedy ``generate`` with torch; the score is the mean token probability.
 
     Options: ``dtype`` (``float32``; ``float16`` on CUDA), ``beam_size`` (1),
-    ``max_batch_tokens`` (4096), ``max_batch_size`` (64), ``threads`` (torch intra-op threads).
+    ``max_batch_tokens`` (4096), ``max_batch_size`` (64), ``cpu_threads`` (torch intra-op
+    threads; its old name ``threads`` is accepted for one release, with a
+    ``DeprecationWarning``).
     """
 
     name = "transformers"
@@ -28,17 +30,17 @@ class TransformersBackend(GenerativeBackend):
 
     def __init__(self, path: str | Path, *, device: str = "auto", dtype: str = "float32",
                  beam_size: int = 1, max_batch_tokens: int = 4096, max_batch_size: int = 64,
-                 threads: int | None = None, **options: Any) -> None:
+                 cpu_threads: int | None = None, **options: Any) -> None:
+        cpu_threads = renamed_option(options, "threads", "cpu_threads", cpu_threads)
         super().__init__(path, device=device, **options)
         import torch
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        if device == "cuda" and not torch.cuda.is_available():
-            raise BackendError("device 'cuda' requested but torch sees no CUDA device")
-        if threads:
-            torch.set_num_threads(int(threads))
+        from fsa_edge.student_support import pick_device
+
+        device = pick_device(device)
+        if cpu_threads:
+            torch.set_num_threads(int(cpu_threads))
         self.device = device
         self.beam_size = int(beam_size)
         self.max_batch_tokens = int(max_batch_tokens)

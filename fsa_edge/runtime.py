@@ -1,0 +1,108 @@
+"""Run-time helpers every backend and converter shares, defined once.
+
+Length-sorted batching under a token budget, device and compute-type resolution for
+CTranslate2, the physical core count (the default of ``cpu_threads``), and the names of the
+files a model directory carries beside its weights. Light at import: ``ctranslate2`` and
+``psutil`` are imported inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, Sequence, TypeVar
+
+from .errors import BackendError
+
+T = TypeVar("T")
+
+#: The CTranslate2 weights file of a converted model.
+MODEL_FILE = "model.bin"
+#: The task heads of an encoder-with-heads model (numpy arrays, applied outside CTranslate2).
+HEADS_FILE = "heads.npz"
+#: The tokenizer the torch-free runtime reads (``tokenizers`` library).
+TOKENIZER_FILE = "tokenizer.json"
+#: Every tokenizer file a model directory may carry (copied on save and on conversion).
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                   "vocab.txt", "vocab.json", "merges.txt", "spiece.model")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def physical_cores() -> int:
+    """Physical CPU cores (psutil when installed), else the logical count."""
+    try:
+        import psutil
+
+        count = psutil.cpu_count(logical=False)
+    except ImportError:
+        count = None
+    return max(1, count or os.cpu_count() or 1)
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` → ``cuda`` when CTranslate2 sees a GPU, else ``cpu``."""
+    import ctranslate2
+
+    if device == "auto":
+        return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    if device not in ("cpu", "cuda"):
+        raise BackendError(f"unknown device {device!r}; use {', '.join(DEVICES)}")
+    if device == "cuda" and ctranslate2.get_cuda_device_count() == 0:
+        raise BackendError("device 'cuda' requested but CTranslate2 sees no CUDA device")
+    return device
+
+
+def resolve_compute_type(compute_type: str, quantization: str | None, device: str) -> str:
+    """``auto`` → what the model was quantized to, made runnable on ``device``."""
+    if compute_type != "auto":
+        return compute_type
+    quantization = (quantization or "").lower()
+    if quantization.startswith("int8"):
+        return "int8_float16" if device == "cuda" else "int8"
+    if quantization in ("float16", "bfloat16"):
+        return quantization if device == "cuda" else "float32"
+    if quantization == "float32":
+        return "float32"
+    return "int8_float16" if device == "cuda" else "int8"
+
+
+def plan_batches(lengths: Sequence[int], max_batch_tokens: int, max_batch_size: int = 256
+                 ) -> list[list[int]]:
+    """Input indices grouped into batches, shortest inputs first.
+
+    A batch holds inputs of similar length, at most ``max_batch_size`` of them, and its padded
+    size (longest input × count) stays within ``max_batch_tokens`` (a single input longer than
+    the budget gets a batch of its own).
+    """
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+    batches: list[list[int]] = []
+    current: list[int] = []
+    longest = 0
+    for index in order:
+        width = max(longest, max(1, lengths[index]))
+        if current and (width * (len(current) + 1) > max_batch_tokens
+                        or len(current) >= max_batch_size):
+            batches.append(current)
+            current, width = [], max(1, lengths[index])
+        current.append(index)
+        longest = width
+    if current:
+        batches.append(current)
+    return batches
+
+
+def run_sorted(items: Sequence[T], lengths: Sequence[int], run: Callable[[list[T]], list],
+               *, max_batch_tokens: int, max_batch_size: int = 256) -> list:
+    """``run`` over length-sorted batches of ``items``; the results in the order of ``items``."""
+    results: list = [None] * len(items)
+    for batch in plan_batches(lengths, max_batch_tokens, max_batch_size):
+        outputs = run([items[i] for i in batch])
+        if len(outputs) != len(batch):
+            raise RuntimeError(f"a batch of {len(batch)} inputs gave {len(outputs)} outputs")
+        for index, output in zip(batch, outputs):
+            results[index] = output
+    return results
+
+
+__all__ = ["DEVICES", "HEADS_FILE", "MODEL_FILE", "TOKENIZER_FILE", "TOKENIZER_FILES",
+           "physical_cores", "plan_batches", "resolve_compute_type", "resolve_device",
+           "run_sorted"]
