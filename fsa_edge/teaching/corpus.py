@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from ..errors import InputError, TeacherError
+from ..files import fsync_dir
 
 try:  # POSIX only; elsewhere the corpus works without the lock.
     import fcntl
@@ -159,7 +160,7 @@ class CorpusWriter:
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, self.path)
-        _fsync_dir(self.path.parent)
+        fsync_dir(self.path.parent)
         old = self._handle
         self._handle = open(self.path, "a+b")
         self._lock()
@@ -203,16 +204,3 @@ class CorpusWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -12,16 +12,10 @@ import json
 import os
 from pathlib import Path
 
+from ..files import cache_dir
+
 CACHE_FILE = "sha256.json"
 _CHUNK = 1 << 22
-
-
-def cache_dir() -> Path:
-    explicit = os.environ.get("FSA_EDGE_CACHE")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "fsa-edge"
 
 
 def _key(path: Path) -> str:

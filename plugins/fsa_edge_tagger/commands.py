@@ -11,6 +11,9 @@ import click
 
 from fsa_edge.training import TaskData
 
+STUDENT_HELP = ("'minilm' (all-MiniLM-L6-v2), 'mpnet' (all-mpnet-base-v2, an optional install), "
+                "or a BERT or MPNet directory.")
+
 
 @click.group()
 def tagger() -> None:
@@ -20,8 +23,7 @@ def tagger() -> None:
 @tagger.command("finetune")
 @click.option("--data", "data_specs", multiple=True, required=True, metavar="TASK:TRAIN:DEV",
               help="atsa or acsa data, repeatable; the first selects the best epoch.")
-@click.option("--student", default="minilm", show_default=True,
-              help="'minilm' (bundled all-MiniLM-L6-v2) or a BERT directory.")
+@click.option("--student", default="minilm", show_default=True, help=STUDENT_HELP)
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @click.option("--epochs", type=int, default=10, show_default=True)
 @click.option("--batch-size", type=int, default=16, show_default=True)
@@ -103,7 +105,7 @@ def calibrate_command(model: str, dev_files: tuple[str, ...], threads: int | Non
 @tagger.command("pretrain")
 @click.option("--corpus", required=True, type=click.Path(exists=True, dir_okay=False),
               help="JSONL teacher corpus ({ID, Text, <teacher>_response} or {id, text, response}).")
-@click.option("--student", default="minilm", show_default=True)
+@click.option("--student", default="minilm", show_default=True, help=STUDENT_HELP)
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @click.option("--epochs", type=int, default=2, show_default=True)
 @click.option("--batch-size", type=int, default=16, show_default=True)

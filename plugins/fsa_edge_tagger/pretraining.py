@@ -24,12 +24,13 @@ from fsa_edge.trainer import (Schedule, Trainer, TrainingJob, TrainSettings, ens
 from fsa_edge.training import CorpusPair
 
 from .runtime import load_tokenizer
-from .training import encoder_dir
+from .training import encoder_dir, special_token_id
 
 
 def chunks(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[list[int]]:
-    """Word-piece ids of ``texts`` cut into pieces of ``max_length - 2`` with [CLS] … [SEP]."""
-    cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+    """Word-piece ids of ``texts`` cut into pieces of ``max_length - 2`` with [CLS] … [SEP] (or
+    the family's spelling of them, ``<s>`` … ``</s>``)."""
+    cls, sep = special_token_id(tokenizer, "cls"), special_token_id(tokenizer, "sep")
     tokenizer.no_truncation()
     rows = []
     for encoding in tokenizer.encode_batch(list(texts), add_special_tokens=False):
@@ -65,18 +66,22 @@ class MaskedLanguageJob(TrainingJob):
                  dev: list[list[int]], *, lr: float, seed: int) -> None:
         self.source, self.tokenizer, self.train, self.dev = source, tokenizer, train, dev
         self.lr, self.seed = lr, seed
-        self.pad = tokenizer.token_to_id("[PAD]") or 0
-        self.mask_id = tokenizer.token_to_id("[MASK]")
-        self.specials = {tokenizer.token_to_id(t) for t in ("[CLS]", "[SEP]", "[PAD]")}
+        self.pad = special_token_id(tokenizer, "pad") or 0
+        self.mask_id = special_token_id(tokenizer, "mask")
+        self.specials = {special_token_id(tokenizer, role) for role in ("cls", "sep", "pad")}
         self.model: Any = None
+        self.head: Any = None
         self.generator: Any = None
         self.initial_dev_loss: float | None = None
 
     def build(self, device: str) -> None:
         import torch
-        from transformers import BertForMaskedLM
+        from transformers import AutoModelForMaskedLM
 
-        self.model = BertForMaskedLM.from_pretrained(str(self.source), dtype=torch.float32)
+        self.model = AutoModelForMaskedLM.from_pretrained(str(self.source), dtype=torch.float32)
+        # BERT's MLM head is ``cls``, MPNet's ``lm_head``; both take the encoder's states
+        head = getattr(self.model, "cls", None)
+        self.head = head if head is not None else self.model.lm_head
         self.module = self.model.to(device)
         self.generator = torch.Generator().manual_seed(self.seed)  # the training masks
         self.initial_dev_loss = self._dev_loss(device)
@@ -116,11 +121,12 @@ class MaskedLanguageJob(TrainingJob):
         """Cross-entropy at the chosen positions only (the vocabulary head is the costly part)."""
         import torch
 
-        hidden = self.model.bert(input_ids=inputs, attention_mask=attention).last_hidden_state
+        hidden = self.model.base_model(input_ids=inputs,
+                                       attention_mask=attention).last_hidden_state
         chosen = labels != -100
         if not bool(chosen.any()):
             return hidden.sum() * 0.0
-        logits = self.model.cls(hidden[chosen])
+        logits = self.head(hidden[chosen])
         return torch.nn.functional.cross_entropy(logits.float(), labels[chosen])
 
     def loss(self, batch: list[int], device: str) -> Any:
@@ -149,7 +155,7 @@ class MaskedLanguageJob(TrainingJob):
 
     def save(self, directory: Path, record: dict[str, Any]) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        self.model.bert.save_pretrained(str(directory))
+        self.model.base_model.save_pretrained(str(directory))
         for name in TOKENIZER_FILES:
             if (self.source / name).is_file():
                 shutil.copy2(self.source / name, directory / name)

@@ -26,20 +26,37 @@ from fsa_edge.trainer import (Schedule, Trainer, TrainingJob, TrainSettings, ens
                              resumable)
 from fsa_edge.training import HeldOut, TaskData
 
+from .distillation import Distillation, distillation_loss
 from .runtime import TaggerRuntime, load_tokenizer
 from .scheme import CATEGORY_CLASSES, IGNORE, POLARITIES, TAGS, pieces_of, term_tags
 
 TASKS = ("atsa", "acsa")
+#: each special token's spelling in the families' vocabularies (WordPiece, then BPE)
+SPECIAL_TOKENS = {"cls": ("[CLS]", "<s>"), "sep": ("[SEP]", "</s>"), "pad": ("[PAD]", "<pad>"),
+                  "mask": ("[MASK]", "<mask>")}
+
 
 def encoder_dir(student: str) -> Path:
-    """``minilm`` (the bundled all-MiniLM-L6-v2) or a BERT directory (``model_type`` bert)."""
-    from fsa_edge.student_support import MINILM_ALIAS, is_bert_dir, minilm_path
+    """A warm-start alias (``minilm``, ``mpnet``) or an encoder directory of a family the tagger
+    trains (config.json ``model_type`` bert or mpnet); local files only."""
+    from fsa_edge.student_support import (ENCODER_TYPES, WARM_STARTS, encoder_type,
+                                          warm_start_path)
 
-    path = minilm_path() if student == MINILM_ALIAS else Path(student)
-    if not is_bert_dir(path):
-        raise TrainingError(f"student {student!r}: the tagger starts from 'minilm' or a BERT "
-                            "directory (config.json model_type bert)")
+    path = warm_start_path(student) or Path(student)
+    if encoder_type(path) not in ENCODER_TYPES:
+        raise TrainingError(f"student {student!r}: the tagger starts from "
+                            f"{' or '.join(repr(a) for a in WARM_STARTS)} or an encoder directory "
+                            f"(config.json model_type {' or '.join(ENCODER_TYPES)})")
     return path
+
+
+def special_token_id(tokenizer: Any, role: str) -> int | None:
+    """The id of the ``cls``, ``sep``, ``pad`` or ``mask`` token in ``tokenizer``'s vocabulary."""
+    for token in SPECIAL_TOKENS[role]:
+        index = tokenizer.token_to_id(token)
+        if index is not None:
+            return index
+    return None
 
 
 POOLINGS = ("attention", "mean")
@@ -212,7 +229,10 @@ def _set_name(item: TaskData) -> str:
     return f"{item.task.name}:{Path(item.train).parent.name}"
 
 
-def _loss(net: _Net, rows: list[dict], pad: int, device: str) -> Any:
+def _loss(net: _Net, rows: list[dict], pad: int, device: str,
+          distill: Distillation | None = None) -> Any:
+    """The batch's gold loss (its task's head), plus the distillation term when ``distill`` is
+    set and rows carry soft targets (a batch of unlabeled rows has only that term)."""
     import torch
     import torch.nn.functional as F
 
@@ -224,19 +244,33 @@ def _loss(net: _Net, rows: list[dict], pad: int, device: str) -> Any:
         mask[i, :len(row["ids"])] = 1
     ids, mask = ids.to(device), mask.to(device)
     hidden = net.dropout(net.hidden(ids, mask))
+    gold = term_logits = category_logits = None
     if rows[0]["task"] == "atsa":
         tags = torch.full((len(rows), width), IGNORE, dtype=torch.long)
         for i, row in enumerate(rows):
             tags[i, :len(row["tags"])] = torch.tensor(row["tags"])
-        logits = net.term(hidden)
-        return F.cross_entropy(logits.float().view(-1, len(TAGS)), tags.to(device).view(-1),
-                               ignore_index=IGNORE)
-    logits = net.category_logits(hidden, mask)
-    classes = torch.tensor([r["classes"] for r in rows], device=device)
-    # summed over categories, averaged over sentences: a mean over all (sentence, category)
-    # pairs would scale the few present categories' gradient down by the number of categories
-    return F.cross_entropy(logits.reshape(-1, len(CATEGORY_CLASSES)), classes.view(-1),
-                           reduction="sum") / len(rows)
+        term_logits = net.term(hidden)
+        gold = F.cross_entropy(term_logits.float().view(-1, len(TAGS)),
+                               tags.to(device).view(-1), ignore_index=IGNORE)
+    elif rows[0]["task"] == "acsa":
+        category_logits = net.category_logits(hidden, mask)
+        classes = torch.tensor([r["classes"] for r in rows], device=device)
+        # summed over categories, averaged over sentences: a mean over all (sentence, category)
+        # pairs would scale the few present categories' gradient down by the number of categories
+        gold = F.cross_entropy(category_logits.reshape(-1, len(CATEGORY_CLASSES)),
+                               classes.view(-1), reduction="sum") / len(rows)
+    if distill is None:
+        return gold
+    if term_logits is None:
+        term_logits = net.term(hidden)
+    if category_logits is None and any(r.get("soft_categories") is not None for r in rows):
+        category_logits = net.category_logits(hidden, mask)
+    soft = distillation_loss(term_logits, category_logits, rows, distill, device)
+    if gold is None:
+        if soft is None:
+            raise TrainingError("a batch of unlabeled sentences without soft targets")
+        return soft
+    return gold if soft is None else gold + soft
 
 
 def torch_encoder(encoder: Any, tokenizer: Any, device: str):
@@ -330,15 +364,15 @@ class TaggerJob(TrainingJob):
         self.lengths = [len(row["ids"]) for row in self.rows]
         self.groups = [[i for i, row in enumerate(self.rows) if row["task"] == task]
                        for task in TASKS]
-        self.pad = self.tokenizer.token_to_id("[PAD]") or 0
+        self.pad = special_token_id(self.tokenizer, "pad") or 0
         self.card_extra = card_extra
         self.net: _Net | None = None
 
     def build(self, device: str) -> None:
         import torch
-        from transformers import BertModel
+        from transformers import AutoModel
 
-        encoder = BertModel.from_pretrained(str(self.source), dtype=torch.float32)
+        encoder = AutoModel.from_pretrained(str(self.source), dtype=torch.float32)
         self.net = _Net(encoder, len(self.categories), self.dropout, self.pooling,
                         category_parts(self.categories) if self.share_parts else None)
         self.module = self.net.modules
@@ -440,14 +474,14 @@ def load_for_scoring(directory: str | Path, *, device: str = "cpu",
                      threads: int | None = None) -> TaggerRuntime:
     """A saved (unconverted) tagger as a :class:`TaggerRuntime` over its torch encoder."""
     import torch
-    from transformers import BertModel
+    from transformers import AutoModel
 
     directory = Path(directory)
     if threads:
         torch.set_num_threads(threads)
     card = ModelCard.load(directory)
     tokenizer = load_tokenizer(directory, card.max_input_length)
-    encoder = BertModel.from_pretrained(str(directory), dtype=torch.float32).to(device).eval()
+    encoder = AutoModel.from_pretrained(str(directory), dtype=torch.float32).to(device).eval()
     return TaggerRuntime.from_directory(directory, card, torch_encoder(encoder, tokenizer, device))
 
 
