@@ -4,7 +4,8 @@ Plugins register converter classes through the ``register_converters`` hook. The
 (:func:`fsa_edge_converters.convert`) picks one by the Hugging Face config class of the source and
 runs the same steps for every architecture, calling the converter for what differs:
 ``load`` → ``validate`` → ``convert_weights`` → copy ``files`` → ``parity`` → the card, which
-the pipeline writes (its ``backend`` from the converter).
+the pipeline writes (its ``backend`` from the converter, its free-form fields through
+``card_extra``).
 """
 
 from __future__ import annotations
@@ -76,6 +77,12 @@ class ArchitectureConverter:
     def tokenizer_to_convert(self, load: Callable[[], Any]) -> Any:
         """The tokenizer CTranslate2 reads special tokens from; ``load()`` as above."""
         return load()
+
+    def card_extra(self, extra: dict[str, Any]) -> dict[str, Any]:
+        """Step 7: the free-form fields of the converted model's card (``extra``: the source
+        card's, with the conversion's provenance) as this converter writes them; by default
+        unchanged. For what the runtime must know of the converted model."""
+        return extra
 
     def parity(self, output: Path, texts: Sequence[str], *, quantization: str,
                thresholds: ParityThresholds, device: str) -> ParityReport:

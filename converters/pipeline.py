@@ -149,7 +149,8 @@ def _convert_and_gate(converter: ArchitectureConverter, output: Path, quantizati
 def _card(converter: ArchitectureConverter, architecture: str, quantization: str,
           parity: ParityReport) -> ModelCard:
     """The converted model's card: the source card's tasks, format and limits, the backend the
-    converter names, and the provenance of the conversion."""
+    converter names, and the provenance of the conversion (the free-form fields as the
+    converter's ``card_extra`` returns them)."""
     import ctranslate2
     import transformers
 
@@ -167,4 +168,5 @@ def _card(converter: ArchitectureConverter, architecture: str, quantization: str
         tasks=base.tasks, default_task=base.default_task,
         target_format_version=base.target_format_version, task_prefix=base.task_prefix,
         max_input_length=base.max_input_length, max_output_length=base.max_output_length,
-        backend=converter.backend, quantization=quantization, extra={**base.extra, **extra})
+        backend=converter.backend, quantization=quantization,
+        extra=converter.card_extra({**base.extra, **extra}))

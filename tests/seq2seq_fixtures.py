@@ -73,8 +73,9 @@ def corpus_rows(count: int) -> list[dict]:
 
 
 def tiny_bert(directory: Path, *, hidden: int = 32, layers: int = 2, heads: int = 4,
-              seed: int = 0) -> Path:
-    """A random BertModel + trained WordPiece tokenizer saved as a BERT directory."""
+              seed: int = 0, whole_words: bool = True) -> Path:
+    """A random BertModel + trained WordPiece tokenizer saved as a BERT directory
+    (``whole_words=False``: a vocabulary of characters only, every word cut into pieces)."""
     import torch
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, decoders
     from tokenizers.trainers import WordPieceTrainer
@@ -97,7 +98,7 @@ def tiny_bert(directory: Path, *, hidden: int = 32, layers: int = 2, heads: int 
                     tokenizer.pre_tokenizer.pre_tokenize_str(text.lower())})
     chars = sorted({c for w in words for c in w})
     vocab = list(SPECIALS) + chars + [f"##{c}" for c in chars] + [
-        w for w in words if len(w) > 1]
+        w for w in words if len(w) > 1 and whole_words]
     tokenizer.model = models.WordPiece({t: i for i, t in enumerate(vocab)}, unk_token="[UNK]")
     cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     tokenizer.post_processor = processors.TemplateProcessing(

@@ -153,12 +153,14 @@ def test_a_converter_key_registered_twice_names_both_plugins():
 
 def test_first_party_plugins_register_the_converters():
     supported = supported_architectures()
-    assert {"BartConfig", "MarianConfig", "T5Config", "BertConfig+heads.npz"} <= set(supported)
+    assert {"BartConfig", "MarianConfig", "T5Config", "BertConfig+heads.npz",
+            "MPNetConfig+heads.npz"} <= set(supported)
     assert "BertConfig" not in supported  # a plain BERT is not the tagger
     records = {p["name"]: p for p in describe_plugins()}
     assert [c["name"] for c in records["ctranslate2"]["converters"]] == [
         "BartConfig", "MarianConfig", "T5Config"]
-    assert [c["name"] for c in records["tagger"]["converters"]] == ["BertConfig+heads.npz"]
+    assert [c["name"] for c in records["tagger"]["converters"]] == [
+        "BertConfig+heads.npz", "MPNetConfig+heads.npz"]
     assert "register_converters" in records["tagger"]["hooks"]
 
 

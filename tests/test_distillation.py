@@ -57,3 +57,58 @@ def test_rows_without_soft_targets_add_nothing():
     torch = pytest.importorskip("torch")
     term = torch.zeros((1, 4, len(TAGS)))
     assert distillation_loss(term, None, [{}], Distillation(), "cpu") is None
+
+
+def test_a_student_learns_from_a_tagger_teachers_corpus(tmp_path, monkeypatch):
+    """Teacher (a tiny trained tagger) → ``fsa-edge distill`` → student with another
+    vocabulary: gold sentences get their soft targets, the others become unlabeled rows, a dev
+    sentence in the corpus is dropped, and the run records what it used."""
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    import json
+
+    from click.testing import CliRunner
+    from seq2seq_fixtures import synthetic_atsa, tagger_data, tiny_bert
+
+    from fsa_edge.cli import build_cli
+    from fsa_edge.readers import read_dataset
+    from fsa_edge.training import sentence_key
+    from fsa_edge_tagger.training import finetune_tagger
+
+    monkeypatch.setenv("FSA_EDGE_CACHE", str(tmp_path / "cache"))
+    atsa, acsa = tagger_data(tmp_path, (48, 8), (40, 8))
+    options = dict(epochs=1, lr=2e-3, head_lr=5e-3, seed=1, device="cpu", threads=1,
+                   log_every=0)
+    finetune_tagger([atsa, acsa], student=str(tiny_bert(tmp_path / "bert", hidden=32, heads=4)),
+                    out=tmp_path / "teacher", **options)
+    train = [ex.review.text for ex in read_dataset(atsa.train).examples]
+    devs = [ex.review.text for ex in read_dataset(atsa.dev).examples]
+    dev = devs[0]
+    gold_acsa = [ex.review.text for path in (acsa.train, acsa.dev)
+                 for ex in read_dataset(path).examples]
+    taken = {sentence_key(t) for t in train + devs + gold_acsa}
+    unlabeled = []
+    for record in synthetic_atsa(400, 21):
+        if sentence_key(record["sentence"]) not in taken and len(unlabeled) < 12:
+            taken.add(sentence_key(record["sentence"]))
+            unlabeled.append(record["sentence"])
+    reviews = tmp_path / "reviews.jsonl"
+    reviews.write_text("".join(json.dumps({"id": f"r{i}", "text": t}) + "\n"
+                               for i, t in enumerate(train + unlabeled + [dev])))
+    corpus = tmp_path / "soft.jsonl"
+    result = CliRunner().invoke(build_cli(), ["distill", str(reviews), "--teacher",
+                                              str(tmp_path / "teacher"), "--prompt", "label",
+                                              "-o", str(corpus)])
+    assert result.exit_code == 0, result.output
+    student = tiny_bert(tmp_path / "student", hidden=32, heads=4, whole_words=False)
+    summary = finetune_tagger([atsa, acsa], student=str(student), out=tmp_path / "out",
+                              soft_targets=[corpus], distill=Distillation(2.0, 1.5), **options)
+    counts = summary["soft_targets"]
+    assert counts["unlabeled"] == len(unlabeled) and counts["held_out"] == 1
+    assert counts["gold"] == len(set(train)) and counts["error_rows"] == 0
+    assert counts["duplicates"] == len(train) - len(set(train))
+    assert summary["train_examples"] == 48 + 40 - sum(summary["dropped_overlap"].values()) \
+        + len(unlabeled)
+    card = json.loads((tmp_path / "out" / "fsa_edge.json").read_text())
+    assert card["recipe"]["distill_weight"] == 2.0 and card["soft_targets"] == counts
+    assert summary["history"][0]["train_loss"] > 0

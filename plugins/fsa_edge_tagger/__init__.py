@@ -65,10 +65,18 @@ def register_backends(register) -> None:
 
 
 @hookimpl
-def register_converters(register) -> None:
-    from .conversion import TaggerConverter
+def register_teachers(register) -> None:
+    from .teacher import TaggerTeacher
 
-    register(TaggerConverter)
+    register(TaggerTeacher)
+
+
+@hookimpl
+def register_converters(register) -> None:
+    from .conversion import CONVERTERS
+
+    for converter in CONVERTERS:
+        register(converter)
 
 
 @hookimpl

@@ -12,7 +12,7 @@ from fsa_edge.runtime import (HEADS_FILE, MODEL_FILE, physical_cores, resolve_co
                               resolve_device, run_sorted)
 from fsa_edge.tasks import SlotTask
 
-from .runtime import TaggerRuntime, ctranslate2_encoder
+from .runtime import TaggerRuntime, ctranslate2_encoder, feeds_positions
 
 DEFAULT_MAX_BATCH_TOKENS = 4096
 DEFAULT_MAX_BATCH_SIZE = 64
@@ -48,7 +48,8 @@ class TaggerBackend(Backend):
                                                  self.device)
         encode = ctranslate2_encoder(self.path, device=self.device,
                                      compute_type=self.compute_type,
-                                     threads=int(cpu_threads or physical_cores()))
+                                     threads=int(cpu_threads or physical_cores()),
+                                     position_input=feeds_positions(self.card))
         self.runtime = TaggerRuntime.from_directory(self.path, self.card, encode)
 
     def _load_torch(self, device: str, threads: int | None) -> None:

@@ -57,17 +57,27 @@ def tagger() -> None:
 @click.option("--max-minutes", type=float, default=None,
               help="Stop after this time (the best epoch so far stays in OUT; OUT/last/ keeps "
                    "the state for --resume).")
+@click.option("--soft-targets", "soft_targets", multiple=True,
+              type=click.Path(exists=True, dir_okay=False),
+              help="A corpus of a tagger teacher (fsa-edge distill --teacher TAGGER_DIR --prompt "
+                   "label): its soft targets are distilled into the student. Repeatable.")
+@click.option("--distill-weight", type=click.FloatRange(min=0), default=1.0, show_default=True,
+              help="Weight of the distillation term (KL to the teacher).")
+@click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=2.0,
+              show_default=True, help="Temperature of the distillation term.")
 @click.option("--resume", is_flag=True, help="Continue the run saved in OUT/last/.")
 def train_command(data_specs: tuple[str, ...], student: str, out: str, epochs: int,
                   batch_size: int, lr: float, head_lr: float, warmup_ratio: float,
                   weight_decay: float, seed: int, device: str, threads: int | None,
                   held_out: tuple[str, ...], select: str, extra_train: tuple[str, ...],
                   pooling: str, ema: float | None, share_category_parts: bool,
-                  max_minutes: float | None, resume: bool) -> None:
+                  max_minutes: float | None, soft_targets: tuple[str, ...],
+                  distill_weight: float, temperature: float, resume: bool) -> None:
     """Fine-tune; the best epoch by dev F1 is written to OUT (convert it with fsa-edge convert)."""
     from fsa_edge.readers import read_dataset
 
     from . import TaggerStudent
+    from .distillation import Distillation
     from .training import parse_extra_train
 
     data = [TaskData.parse(spec) for spec in data_specs]
@@ -78,7 +88,9 @@ def train_command(data_specs: tuple[str, ...], student: str, out: str, epochs: i
         head_lr=head_lr, warmup_ratio=warmup_ratio, weight_decay=weight_decay, seed=seed,
         device=device, threads=threads, select=select, pooling=pooling, extra_train=extras,
         held_out_texts=held_out_texts, ema=ema, share_category_parts=share_category_parts,
-        max_seconds=max_minutes * 60 if max_minutes is not None else None, resume=resume)
+        max_seconds=max_minutes * 60 if max_minutes is not None else None,
+        soft_targets=soft_targets, distill=Distillation(distill_weight, temperature),
+        resume=resume)
     click.echo(json.dumps({k: v for k, v in summary.items() if k != "history"}))
 
 

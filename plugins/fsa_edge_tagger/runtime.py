@@ -24,6 +24,10 @@ from .scheme import (CATEGORY_CLASSES, TAGS, category_logits, decode_categories,
 
 Encoder = Callable[[list[list[str]]], np.ndarray]
 HEAD_BLAS_THREADS_ENV = "FSA_EDGE_HEAD_BLAS_THREADS"
+#: the field of the card's ``tagger`` section, written by the converter, saying that the
+#: CTranslate2 encoder takes each piece's position (0, 1, …) as a second input stream (MPNet:
+#: its absolute position table is the second source embedding)
+POSITION_INPUT = "position_input"
 _blas_controller = None
 
 
@@ -137,9 +141,17 @@ class TaggerRuntime:
         return results
 
 
-def ctranslate2_encoder(directory: Path, *, device: str, compute_type: str,
-                        threads: int) -> Encoder:
-    """CTranslate2's ``Encoder`` over the model directory, as an :data:`Encoder`."""
+def feeds_positions(card: ModelCard) -> bool:
+    """Whether the converted encoder of ``card`` takes the positions stream
+    (:data:`POSITION_INPUT`)."""
+    return bool(card.extra.get("tagger", {}).get(POSITION_INPUT, False))
+
+
+def ctranslate2_encoder(directory: Path, *, device: str, compute_type: str, threads: int,
+                        position_input: bool = False) -> Encoder:
+    """CTranslate2's ``Encoder`` over the model directory, as an :data:`Encoder`; with
+    ``position_input`` each piece's position is fed as the second input stream (CTranslate2's
+    ``token_type_ids``)."""
     import ctranslate2
 
     try:
@@ -149,7 +161,11 @@ def ctranslate2_encoder(directory: Path, *, device: str, compute_type: str,
         raise BackendError(f"{directory}: CTranslate2 cannot load the encoder: {exc}") from None
 
     def encode(tokens: list[list[str]]) -> np.ndarray:
-        output = model.forward_batch(tokens)
+        if position_input:
+            output = model.forward_batch(tokens,
+                                         token_type_ids=[list(range(len(t))) for t in tokens])
+        else:
+            output = model.forward_batch(tokens)
         hidden = output.last_hidden_state
         if device != "cpu":
             import ctranslate2 as c2
@@ -160,5 +176,6 @@ def ctranslate2_encoder(directory: Path, *, device: str, compute_type: str,
     return encode
 
 
-__all__ = ["Encoder", "HEAD_BLAS_THREADS_ENV", "TaggerRuntime",
-           "ctranslate2_encoder", "load_heads", "load_tokenizer", "one_blas_thread"]
+__all__ = ["Encoder", "HEAD_BLAS_THREADS_ENV", "POSITION_INPUT", "TaggerRuntime",
+           "ctranslate2_encoder", "feeds_positions", "load_heads", "load_tokenizer",
+           "one_blas_thread"]

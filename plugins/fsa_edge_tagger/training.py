@@ -24,9 +24,9 @@ from fsa_edge.readers import read_dataset
 from fsa_edge.runtime import HEADS_FILE, TOKENIZER_FILES
 from fsa_edge.trainer import (Schedule, Trainer, TrainingJob, TrainSettings, ensure_empty, log,
                              resumable)
-from fsa_edge.training import HeldOut, TaskData
+from fsa_edge.training import HeldOut, TaskData, sentence_key
 
-from .distillation import Distillation, distillation_loss
+from .distillation import SOFT, Distillation, distillation_loss, soften
 from .runtime import TaggerRuntime, load_tokenizer
 from .scheme import CATEGORY_CLASSES, IGNORE, POLARITIES, TAGS, pieces_of, term_tags
 
@@ -199,7 +199,7 @@ def _examples(tokenizer: Any, task: str, examples: Sequence[Any], categories: Se
     rows = []
     for example in kept:
         encoding = tokenizer.encode(example.review.text)
-        row: dict[str, Any] = {"task": task, "ids": encoding.ids}
+        row: dict[str, Any] = {"task": task, "ids": encoding.ids, "text": example.review.text}
         if task == "atsa":
             spans = [(e.aspect_span[0], e.aspect_span[1], e.polarity) for e in example.elements
                      if e.aspect_span is not None and e.polarity in POLARITIES]
@@ -323,8 +323,9 @@ class TaggerJob(TrainingJob):
     def __init__(self, data: Sequence[TaskData], *, student: str, dropout: float, lr: float,
                  head_lr: float, weight_decay: float, max_input_length: int, select: str,
                  pooling: str, share_category_parts: bool, held_out_texts: Sequence[str],
-                 extra_train: Sequence[tuple[str, str | Path]], card_extra: dict[str, Any]
-                 ) -> None:
+                 extra_train: Sequence[tuple[str, str | Path]], card_extra: dict[str, Any],
+                 distill: Distillation | None = None,
+                 soft_targets: Sequence[str | Path] = ()) -> None:
         from fsa_edge.student_support import quiet_transformers
 
         quiet_transformers()
@@ -361,12 +362,66 @@ class TaggerJob(TrainingJob):
                        if self.unknown[name] else "")
             log(f"{name}: {len(part)} train ({self.dropped[name]} dropped: held-out "
                 f"sentences{ignored})")
+        self.distill = distill if soft_targets else None
+        self.soft_counts = (self._add_soft_targets(soft_targets, held_out, distill)
+                            if soft_targets else {})
         self.lengths = [len(row["ids"]) for row in self.rows]
         self.groups = [[i for i, row in enumerate(self.rows) if row["task"] == task]
-                       for task in TASKS]
+                       for task in (*TASKS, SOFT)]
         self.pad = special_token_id(self.tokenizer, "pad") or 0
         self.card_extra = card_extra
         self.net: _Net | None = None
+
+    def _add_soft_targets(self, corpora: Sequence[str | Path], held_out: HeldOut,
+                          distill: Distillation) -> dict[str, int]:
+        """The teachers' soft targets onto the gold rows of the same sentence, and the other
+        sentences as rows of their own (group ``soft``); held-out sentences are dropped."""
+        from .soft_targets import iter_soft_targets
+
+        by_key: dict[str, list[int]] = {}
+        for index, row in enumerate(self.rows):
+            by_key.setdefault(sentence_key(row["text"]), []).append(index)
+        counts = {"gold": 0, "unlabeled": 0, "held_out": 0, "duplicates": 0,
+                  "other_spelling": 0, "error_rows": 0}
+        seen: set[str] = set()
+        for path in corpora:
+            skipped: list[int] = []
+            for text, soft in iter_soft_targets(path, skipped=skipped):
+                key = sentence_key(text)
+                if text in held_out:
+                    counts["held_out"] += 1
+                elif key in seen:
+                    counts["duplicates"] += 1
+                elif key in by_key:
+                    seen.add(key)
+                    rows = [self.rows[i] for i in by_key[key] if self.rows[i]["text"] == text]
+                    counts["gold" if rows else "other_spelling"] += 1  # offsets need one text
+                    for row in rows:
+                        self._attach(row, soft, distill)
+                else:
+                    seen.add(key)
+                    row = {"task": SOFT, "ids": self.tokenizer.encode(text).ids, "text": text}
+                    if self._attach(row, soft, distill):
+                        self.rows.append(row)
+                        counts["unlabeled"] += 1
+            counts["error_rows"] += len(skipped)
+        log(f"soft targets: {counts}")
+        return counts
+
+    def _attach(self, row: dict[str, Any], soft: Any, distill: Distillation) -> bool:
+        """Put ``soft``'s targets, aligned to this tokenizer and softened, on ``row``; whether
+        it got any."""
+        encoding = self.tokenizer.encode(row["text"])
+        tags, tag_mask = soft.tag_targets(pieces_of(encoding.tokens, encoding.offsets,
+                                                    encoding.special_tokens_mask))
+        row["soft_tags"] = ((soften(tags, distill.temperature), tag_mask) if tag_mask.any()
+                            else None)
+        row["soft_categories"] = None
+        if self.categories:
+            classes, category_mask = soft.category_targets(self.categories)
+            if category_mask.any():
+                row["soft_categories"] = (soften(classes, distill.temperature), category_mask)
+        return row["soft_tags"] is not None or row["soft_categories"] is not None
 
     def build(self, device: str) -> None:
         import torch
@@ -392,7 +447,7 @@ class TaggerJob(TrainingJob):
         return Schedule(max(1, int(total_steps * warmup_ratio)), total_steps)
 
     def loss(self, batch: list[int], device: str) -> Any:
-        return _loss(self.net, [self.rows[i] for i in batch], self.pad, device)
+        return _loss(self.net, [self.rows[i] for i in batch], self.pad, device, self.distill)
 
     def evaluate(self, device: str) -> tuple[float, dict[str, Any]]:
         selection = self.data[0]
@@ -414,7 +469,8 @@ class TaggerJob(TrainingJob):
         save(self.net, directory, self.source, _card(
             self.data, self.categories, self.max_input_length,
             {**self.card_extra, "epoch": record["epoch"], "metrics": record,
-             "dropped_overlap": self.dropped, "ignored_unknown_categories": self.unknown},
+             "dropped_overlap": self.dropped, "ignored_unknown_categories": self.unknown,
+             **({"soft_targets": self.soft_counts} if self.soft_counts else {})},
             self.pooling))
 
 
@@ -427,6 +483,8 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
                     select: str = "first", pooling: str = "attention",
                     extra_train: Sequence[tuple[str, str | Path]] = (),
                     ema: float | None = None, share_category_parts: bool = False,
+                    soft_targets: Sequence[str | Path] = (),
+                    distill: Distillation = Distillation(),
                     resume: bool = False, log_every: int = 50) -> dict[str, Any]:
     """Fine-tune a tagger on ATSA and/or ACSA data; keep the best epoch by dev F1 of the first
     data set (``select="first"``) or by the mean dev F1 of all (``"mean"``, every dev set is
@@ -437,8 +495,11 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
     moving average of the weights with this decay. ``share_category_parts``: categories
     ``ENTITY#ATTRIBUTE`` share parameters with their entity and attribute (see :class:`_Net`;
     the saved heads are the same arrays either way). Training sentences of the first data set's
-    dev split or of ``held_out_texts`` are dropped. ``max_seconds`` stops the run (``OUT/last/``
-    keeps its state); ``resume`` continues it."""
+    dev split or of ``held_out_texts`` are dropped. ``soft_targets``: corpora a tagger teacher
+    wrote (``fsa-edge distill --teacher TAGGER_DIR --prompt label``): their sentences add the
+    ``distill`` term (:mod:`.distillation`) — on gold sentences beside the cross-entropy, the
+    others as unlabeled sentences; held-out sentences among them are dropped and counted.
+    ``max_seconds`` stops the run (``OUT/last/`` keeps its state); ``resume`` continues it."""
     if not data:
         raise TrainingError("no task data given")
     if select not in ("first", "mean"):
@@ -452,6 +513,10 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
               "warmup_ratio": warmup_ratio, "weight_decay": weight_decay, "dropout": dropout,
               "select": select, "pooling": pooling, "ema": ema,
               "share_category_parts": share_category_parts}
+    if soft_targets:
+        recipe.update({"soft_targets": [str(p) for p in soft_targets],
+                       "distill_weight": distill.weight,
+                       "distill_temperature": distill.temperature})
     settings = TrainSettings(epochs=epochs, batch_size=batch_size, warmup_ratio=warmup_ratio,
                              seed=seed, device=device, threads=threads, ema=ema,
                              max_seconds=max_seconds, log_every=log_every, resume=resume)
@@ -461,14 +526,15 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
         data, student=student, dropout=dropout, lr=lr, head_lr=head_lr,
         weight_decay=weight_decay, max_input_length=max_input_length, select=select,
         pooling=pooling, share_category_parts=share_category_parts,
-        held_out_texts=held_out_texts, extra_train=extra_train,
-        card_extra={"student_init": student, "seed": seed,
+        held_out_texts=held_out_texts, extra_train=extra_train, distill=distill,
+        soft_targets=soft_targets, card_extra={"student_init": student, "seed": seed,
                     "extra_train": [f"{t}:{p}" for t, p in extra_train], "recipe": recipe})
     summary = Trainer(job, settings, out, recipe={**recipe, "seed": seed}).run()
     return {"stage": "finetune", "student": "tagger", "tasks": [i.task.name for i in data],
             "train_examples": len(job.rows), "dropped_overlap": job.dropped,
             "ignored_unknown_categories": job.unknown, "categories": len(job.categories),
-            **summary}
+            **({"soft_targets": job.soft_counts} if soft_targets else {}), **summary}
+
 
 def load_for_scoring(directory: str | Path, *, device: str = "cpu",
                      threads: int | None = None) -> TaggerRuntime:

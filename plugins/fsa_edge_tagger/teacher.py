@@ -1,0 +1,202 @@
+"""The ``tagger`` teacher: a trained tagger answers the ``label`` prompt and writes soft targets.
+
+``fsa-edge distill reviews.jsonl --teacher runs/tagger-ct2 --prompt label -o soft.jsonl`` runs
+the tagger (converted: CTranslate2 encoder + numpy heads; unconverted: served by torch, through
+:class:`~fsa_edge_tagger.backend.TaggerBackend`) over every review. Its answer is the JSON the
+``label`` prompt asks for, so the runner reads it back with ``parse_label`` into hard labels
+exactly like an LLM's answer: a term (ATSA) becomes ``{"aspect", "opinion": "NULL",
+"polarity"}`` (the tagger predicts no category for a term, so ``entity`` / ``attribute`` are
+left out), a category (ACSA) ``{"aspect": "NULL", "entity", "attribute", "opinion": "NULL",
+"polarity"}`` (a category without ``#``, e.g. MAMS' ``food``, is written as ``"category"``). The
+schema's bounds (``maxItems``, ``maxLength``) keep an LLM from rambling; the tagger's answer is
+all it decoded, uncut. Only the ``label`` prompt is answered (others fail, as error rows).
+
+The soft targets go into ``TeacherReply.extra`` (the runner writes them as the row's
+``teacher_extra``) under ``soft_targets``::
+
+    {"version": 1,
+     "pieces": [[0, 3], [4, 9], [9, 12], ...],   # the teacher's word-pieces (char spans),
+     "continuation": [0, 0, 1, ...],             #   specials left out; 1: continues a word
+     "tags": [[-0.002, -7.31, ...], ...],        # per piece, log-probs in describe()["tags"]
+     "categories": [[0, [-2.1, -0.2, ...]], ...]}  # [index into describe()["categories"],
+                                                    #  log-probs in describe()["category_classes"]]
+
+``tags`` (and ``pieces``, ``continuation``) are there when the model serves ``atsa``,
+``categories`` when it serves ``acsa``. Log-probabilities are rounded to :data:`DECIMALS`
+decimals, and the hard answer is decoded from those rounded values, so the two agree exactly
+(the argmax of the stored tags decodes to the answer's terms). A category the model does not
+report and whose stored P(none) = exp(log-prob) is at least :data:`CERTAIN_NONE` is left out: a
+reader takes it as certain ``none`` (:mod:`fsa_edge_tagger.soft_targets`). Pieces after the
+model's ``max_input_length`` get no targets. The model (tokenizer, encoder, heads) is loaded
+once; the runner asks one review at a time, which costs one encoder call per review (no
+batching across reviews: acceptable for a corpus run, far below an LLM's cost).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fsa_edge.card import CARD_FILE, ModelCard
+from fsa_edge.errors import FsaEdgeError, TeacherError
+from fsa_edge.runtime import HEADS_FILE, MODEL_FILE
+from fsa_edge.teaching import Teacher, TeacherReply, TeacherRequest, file_sha256
+
+from .scheme import (CATEGORY_CLASSES, TAGS, category_logits, decode_categories, decode_terms,
+                     pieces_of)
+from .soft_targets import SOFT_TARGETS_VERSION
+
+#: decimals of the stored log-probabilities
+DECIMALS = 3
+#: a category not reported with a stored P(none) at least this is left out of the row
+CERTAIN_NONE = 0.999
+LABEL_PROMPT = "label"
+#: the encoder's weight files hashed into the provenance (the first present, else all
+#: ``*.safetensors``)
+WEIGHT_FILES = (MODEL_FILE, "model.safetensors", "pytorch_model.bin")
+_OPTIONS = ("device", "compute_type", "cpu_threads")
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Rounded log-probabilities over the last axis (float64 maths, -0.0 written as 0.0)."""
+    logits = logits.astype(np.float64)
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    logp = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    return np.round(logp, DECIMALS) + 0.0
+
+
+def weight_files(directory: Path) -> list[Path]:
+    """The encoder weights of a tagger directory (converted or not)."""
+    for name in WEIGHT_FILES:
+        if (directory / name).is_file():
+            return [directory / name]
+    return sorted(directory.glob("*.safetensors"))
+
+
+def category_element(category: str, polarity: str) -> dict[str, str]:
+    """A category as a ``label`` answer element."""
+    if "#" in category:
+        entity, _, attribute = category.partition("#")
+        return {"aspect": "NULL", "entity": entity, "attribute": attribute, "opinion": "NULL",
+                "polarity": polarity}
+    return {"aspect": "NULL", "category": category, "opinion": "NULL", "polarity": polarity}
+
+
+class TaggerTeacher(Teacher):
+    """A trained tagger directory as a teacher: ``label`` answers and soft targets.
+
+    Options (``-O KEY=VALUE``): ``device`` (default ``cpu``), ``compute_type`` (``auto``: the
+    card's quantization) and ``cpu_threads``, as for the ``tagger`` backend.
+    """
+
+    name = "tagger"
+    requires = ("tokenizers", "numpy")
+    extra = None
+    description = "a trained tagger directory: label answers plus soft targets (tag and " \
+                  "category log-probabilities)"
+
+    def __init__(self, source, *, sampling=None, device: str = "cpu",
+                 compute_type: str = "auto", cpu_threads: int | None = None,
+                 **options: Any) -> None:
+        super().__init__(source, sampling=sampling, **options)
+        if options:
+            raise TeacherError(f"unknown tagger option(s): {', '.join(sorted(options))}; "
+                               f"known: {', '.join(_OPTIONS)}")
+        if not self.can_load(self.source):
+            raise TeacherError(f"{self.source}: not a tagger model directory ({HEADS_FILE}, "
+                               f"{CARD_FILE} with backend 'tagger', and {MODEL_FILE} or a "
+                               "Hugging Face encoder)")
+        from .backend import TaggerBackend
+
+        try:
+            backend = TaggerBackend(self.source, device=device, compute_type=compute_type,
+                                    cpu_threads=cpu_threads)
+        except FsaEdgeError as exc:
+            raise TeacherError(f"{self.source}: cannot load the tagger: {exc}") from None
+        self.card = backend.card
+        self.compute_type = backend.compute_type
+        self.runtime = backend.runtime
+        self.terms = "atsa" in self.card.tasks
+        self.categories = self.runtime.categories if "acsa" in self.card.tasks else ()
+        self._info: dict[str, Any] | None = None
+
+    @classmethod
+    def can_load(cls, path: Path) -> bool:
+        if not ((path / HEADS_FILE).is_file() and (path / CARD_FILE).is_file()):
+            return False
+        if not ((path / MODEL_FILE).is_file() or (path / "config.json").is_file()):
+            return False
+        try:
+            return ModelCard.load(path).backend == "tagger"
+        except FsaEdgeError:
+            return False
+
+    @property
+    def label(self) -> str:
+        return self.source.resolve().name
+
+    def describe(self) -> dict[str, Any]:
+        if self._info is None:
+            tagger = self.card.extra.get("tagger", {})
+            self._info = {
+                **super().describe(), "model": self.source.resolve().name,
+                "weights_sha256": {p.name: file_sha256(p) for p in weight_files(self.source)},
+                "heads_sha256": file_sha256(self.source / HEADS_FILE),
+                "compute_type": self.compute_type, "tasks": list(self.card.tasks),
+                "tags": list(TAGS), "category_classes": list(CATEGORY_CLASSES),
+                "categories": list(self.categories),
+                "none_below": tagger.get("none_below"),
+                "soft_targets": {"version": SOFT_TARGETS_VERSION, "decimals": DECIMALS,
+                                 "certain_none": CERTAIN_NONE},
+            }
+        return self._info
+
+    def generate(self, request: TeacherRequest) -> TeacherReply:
+        if request.prompt_name != LABEL_PROMPT:
+            raise TeacherError(f"the tagger teacher answers only the {LABEL_PROMPT!r} prompt, "
+                               f"not {request.prompt_name!r}")
+        from .runtime import one_blas_thread
+
+        text = request.review.text
+        runtime = self.runtime
+        encoding = runtime.tokenizer.encode(text)
+        hidden = runtime.encode([encoding.tokens])
+        with one_blas_thread():
+            tag_logits = (hidden[0] @ runtime.heads["term.weight"].T
+                          + runtime.heads["term.bias"]) if self.terms else None
+            category_rows = category_logits(hidden, [len(encoding.tokens)], runtime.heads,
+                                            len(runtime.categories))[0] \
+                if self.categories else None
+        elements: list[dict[str, str]] = []
+        soft: dict[str, Any] = {"version": SOFT_TARGETS_VERSION}
+        if tag_logits is not None:
+            pieces = pieces_of(encoding.tokens, encoding.offsets, encoding.special_tokens_mask)
+            tags = _log_softmax(tag_logits[:len(pieces)])
+            for start, end, polarity, _ in decode_terms(tags, pieces):
+                elements.append({"aspect": text[start:end], "opinion": "NULL",
+                                 "polarity": polarity})
+            kept = [i for i, piece in enumerate(pieces) if not piece.special]
+            soft["pieces"] = [[pieces[i].start, pieces[i].end] for i in kept]
+            soft["continuation"] = [int(pieces[i].continuation) for i in kept]
+            soft["tags"] = tags[kept].tolist()
+        if category_rows is not None:
+            logp = _log_softmax(category_rows.reshape(len(runtime.categories),
+                                                      len(CATEGORY_CLASSES)))
+            found = decode_categories(logp.reshape(-1), runtime.categories, runtime.none_below)
+            reported = {runtime.categories.index(c) for c, _, _ in found}
+            elements.extend(category_element(c, p) for c, p, _ in found)
+            soft["categories"] = [[index, row.tolist()] for index, row in enumerate(logp)
+                                  if index in reported or math.exp(row[0]) < CERTAIN_NONE]
+        answer = json.dumps({"elements": elements}, ensure_ascii=False)
+        return TeacherReply(answer, len(encoding.tokens), 0, "stop", {"soft_targets": soft})
+
+    def close(self) -> None:
+        self.runtime = None  # type: ignore[assignment]
+
+
+__all__ = ["CERTAIN_NONE", "DECIMALS", "SOFT_TARGETS_VERSION", "TaggerTeacher",
+           "category_element", "weight_files"]
