@@ -274,12 +274,15 @@ def _loss(net: _Net, rows: list[dict], pad: int, device: str,
 
 
 def torch_encoder(encoder: Any, tokenizer: Any, device: str):
-    """A torch BERT as a :data:`runtime.Encoder` (token lists → last hidden states)."""
+    """A torch encoder (BERT or MPNet) as a :data:`runtime.Encoder` (token lists → last hidden
+    states); padding takes the vocabulary's pad id (MPNet numbers positions around it)."""
     import torch
+
+    pad = special_token_id(tokenizer, "pad") or 0
 
     def encode(tokens: list[list[str]]) -> np.ndarray:
         width = max(len(t) for t in tokens)
-        ids = torch.zeros((len(tokens), width), dtype=torch.long)
+        ids = torch.full((len(tokens), width), pad, dtype=torch.long)
         mask = torch.zeros((len(tokens), width), dtype=torch.long)
         for i, row in enumerate(tokens):
             ids[i, :len(row)] = torch.tensor([tokenizer.token_to_id(t) for t in row])
