@@ -92,7 +92,8 @@ def _items(input_path: str, input_format: str, text_field: str, id_field: str,
 @click.argument("input_path", metavar="INPUT")
 @click.option("--teacher", "teacher_path", required=True, type=click.Path(exists=True),
               help="The teacher's model or source: a GGUF file (llamacpp), a recorded JSONL "
-                   "(replay), ...")
+                   "(replay), a trained tagger directory (tagger: label answers + soft "
+                   "targets), ...")
 @click.option("--teacher-name", default=None,
               help="Teacher plugin (default: the first one that recognises --teacher).")
 @click.option("--prompt", "prompt_name", default="analysis", show_default=True,

@@ -1,7 +1,8 @@
-"""Teaching: a local LLM teacher writes the distillation corpus (torch-free).
+"""Teaching: a local teacher writes the distillation corpus (torch-free).
 
 * :class:`Teacher` — the base class of teachers registered through ``register_teachers``
-  (built in: ``llamacpp`` over a GGUF file, ``replay`` over recorded answers).
+  (built in: ``llamacpp`` over a GGUF file, ``replay`` over recorded answers, ``tagger`` over a
+  trained tagger directory, which adds soft targets to its ``label`` answers).
 * :func:`load_prompt` — the versioned prompts ``analysis``, ``rewriting`` and ``label``.
 * :func:`distill` — every review through the teacher into a resumable, crash-safe corpus
   (:class:`CorpusWriter`), with a :class:`CostSummary` of tokens and API-equivalent cost.
