@@ -9,12 +9,14 @@
    (default: ``fsa-edge train tagger finetune``, encoder + heads, best epoch by the mean dev F1) or
    ``--kind seq2seq`` (``fsa-edge train seq2seq finetune``, best epoch by the first set's dev F1);
    ``--extra acos-laptop`` adds a training-only corpus (ACOS laptop quads as ACSA);
-   sentences of the dev and test splits never enter training. Skipped when ``--checkpoint``
+   ``--soft-targets CORPUS`` distils a tagger teacher's soft targets (``--distill-weight``,
+   ``--temperature``); sentences of the dev and test splits never enter training. Skipped when ``--checkpoint``
    names a trained student.
 2. Converts it with ``fsa-edge convert -q int8`` (parity gate on dev sentences). Tagger with
-   ACSA sets: calibrates the int8 model's ``none`` threshold on the ACSA dev splits
-   (``fsa-edge train tagger calibrate``) and writes the same threshold into the checkpoint's card.
-3. Scores the int8 model on the test splits with the paper's metric.
+   ACSA sets: calibrates the int8 model's ``none`` threshold on the ACSA dev splits, then its
+   score maps on the ATSA and ACSA dev splits (``fsa-edge train tagger calibrate``), and writes
+   the same fields into the checkpoint's card.
+3. Scores the int8 model on the test (and dev) splits with the paper's metric.
 4. Writes the card (data, recipe, seed, metrics, size) and, with ``--install``, copies the
    model into ``fsa_edge/models/default`` — the ``default`` alias.
 Runs on CPU (background it: hours on 2 cores) or CUDA (``--device cuda``).
@@ -92,15 +94,17 @@ def write_record(path: Path, card_extra: dict, checkpoint: Path) -> None:
                                            "dev_score") if k in h} for h in history],
         "kept_epoch": card_extra.get("epoch"), "calibration": tagger.get("calibration"),
         "none_below": tagger.get("none_below"), "parity_int8": parity,
-        "test_int8": {name: {k: row[k] for k in ("precision", "recall", "f1")} | {
-            "counting": row.get("counting")} for name, row in default_model["test"].items()},
+        **{f"{split}_int8": {name: {k: row[k] for k in ("precision", "recall", "f1")} | {
+            "counting": row.get("counting")} for name, row in default_model[split].items()}
+           for split in ("test", "dev") if split in default_model},
         "size_mb": default_model["size_mb"],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 
 
-def score(model: Path, data: Path, names: list[str], limit: int | None) -> dict[str, dict]:
+def score(model: Path, data: Path, names: list[str], limit: int | None,
+          split: str = "test") -> dict[str, dict]:
     import fsa_edge
     from fsa_edge.metric import gold_by_id
     from fsa_edge.readers import read_dataset
@@ -109,12 +113,12 @@ def score(model: Path, data: Path, names: list[str], limit: int | None) -> dict[
     scores = {}
     for name in names:
         task, folder = DATASETS[name]
-        examples = read_dataset(data / folder / "test.json").examples[:limit]
+        examples = read_dataset(data / folder / f"{split}.json").examples[:limit]
         results = analyzer.analyze([ex.review for ex in examples], task=task)
         evaluation = fsa_edge.evaluate(task, gold_by_id(examples),
                                        {r.id: r.elements for r in results if r.error is None})
         scores[name] = {"task": task, "records": len(examples), **evaluation.to_dict()}
-        print(f"{name}: {task} test F1 {evaluation.overall.f1:.2f}", file=sys.stderr)
+        print(f"{name}: {task} {split} F1 {evaluation.overall.f1:.2f}", file=sys.stderr)
     analyzer.close()
     return scores
 
@@ -143,6 +147,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--share-category-parts", action="store_true",
                         help="tagger: categories share head parameters with their entity and "
                              "attribute")
+    parser.add_argument("--soft-targets", type=Path, action="append", default=[],
+                        help="tagger: a tagger teacher's corpus to distil (repeatable)")
+    parser.add_argument("--distill-weight", type=float, default=1.0,
+                        help="tagger: weight of the distillation term")
+    parser.add_argument("--temperature", type=float, default=2.0,
+                        help="tagger: temperature of the distillation term")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--train-fraction", type=float, default=1.0)
@@ -162,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         raise SystemExit(f"unknown data sets {unknown}; known: {', '.join(DATASETS)}")
     tagger_only = [flag for flag, value in (("--extra", args.extra), ("--ema", args.ema),
-                                            ("--share-category-parts", args.share_category_parts))
+                                            ("--share-category-parts", args.share_category_parts),
+                                            ("--soft-targets", args.soft_targets))
                    if value]
     if args.kind != "tagger" and tagger_only:
         raise SystemExit(f"{', '.join(tagger_only)}: only for --kind tagger")
@@ -190,7 +201,10 @@ def main(argv: list[str] | None = None) -> int:
                  "--lr", str(args.lr or 1e-4), "--select", "mean",
                  "--category-pooling", args.pooling, *extra_args,
                  *(["--ema", str(args.ema)] if args.ema else []),
-                 *(["--share-category-parts"] if args.share_category_parts else [])])
+                 *(["--share-category-parts"] if args.share_category_parts else []),
+                 *[a for path in args.soft_targets for a in ("--soft-targets", str(path))],
+                 *(["--distill-weight", str(args.distill_weight), "--temperature",
+                    str(args.temperature)] if args.soft_targets else [])])
         else:
             run([*fsa_edge_command(), "train", "seq2seq", "finetune", *specs, *common,
                  "--lr", str(args.lr or 1.5e-4), "--decoder-layers", str(args.decoder_layers),
@@ -198,8 +212,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from fsa_edge.card import ModelCard
 
-    acsa_devs = [str(args.data / DATASETS[n][1] / "dev.json") for n in names
-                 if DATASETS[n][0] == "acsa"]
+    devs = {task: [str(args.data / DATASETS[n][1] / "dev.json") for n in names
+                   if DATASETS[n][0] == task] for task in ("atsa", "acsa")}
     samples = args.out / "parity_samples.jsonl"
     write_samples(args.data, names, samples)
     converted = args.out / "ct2-int8"
@@ -208,19 +222,23 @@ def main(argv: list[str] | None = None) -> int:
     run([*fsa_edge_command(), "convert", str(checkpoint), str(converted), "-q", "int8",
          "--samples", str(samples), "--min-agreement", str(args.min_agreement),
          "--max-mean-delta", str(args.max_mean_delta)])
-    if ModelCard.load(checkpoint).backend == "tagger" and acsa_devs:
-        # Calibrate what ships (int8), and give the checkpoint the same threshold.
-        run([*fsa_edge_command(), "train", "tagger", "calibrate", str(converted), "--also", str(checkpoint),
-             "--threads", str(args.threads), *[a for dev in acsa_devs for a in ("--dev", dev)]])
+    if ModelCard.load(checkpoint).backend == "tagger" and devs["acsa"]:
+        # Calibrate what ships (int8): the category threshold, then the score maps of both
+        # tasks; the checkpoint gets the same fields.
+        run([*fsa_edge_command(), "train", "tagger", "calibrate", str(converted), "--also",
+             str(checkpoint), "--threads", str(args.threads),
+             *[a for dev in devs["acsa"] for a in ("--dev", dev)],
+             *[a for dev in devs["atsa"] for a in ("--term-dev", dev)]])
 
     card = ModelCard.load(converted)
     test_scores = score(converted, args.data, names, args.test_limit)
+    dev_scores = score(converted, args.data, names, args.test_limit, split="dev")
     size = sum(f.stat().st_size for f in converted.rglob("*") if f.is_file())
     extra = dict(card.extra)
     extra["default_model"] = {
         "recipe": "python benchmarks/train_default.py " + " ".join(argv or sys.argv[1:]),
         "data": {n: DATASETS[n][1] for n in names}, "seed": args.seed,
-        "student_checkpoint": str(checkpoint), "test": test_scores,
+        "student_checkpoint": str(checkpoint), "test": test_scores, "dev": dev_scores,
         "size_mb": round(size / 2**20, 1),
     }
     card = replace(card, extra=extra)

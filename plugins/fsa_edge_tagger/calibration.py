@@ -1,7 +1,7 @@
-"""Calibrating the category head's decision on dev data: the ``none`` threshold.
+"""Calibrating a tagger on dev data: the category head's ``none`` threshold, then the scores.
 
 Argmax decoding finds a category only when one polarity beats ``none``; a trained head is
-often too shy (high precision, low recall). :func:`calibrate_none_threshold` scores the dev
+often too shy (high precision, low recall). :func:`calibrate_tagger` scores the ACSA dev
 sets once per candidate threshold ("found when P(none) < t", and plain argmax) and writes the
 one with the best mean dev F1 into the card (``extra.tagger.none_below``), where every runtime
 reads it. The candidates and their dev F1s are recorded beside it.
@@ -9,6 +9,14 @@ reads it. The candidates and their dev F1s are recorded beside it.
 Calibrate the model that ships: the default recipe calibrates the converted int8 model (its
 category decisions near a threshold are what int8 moves) and writes the same threshold into the
 torch checkpoint's card (``also``), so every variant of one checkpoint decodes alike.
+
+Scores: an element's raw score (its decoding's confidence: 1 − mean P(O) over a term's pieces,
+the decoded class's probability for a category) is far from the chance that the element is right.
+Per task, :func:`fit_score_map` fits a monotone map from the raw score to that chance on the dev
+sets' predicted elements (ATSA on ``term_dev_files``, ACSA on ``dev_files`` decoded with the chosen
+threshold): Platt scaling, sigmoid(a · logit(s) + b), unless isotonic regression is clearly better
+in cross-validation on dev (:data:`ISOTONIC_MARGIN`). The maps go into the card
+(``extra.tagger.score_calibration``), where the runtime applies them; decoding does not change.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from fsa_edge.calibration_metric import BINS, expected_calibration_error, scored_elements
 from fsa_edge.card import CARD_FILE, ModelCard
 from fsa_edge.errors import FsaEdgeError, TrainingError
 from fsa_edge.metric import evaluate
@@ -26,51 +35,240 @@ from fsa_edge.model import SentimentElement
 from fsa_edge.readers import read_dataset
 from fsa_edge.runtime import HEADS_FILE
 
-from .runtime import TaggerRuntime
+from .runtime import SCORE_CALIBRATION, ScoreMap, TaggerRuntime, logit
 from .scheme import decode_categories
 
 THRESHOLDS = (None, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)
+#: isotonic regression replaces Platt scaling only when its cross-validated dev ECE is lower by
+#: at least this much (and its log loss lower; Platt: two parameters, keeps every score's rank)
+ISOTONIC_MARGIN = 0.01
+#: fewer dev elements than this for a task: no score map is fitted for it
+MIN_ELEMENTS = 20
+FOLDS = 5
+CV_SEEDS = 4
+
+
+def _category_logits(runtime: TaggerRuntime, examples: Sequence, batch_size: int
+                     ) -> np.ndarray:
+    return np.concatenate([
+        runtime.category_logits([ex.review.text for ex in examples[i:i + batch_size]])
+        for i in range(0, len(examples), batch_size)]) if examples else np.zeros((0, 0))
+
+
+def _decoded_categories(examples: Sequence, logits: np.ndarray, categories: Sequence[str],
+                        threshold: float | None) -> dict[str, tuple[SentimentElement, ...]]:
+    """``{review id: elements}`` with raw scores, as the runtime decodes them."""
+    return {ex.review.id: tuple(SentimentElement(polarity=p, category=c, score=s)
+                                for c, p, s in decode_categories(row, categories, threshold))
+            for ex, row in zip(examples, logits)}
 
 
 def dev_f1_by_threshold(runtime: TaggerRuntime, dev_files: Sequence[str | Path],
                         thresholds: Sequence[float | None] = THRESHOLDS,
-                        batch_size: int = 64) -> dict[str, dict[str, float]]:
-    """``{file: {"argmax" | "0.6": F1}}``: the head runs once per file, decoding per threshold."""
+                        batch_size: int = 64, *, logits: dict[str, np.ndarray] | None = None
+                        ) -> dict[str, dict[str, float]]:
+    """``{file: {"argmax" | "0.6": F1}}``: the head runs once per file, decoding per threshold
+    (``logits``: a dict that receives each file's category logits, keyed like the result)."""
     if not runtime.categories:
         raise TrainingError("this tagger has no category head to calibrate")
     results = {}
     for path in dev_files:
         examples = read_dataset(path).examples
-        logits = np.concatenate([
-            runtime.category_logits([ex.review.text for ex in examples[i:i + batch_size]])
-            for i in range(0, len(examples), batch_size)]) if examples else np.zeros((0, 0))
+        rows = _category_logits(runtime, examples, batch_size)
+        if logits is not None:
+            logits[str(path)] = rows
         gold = {ex.review.id: ex.elements for ex in examples}
-        scores = {}
-        for threshold in thresholds:
-            predicted = {ex.review.id: tuple(
-                SentimentElement(polarity=p, category=c)
-                for c, p, _ in decode_categories(row, runtime.categories, threshold))
-                for ex, row in zip(examples, logits)}
-            scores[_label(threshold)] = evaluate("acsa", gold, predicted).overall.f1
-        results[str(path)] = scores
+        results[str(path)] = {
+            _label(threshold): evaluate("acsa", gold, _decoded_categories(
+                examples, rows, runtime.categories, threshold)).overall.f1
+            for threshold in thresholds}
     return results
+
+
+# ------------------------------------------------------------------------- score maps
+def fit_platt(scores: Sequence[float], correct: Sequence[bool], *,
+              iterations: int = 100) -> ScoreMap:
+    """Platt scaling: ``a``, ``b`` of sigmoid(a · logit(s) + b) minimising the log loss
+    (Newton's method with a backtracking step; Platt's smoothed targets, so an all-right or
+    all-wrong set still has finite parameters); ``a`` ≥ 0, so the map never reverses ranks."""
+    z = np.array([logit(s) for s in scores], dtype=np.float64)
+    y = np.asarray(correct, dtype=np.float64)
+    if not z.size:
+        raise TrainingError("Platt scaling needs at least one scored element")
+    positives = y.sum()
+    targets = np.where(y > 0, (positives + 1) / (positives + 2), 1 / (len(y) - positives + 2))
+
+    def loss(a: float, b: float) -> float:
+        t = a * z + b  # log loss from the logits, stably
+        return float(np.sum(np.logaddexp(0, t) - targets * t))
+
+    def fit(a: float, b: float, free_a: bool) -> tuple[float, float]:
+        for _ in range(iterations):
+            p = np.exp(-np.logaddexp(0, -(a * z + b)))  # sigmoid, without overflow
+            g, w = p - targets, p * (1 - p)
+            if free_a:
+                grad = np.array([g @ z, g.sum()])
+                hess = np.array([[w @ (z * z), w @ z], [w @ z, w.sum()]]) + 1e-9 * np.eye(2)
+                step = np.linalg.solve(hess, grad)
+            else:
+                step = np.array([0.0, g.sum() / (w.sum() + 1e-9)])
+            current, size = loss(a, b), 1.0
+            while size > 1e-10 and loss(a - size * step[0], b - size * step[1]) > current:
+                size /= 2
+            if size <= 1e-10:
+                break
+            a, b = a - size * step[0], b - size * step[1]
+            if np.abs(size * step).max() < 1e-10:
+                break
+        return a, b
+
+    a, b = fit(1.0, 0.0, True)
+    if a < 0:  # a score that predicts nothing (or worse): the constant map
+        a, b = fit(0.0, 0.0, False)
+    return ScoreMap("platt", a=float(a), b=float(b))
+
+
+def fit_isotonic(scores: Sequence[float], correct: Sequence[bool]) -> ScoreMap:
+    """Isotonic regression (pool adjacent violators) of right/wrong on the raw score: each pooled
+    block's share right at its lowest and highest score, linear in between."""
+    x = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(correct, dtype=np.float64)
+    if not x.size:
+        raise TrainingError("isotonic regression needs at least one scored element")
+    order = np.argsort(x, kind="stable")
+    x, y = x[order], y[order]
+    values, starts = np.unique(x, return_index=True)  # equal scores start as one block
+    sums = np.add.reduceat(y, starts)
+    counts = np.diff(np.append(starts, len(x))).astype(np.float64)
+    blocks: list[list[float]] = []  # [sum, count, lowest score, highest score]
+    for value, total, count in zip(values, sums, counts):
+        blocks.append([total, count, value, value])
+        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] >= blocks[-1][0] / blocks[-1][1]:
+            total, count, _, high = blocks.pop()
+            blocks[-1][0] += total
+            blocks[-1][1] += count
+            blocks[-1][3] = high
+    points_x: list[float] = []
+    points_y: list[float] = []
+    for total, count, low, high in blocks:
+        for point in ((low,) if low == high else (low, high)):
+            points_x.append(float(point))
+            points_y.append(float(total / count))
+    return ScoreMap("isotonic", x=tuple(points_x), y=tuple(points_y))
+
+
+FITTERS = {"platt": fit_platt, "isotonic": fit_isotonic}
+
+
+def _log_loss(probabilities: np.ndarray, correct: np.ndarray) -> float:
+    p = np.clip(probabilities, 1e-12, 1 - 1e-12)
+    return float(-np.mean(correct * np.log(p) + (1 - correct) * np.log(1 - p)))
+
+
+def cross_validated(method: str, scores: Sequence[float], correct: Sequence[bool], *,
+                    folds: int = FOLDS, seed: int = 0) -> np.ndarray:
+    """Each element's score mapped by ``method`` fitted on the other folds (a seeded random
+    split of the elements into ``folds``)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    correct = np.asarray(correct, dtype=bool)
+    fold = np.random.default_rng(seed).permutation(len(scores)) % folds
+    mapped = np.empty(len(scores))
+    for k in range(folds):
+        held = fold == k
+        if held.any():
+            score_map = FITTERS[method](scores[~held], correct[~held])
+            mapped[held] = [score_map(s) for s in scores[held]]
+    return mapped
+
+
+def fit_score_map(scores: Sequence[float], correct: Sequence[bool], *, bins: int = BINS,
+                  margin: float = ISOTONIC_MARGIN) -> tuple[ScoreMap, dict[str, Any]]:
+    """The score map of one task fitted on its dev elements (raw score, right?), with the record
+    the card keeps (ECE before and after on dev, both methods' cross-validated ECE and log loss).
+
+    Platt, unless isotonic is clearly better out of sample: its ECE, cross-validated on dev
+    (:data:`FOLDS` folds, averaged over :data:`CV_SEEDS` splits), lower by ``margin`` and its log
+    loss lower too. In-sample, isotonic's ECE is 0 by construction, so only held-out elements
+    can compare the two; the log loss (a proper score, less noisy than binned ECE) guards
+    against isotonic's over-fitted steps."""
+    scores = np.asarray(scores, dtype=np.float64)
+    correct = np.asarray(correct, dtype=bool)
+    folds = min(FOLDS, len(scores))
+    cv_ece, cv_log_loss = {}, {}
+    for method in FITTERS:
+        mapped = [cross_validated(method, scores, correct, folds=folds, seed=seed)
+                  for seed in range(CV_SEEDS)]
+        cv_ece[method] = round(float(np.mean([expected_calibration_error(m, correct, bins)
+                                              for m in mapped])), 6)
+        cv_log_loss[method] = round(float(np.mean([_log_loss(m, correct) for m in mapped])), 6)
+    clearly_better = (cv_ece["isotonic"] < cv_ece["platt"] - margin
+                      and cv_log_loss["isotonic"] < cv_log_loss["platt"])
+    method = "isotonic" if clearly_better else "platt"
+    score_map = FITTERS[method](scores, correct)
+    after = [score_map(s) for s in scores]
+    record = {**score_map.parameters(),
+              "dev_ece_before": round(expected_calibration_error(scores, correct, bins), 6),
+              "dev_ece_after": round(expected_calibration_error(after, correct, bins), 6),
+              "dev_elements": int(len(scores)), "dev_right": int(correct.sum()),
+              "cv_ece": cv_ece, "cv_log_loss": cv_log_loss, "bins": bins,
+              "chosen_by": f"{FOLDS}-fold cross-validation on dev ({CV_SEEDS} splits): isotonic "
+                           f"only with an ECE lower by {margin:g} and a lower log loss"}
+    return score_map, record
+
+
+def _term_dev_elements(runtime: TaggerRuntime, term_dev_files: Sequence[str | Path],
+                       batch_size: int) -> tuple[list[float], list[bool]]:
+    scores: list[float] = []
+    correct: list[bool] = []
+    for path in term_dev_files:
+        examples = read_dataset(path).examples
+        predicted = {}
+        for i in range(0, len(examples), batch_size):
+            batch = examples[i:i + batch_size]
+            texts = [ex.review.text for ex in batch]
+            predicted.update({ex.review.id: found
+                              for ex, found in zip(batch, runtime.decode(texts, "atsa"))})
+        s, c = scored_elements("atsa", {ex.review.id: ex.elements for ex in examples}, predicted)
+        scores += s
+        correct += c
+    return scores, correct
+
+
+def _fit_task(files: Sequence[str | Path], scores: Sequence[float], correct: Sequence[bool]
+              ) -> dict[str, Any] | None:
+    if len(scores) < MIN_ELEMENTS:
+        return None
+    _, record = fit_score_map(scores, correct)
+    return {**record, "dev_files": [str(f) for f in files]}
 
 
 def _label(threshold: float | None) -> str:
     return "argmax" if threshold is None else f"{threshold:g}"
 
 
-def calibrate_none_threshold(directory: str | Path, dev_files: Sequence[str | Path], *,
-                             thresholds: Sequence[float | None] = THRESHOLDS,
-                             device: str = "cpu", threads: int | None = None,
-                             also: Sequence[str | Path] = ()) -> dict[str, Any]:
-    """Pick the threshold with the best mean ACSA dev F1 (argmax wins ties) for the tagger in
-    ``directory`` (trained or converted) and write it into its card and into the cards of the
-    ``also`` directories (other variants of the same checkpoint); returns the record."""
+def calibrate_tagger(directory: str | Path, dev_files: Sequence[str | Path] = (), *,
+                     term_dev_files: Sequence[str | Path] = (), keep_threshold: bool = False,
+                     thresholds: Sequence[float | None] = THRESHOLDS, device: str = "cpu",
+                     threads: int | None = None, also: Sequence[str | Path] = (),
+                     batch_size: int = 64) -> dict[str, Any]:
+    """Calibrate the tagger in ``directory`` (trained or converted) and write the result into
+    its card and into the cards of the ``also`` directories (other variants of the same
+    checkpoint); returns the record.
+
+    1. The ``none`` threshold with the best mean F1 on the ACSA ``dev_files`` (argmax wins
+       ties), unless ``keep_threshold`` (the card's stays, and its record).
+    2. Per task, a score map (:func:`fit_score_map`) on the dev elements as decoded: ATSA on
+       ``term_dev_files``, ACSA on ``dev_files`` with the threshold of step 1. A task with dev
+       files but fewer than :data:`MIN_ELEMENTS` elements loses its map; a task without dev
+       files keeps the map it had."""
     from .backend import TaggerBackend
 
-    if not dev_files:
-        raise TrainingError("calibration needs at least one ACSA dev file")
+    if not dev_files and not term_dev_files:
+        raise TrainingError("calibration needs at least one ACSA dev file (or, for the term "
+                            "scores alone, an ATSA dev file)")
+    if not dev_files and not keep_threshold:
+        raise TrainingError("calibration needs at least one ACSA dev file to choose the none "
+                            "threshold (or keep the card's: keep_threshold)")
     directory = Path(directory)
     targets = [directory, *map(Path, also)]
     for target in targets:
@@ -82,18 +280,70 @@ def calibrate_none_threshold(directory: str | Path, dev_files: Sequence[str | Pa
         runtime = TaggerBackend(directory, device=device, cpu_threads=threads).runtime
     except FsaEdgeError as exc:
         raise TrainingError(f"{directory}: cannot load the tagger: {exc}") from None
-    by_file = dev_f1_by_threshold(runtime, dev_files, thresholds)
-    means = {_label(t): round(float(np.mean([s[_label(t)] for s in by_file.values()])), 4)
-             for t in thresholds}
-    best = max(thresholds, key=lambda t: (means[_label(t)], t is None))
-    calibration = {"dev_f1": by_file, "mean_dev_f1": means, "chosen": _label(best),
-                   "calibrated_on": str(directory)}
+    if dev_files and not runtime.categories:
+        raise TrainingError("this tagger has no category head to calibrate")
+    record: dict[str, Any] = {}
+    fields: dict[str, Any] = {}
+    logits: dict[str, np.ndarray] = {}
+    if keep_threshold:
+        best = runtime.none_below
+        if dev_files:
+            logits = {str(path): _category_logits(runtime, read_dataset(path).examples,
+                                                  batch_size) for path in dev_files}
+        record.update({"chosen": _label(best), "none_below": best, "threshold": "kept"})
+    else:
+        by_file = dev_f1_by_threshold(runtime, dev_files, thresholds, batch_size,
+                                      logits=logits)
+        means = {_label(t): round(float(np.mean([s[_label(t)] for s in by_file.values()])), 4)
+                 for t in thresholds}
+        best = max(thresholds, key=lambda t: (means[_label(t)], t is None))
+        fields["calibration"] = {"dev_f1": by_file, "mean_dev_f1": means,
+                                 "chosen": _label(best), "calibrated_on": str(directory)}
+        fields["none_below"] = best
+        record.update({"chosen": _label(best), "none_below": best, "mean_dev_f1": means,
+                       "dev_f1": by_file})
+    maps: dict[str, dict[str, Any] | None] = {}
+    if dev_files:
+        scores, correct = [], []
+        for path in dev_files:
+            examples = read_dataset(path).examples
+            s, c = scored_elements("acsa", {ex.review.id: ex.elements for ex in examples},
+                                   _decoded_categories(examples, logits[str(path)],
+                                                       runtime.categories, best))
+            scores += s
+            correct += c
+        maps["acsa"] = _fit_task(dev_files, scores, correct)
+    if term_dev_files:
+        maps["atsa"] = _fit_task(term_dev_files,
+                                 *_term_dev_elements(runtime, term_dev_files, batch_size))
+    for entry in maps.values():
+        if entry is not None:
+            entry["calibrated_on"] = str(directory)
     for target in targets:
         card = ModelCard.load(target)
-        tagger = {**card.extra.get("tagger", {}), "none_below": best, "calibration": calibration}
+        tagger = {**card.extra.get("tagger", {}), **fields}
+        kept = {task: entry for task, entry in tagger.get(SCORE_CALIBRATION, {}).items()
+                if task not in maps}
+        score_calibration = {**kept, **{t: e for t, e in maps.items() if e is not None}}
+        tagger.pop(SCORE_CALIBRATION, None)
+        if score_calibration:
+            tagger[SCORE_CALIBRATION] = dict(sorted(score_calibration.items()))
         replace(card, extra={**card.extra, "tagger": tagger}).save(target)
-    return {"chosen": _label(best), "none_below": best, "mean_dev_f1": means,
-            "dev_f1": by_file, "calibrated_on": str(directory)}
+    record["score_calibration"] = {t: e if e is not None else
+                                   f"not fitted: fewer than {MIN_ELEMENTS} dev elements"
+                                   for t, e in maps.items()}
+    record["calibrated_on"] = str(directory)
+    return record
 
 
-__all__ = ["THRESHOLDS", "calibrate_none_threshold", "dev_f1_by_threshold"]
+def calibrate_none_threshold(directory: str | Path, dev_files: Sequence[str | Path],
+                             **options: Any) -> dict[str, Any]:
+    """:func:`calibrate_tagger` with ACSA dev files (the threshold, then the ACSA score map)."""
+    if not dev_files:
+        raise TrainingError("calibration needs at least one ACSA dev file")
+    return calibrate_tagger(directory, dev_files, **options)
+
+
+__all__ = ["FITTERS", "ISOTONIC_MARGIN", "MIN_ELEMENTS", "THRESHOLDS", "calibrate_none_threshold",
+           "calibrate_tagger", "cross_validated", "dev_f1_by_threshold", "fit_isotonic",
+           "fit_platt", "fit_score_map"]

@@ -96,22 +96,32 @@ def train_command(data_specs: tuple[str, ...], student: str, out: str, epochs: i
 
 @tagger.command("calibrate")
 @click.argument("model", type=click.Path(exists=True, file_okay=False))
-@click.option("--dev", "dev_files", multiple=True, required=True,
+@click.option("--dev", "dev_files", multiple=True,
               type=click.Path(exists=True, dir_okay=False),
-              help="An ACSA dev file; repeatable (the mean F1 decides).")
+              help="An ACSA dev file; repeatable (the mean F1 decides the threshold; the ACSA "
+                   "score map is fitted on its decodes).")
+@click.option("--term-dev", "term_dev_files", multiple=True,
+              type=click.Path(exists=True, dir_okay=False),
+              help="An ATSA dev file for the term score map; repeatable.")
+@click.option("--keep-threshold", is_flag=True,
+              help="Keep the card's `none` threshold; only fit the score maps.")
 @click.option("--threads", type=int, default=None, help="CPU threads.")
 @click.option("--also", "also", multiple=True, type=click.Path(exists=True, file_okay=False),
-              help="Write the same threshold into this tagger directory's card too (another "
-                   "variant of the same checkpoint). Repeatable.")
-def calibrate_command(model: str, dev_files: tuple[str, ...], threads: int | None,
-                      also: tuple[str, ...]) -> None:
-    """Choose the category head's `none` threshold on dev data and write it into MODEL's card.
-    MODEL is a trained tagger or its conversion (calibrate the one you ship; `fsa-edge
-    convert` carries a trained tagger's threshold over)."""
-    from .calibration import calibrate_none_threshold
+              help="Write the same threshold and score maps into this tagger directory's card "
+                   "too (another variant of the same checkpoint). Repeatable.")
+def calibrate_command(model: str, dev_files: tuple[str, ...], term_dev_files: tuple[str, ...],
+                      keep_threshold: bool, threads: int | None, also: tuple[str, ...]) -> None:
+    """Choose the category head's `none` threshold on ACSA dev data (--dev), then fit per task a
+    monotone map from raw to calibrated scores (ACSA on --dev, ATSA on --term-dev) and write them
+    into MODEL's card. MODEL is a trained tagger or its conversion (calibrate the one you ship;
+    `fsa-edge convert` carries a trained tagger's threshold and maps over)."""
+    from .calibration import calibrate_tagger
 
-    click.echo(json.dumps(calibrate_none_threshold(model, dev_files, threads=threads,
-                                                   also=also)))
+    if not dev_files and not (keep_threshold and term_dev_files):
+        raise click.UsageError("give --dev (ACSA dev data), or --keep-threshold with --term-dev")
+    click.echo(json.dumps(calibrate_tagger(model, dev_files, term_dev_files=term_dev_files,
+                                           keep_threshold=keep_threshold, threads=threads,
+                                           also=also)))
 
 
 @tagger.command("pretrain")

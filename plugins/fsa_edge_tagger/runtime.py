@@ -7,10 +7,12 @@ training's dev scores and the shipped model run the same decoding.
 
 from __future__ import annotations
 
+import math
 import os
 from contextlib import nullcontext
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -28,6 +30,11 @@ HEAD_BLAS_THREADS_ENV = "FSA_EDGE_HEAD_BLAS_THREADS"
 #: CTranslate2 encoder takes each piece's position (0, 1, …) as a second input stream (MPNet:
 #: its absolute position table is the second source embedding)
 POSITION_INPUT = "position_input"
+#: the field of the card's ``tagger`` section holding the score maps, one per task
+#: (``fsa-edge train tagger calibrate``)
+SCORE_CALIBRATION = "score_calibration"
+#: raw scores are clipped into [LOGIT_EPS, 1 - LOGIT_EPS] before their logit is taken
+LOGIT_EPS = 1e-12
 _blas_controller = None
 
 
@@ -78,16 +85,93 @@ def load_heads(directory: Path) -> dict[str, np.ndarray]:
     return heads
 
 
+def logit(score: float) -> float:
+    """log(s / (1 - s)) of ``score`` clipped into [LOGIT_EPS, 1 - LOGIT_EPS]."""
+    score = min(max(score, LOGIT_EPS), 1.0 - LOGIT_EPS)
+    return math.log(score / (1.0 - score))
+
+
+@dataclass(frozen=True)
+class ScoreMap:
+    """A monotone map from a raw score (its decoding's confidence) to a calibrated probability
+    that the element is right, fitted on dev data (:mod:`.calibration`).
+
+    ``platt``: sigmoid(a · logit(s) + b), with ``a`` ≥ 0. ``isotonic``: the piecewise-linear
+    interpolation of the points (``x``, ``y``), both non-decreasing (constant beyond the ends)."""
+
+    method: str
+    a: float = 1.0
+    b: float = 0.0
+    x: tuple[float, ...] = ()
+    y: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.method == "platt":
+            if not (math.isfinite(self.a) and math.isfinite(self.b) and self.a >= 0):
+                raise BackendError(f"platt score map: a ({self.a}) must be finite and ≥ 0, "
+                                   f"b ({self.b}) finite")
+        elif self.method == "isotonic":
+            x, y = np.asarray(self.x, dtype=float), np.asarray(self.y, dtype=float)
+            if not x.size or x.shape != y.shape or np.any(np.diff(x) < 0) \
+                    or np.any(np.diff(y) < 0) or y.min() < 0 or y.max() > 1:
+                raise BackendError("isotonic score map: x and y must be non-decreasing lists "
+                                   "of one length, y in [0, 1]")
+        else:
+            raise BackendError(f"score map method {self.method!r}: expected platt or isotonic")
+
+    @classmethod
+    def from_card(cls, spec: Mapping[str, Any]) -> "ScoreMap":
+        """The map of one task's entry in the card's ``tagger.score_calibration``."""
+        if not isinstance(spec, Mapping):
+            raise BackendError(f"{SCORE_CALIBRATION}: each task's entry must be an object")
+        try:
+            if spec.get("method") == "isotonic":
+                return cls("isotonic", x=tuple(map(float, spec["x"])),
+                           y=tuple(map(float, spec["y"])))
+            return cls(str(spec.get("method")), a=float(spec.get("a", 1.0)),
+                       b=float(spec.get("b", 0.0)))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BackendError(f"{SCORE_CALIBRATION}: invalid entry {dict(spec)!r} ({exc})"
+                               ) from None
+
+    def parameters(self) -> dict[str, Any]:
+        """What the card stores of the map."""
+        if self.method == "platt":
+            return {"method": "platt", "a": self.a, "b": self.b}
+        return {"method": "isotonic", "x": list(self.x), "y": list(self.y)}
+
+    def __call__(self, score: float) -> float:
+        if self.method == "platt":
+            z = self.a * logit(score) + self.b
+            return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+        return float(np.interp(score, self.x, self.y))
+
+
+def score_maps(spec: Mapping[str, Any] | None) -> dict[str, ScoreMap]:
+    """``{task: ScoreMap}`` from the card's ``tagger.score_calibration`` (absent: no map)."""
+    if not spec:
+        return {}
+    if not isinstance(spec, Mapping):
+        raise BackendError(f"{SCORE_CALIBRATION} must be an object of tasks")
+    return {task: ScoreMap.from_card(entry) for task, entry in spec.items()}
+
+
 class TaggerRuntime:
-    """Decoding shared by the backend and training."""
+    """Decoding shared by the backend and training.
+
+    ``score_calibration`` (the card's ``tagger.score_calibration``): per task, the map applied to
+    each element's raw score; a task without one reports the raw score. Which elements come out
+    never depends on it."""
 
     def __init__(self, tokenizer, heads: dict[str, np.ndarray], categories: Sequence[str],
-                 encode: Encoder, none_below: float | None = None) -> None:
+                 encode: Encoder, none_below: float | None = None,
+                 score_calibration: Mapping[str, Any] | None = None) -> None:
         self.tokenizer = tokenizer
         self.heads = heads
         self.categories = tuple(categories)
         self.encode = encode
         self.none_below = none_below
+        self.score_maps = score_maps(score_calibration)
         if self.categories:
             rows = heads.get("category.weight")
             if rows is None or rows.shape[0] != len(self.categories) * len(CATEGORY_CLASSES):
@@ -101,10 +185,12 @@ class TaggerRuntime:
     @classmethod
     def from_directory(cls, directory: Path, card: ModelCard, encode: Encoder
                        ) -> "TaggerRuntime":
-        """Tokenizer and heads of a tagger directory, labels and threshold from its card."""
+        """Tokenizer and heads of a tagger directory, labels, threshold and score maps from its
+        card."""
         tagger = card.extra.get("tagger", {})
         return cls(load_tokenizer(directory, card.max_input_length), load_heads(directory),
-                   tuple(tagger.get("categories", ())), encode, tagger.get("none_below"))
+                   tuple(tagger.get("categories", ())), encode, tagger.get("none_below"),
+                   tagger.get(SCORE_CALIBRATION))
 
     def category_logits(self, texts: Sequence[str]) -> np.ndarray:
         """``(len(texts), categories * 5)`` category-head logits."""
@@ -114,8 +200,23 @@ class TaggerRuntime:
             return category_logits(hidden, [len(e.tokens) for e in encodings], self.heads,
                                    len(self.categories))
 
-    def run(self, texts: Sequence[str], task: str) -> list[tuple[SentimentElement, ...]]:
-        """Elements per text for ``task`` ("atsa" or "acsa")."""
+    def run(self, texts: Sequence[str], task: str, *, calibrated: bool = True
+            ) -> list[tuple[SentimentElement, ...]]:
+        """Elements per text for ``task`` ("atsa" or "acsa"); each score through the task's
+        score map when the card has one (``calibrated=False``: the raw score), rounded to six
+        decimals."""
+        return [tuple(replace(e, score=self.reported_score(task, e.score, calibrated))
+                      for e in found)
+                for found in self.decode(texts, task)]
+
+    def reported_score(self, task: str, raw: float, calibrated: bool = True) -> float:
+        """What :meth:`run` reports for an element of ``task`` scored ``raw`` by decoding."""
+        score_map = self.score_maps.get(task) if calibrated else None
+        return round(score_map(raw) if score_map is not None else raw, 6)
+
+    def decode(self, texts: Sequence[str], task: str) -> list[tuple[SentimentElement, ...]]:
+        """Elements per text for ``task`` with their raw, unrounded decoding scores (no score
+        map): what score maps are fitted on."""
         if task == "acsa" and not self.categories:
             raise BackendError("this tagger has no category head (task acsa)")
         if task not in ("atsa", "acsa"):
@@ -123,7 +224,7 @@ class TaggerRuntime:
         if not texts:
             return []
         if task == "acsa":
-            return [tuple(SentimentElement(polarity=p, category=c, score=round(s, 6))
+            return [tuple(SentimentElement(polarity=p, category=c, score=s)
                           for c, p, s in decode_categories(row, self.categories,
                                                            self.none_below))
                     for row in self.category_logits(texts)]
@@ -135,8 +236,7 @@ class TaggerRuntime:
         for text, encoding, row in zip(texts, encodings, logits):
             pieces = pieces_of(encoding.tokens, encoding.offsets, encoding.special_tokens_mask)
             results.append(tuple(
-                SentimentElement(polarity=p, aspect=text[s:e], aspect_span=(s, e),
-                                 score=round(score, 6))
+                SentimentElement(polarity=p, aspect=text[s:e], aspect_span=(s, e), score=score)
                 for s, e, p, score in decode_terms(row, pieces)))
         return results
 
@@ -176,6 +276,7 @@ def ctranslate2_encoder(directory: Path, *, device: str, compute_type: str, thre
     return encode
 
 
-__all__ = ["Encoder", "HEAD_BLAS_THREADS_ENV", "POSITION_INPUT", "TaggerRuntime",
-           "ctranslate2_encoder", "feeds_positions", "load_heads", "load_tokenizer",
-           "one_blas_thread"]
+__all__ = ["Encoder", "HEAD_BLAS_THREADS_ENV", "LOGIT_EPS", "POSITION_INPUT",
+           "SCORE_CALIBRATION", "ScoreMap", "TaggerRuntime", "ctranslate2_encoder",
+           "feeds_positions", "load_heads", "load_tokenizer", "logit", "one_blas_thread",
+           "score_maps"]

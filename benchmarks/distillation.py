@@ -1,0 +1,191 @@
+"""The paper's first claim on our runs: does distilling a stronger teacher lift the student?
+
+    python benchmarks/distillation.py --out runs/distillation \
+        --unlabeled /tmp/unlabeled/sentences.jsonl --seeds 42,43,44
+
+1. **Teacher**: a tagger on the ``mpnet`` warm start (``--teacher-student``), trained, converted
+   to CTranslate2 int8 and scored by ``benchmarks/train_default.py`` on the four benchmark sets
+   (``--teacher-checkpoint DIR`` reuses a trained one).
+2. **Corpus**: the teacher (int8) labels the gold training sentences of those sets and the
+   unlabeled sentences (``benchmarks/unlabeled.py`` output; ``--unlabeled-limit``) through
+   ``fsa-edge distill --prompt label``: hard answers plus soft targets (resumable).
+3. **Students**, for every seed: the default model's recipe (``train_default.py``: MiniLM, mean dev
+   F1 chooses the epoch, weight averaging) on gold alone (``gold_only``) and with the teacher's
+   soft targets (``distilled``, ``--distill-weight`` / ``--temperature``); same recipe otherwise.
+4. **Record** (``--record``, default ``benchmarks/results/distillation.json`` + ``.md``): teacher
+   and both arms' int8 F1 on dev and test per set (paper's metric and counting), the gain (mean
+   over sets of the seed-mean difference), and every command.
+
+Each step leaves its outputs under ``--out`` and is skipped when a rerun finds them (a step's
+record file is written last), so an interrupted run resumes at the step it was in; the training
+steps resume mid-run through ``OUT/last``. On the 2-core CPU this is many hours (background it);
+``--device cuda`` where a GPU is lent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import train_default  # noqa: E402
+
+ARMS = ("gold_only", "distilled")
+
+
+def recipe_run(out: Path, argv: list[str], commands: list[str]) -> dict:
+    """``train_default.py`` with ``argv`` into ``out`` (skipped when its record exists)."""
+    record = out / "record.json"
+    commands.append("python benchmarks/train_default.py " + " ".join(argv))
+    if not record.is_file():
+        status = train_default.main([*argv, "--record", str(record)])
+        if status:
+            raise SystemExit(f"step failed: {commands[-1]}")
+    return json.loads(record.read_text(encoding="utf-8"))
+
+
+def write_teacher_inputs(path: Path, data: Path, names: list[str], unlabeled: Path | None,
+                         limit: int | None) -> int:
+    """The sentences the teacher labels: gold train texts, then unlabeled sentences."""
+    from fsa_edge.readers import read_dataset
+
+    rows = []
+    for name in names:
+        folder = train_default.DATASETS[name][1]
+        for example in read_dataset(data / folder / "train.json").examples:
+            rows.append({"id": f"{name}:{example.review.id}", "text": example.review.text})
+    if unlabeled is not None:
+        with unlabeled.open(encoding="utf-8") as handle:
+            extra = [json.loads(line) for line in handle if line.strip()][:limit]
+        rows += [{"id": row["id"], "text": row["text"]} for row in extra]
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                   encoding="utf-8")
+    tmp.replace(path)
+    return len(rows)
+
+
+def f1s(record: dict, split: str) -> dict[str, float]:
+    return {name: row["f1"] for name, row in record[f"{split}_int8"].items()}
+
+
+def summary(teacher: dict, arms: dict[str, dict[int, dict]], names: list[str],
+            seeds: list[int], commands: list[str], corpus: dict) -> dict:
+    result = {"sets": [train_default.DATASETS[n][1].split("/", 1)[1] for n in names],
+              "teacher": {split: {train_default.DATASETS[n][1].split("/", 1)[1]:
+                                  f1s(teacher, split)[n] for n in names}
+                          for split in ("dev", "test")}}
+    for arm, runs in arms.items():
+        result[arm] = {"seeds": seeds, **{
+            split: {train_default.DATASETS[n][1].split("/", 1)[1]:
+                    [f1s(runs[seed], split)[n] for seed in seeds] for n in names}
+            for split in ("dev", "test")}}
+    for split in ("dev", "test"):
+        gains = [statistics.mean(result["distilled"][split][s]) -
+                 statistics.mean(result["gold_only"][split][s]) for s in result["sets"]]
+        result[f"gain_{split}"] = round(statistics.mean(gains), 2)
+    result["corpus"] = corpus
+    result["commands"] = commands
+    return result
+
+
+def markdown(result: dict) -> str:
+    lines = ["# Distillation: gold-only vs distilled student (CT2 int8 F1, paper's metric)", "",
+             "| set | teacher dev | teacher test | gold-only dev | distilled dev | "
+             "gold-only test | distilled test |", "|---|---|---|---|---|---|---|"]
+    for name in result["sets"]:
+        def mean(arm: str, split: str) -> str:
+            values = result[arm][split][name]
+            return f"{statistics.mean(values):.2f} (±{statistics.pstdev(values):.2f})"
+
+        lines.append(f"| {name} | {result['teacher']['dev'][name]:.2f} | "
+                     f"{result['teacher']['test'][name]:.2f} | {mean('gold_only', 'dev')} | "
+                     f"{mean('distilled', 'dev')} | {mean('gold_only', 'test')} | "
+                     f"{mean('distilled', 'test')} |")
+    lines += ["", f"Seeds {result['gold_only']['seeds']}; gain (mean over sets of the "
+              f"seed-mean difference): dev {result['gain_dev']:+.2f}, test "
+              f"{result['gain_test']:+.2f}.", "", "Commands:", ""]
+    lines += [f"    {command}" for command in result["commands"]]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--data", type=Path, default=train_default.DATA)
+    parser.add_argument("--datasets", default="rest14,laptop14,rest16,laptop16")
+    parser.add_argument("--teacher-student", default="mpnet")
+    parser.add_argument("--teacher-checkpoint", type=Path, default=None)
+    parser.add_argument("--teacher-epochs", type=int, default=3)
+    parser.add_argument("--teacher-lr", type=float, default=5e-5)
+    parser.add_argument("--student", default="minilm")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--ema", type=float, default=0.999)
+    parser.add_argument("--seeds", default="42,43,44")
+    parser.add_argument("--unlabeled", type=Path, default=None,
+                        help="sentences from benchmarks/unlabeled.py (JSONL of id, text)")
+    parser.add_argument("--unlabeled-limit", type=int, default=None)
+    parser.add_argument("--distill-weight", type=float, default=1.0)
+    parser.add_argument("--temperature", type=float, default=2.0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--min-agreement", type=float, default=0.8)
+    parser.add_argument("--max-mean-delta", type=float, default=0.1)
+    parser.add_argument("--test-limit", type=int, default=None)
+    parser.add_argument("--record", type=Path,
+                        default=ROOT / "benchmarks" / "results" / "distillation.json")
+    args = parser.parse_args(argv)
+    names = [n.strip() for n in args.datasets.split(",") if n.strip()]
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    args.out.mkdir(parents=True, exist_ok=True)
+    common = ["--data", str(args.data), "--datasets", ",".join(names), "--threads",
+              str(args.threads), "--device", args.device, "--min-agreement",
+              str(args.min_agreement), "--max-mean-delta", str(args.max_mean_delta),
+              *(["--test-limit", str(args.test_limit)] if args.test_limit else [])]
+    commands = ["python benchmarks/distillation.py " + " ".join(argv or sys.argv[1:])]
+
+    teacher_argv = ["--out", str(args.out / "teacher"), "--student", args.teacher_student,
+                    "--epochs", str(args.teacher_epochs), "--lr", str(args.teacher_lr),
+                    "--ema", str(args.ema), *common]
+    if args.teacher_checkpoint:
+        teacher_argv += ["--checkpoint", str(args.teacher_checkpoint)]
+    teacher = recipe_run(args.out / "teacher", teacher_argv, commands)
+
+    inputs, corpus = args.out / "teacher_inputs.jsonl", args.out / "soft_targets.jsonl"
+    sentences = write_teacher_inputs(inputs, args.data, names, args.unlabeled,
+                                     args.unlabeled_limit)
+    distill = [*train_default.fsa_edge_command(), "distill", str(inputs), "--teacher",
+               str(args.out / "teacher" / "ct2-int8"), "--prompt", "label", "-o", str(corpus)]
+    commands.append("fsa-edge " + " ".join(distill[3:]))
+    distilled = json.loads(train_default.run(distill).strip().splitlines()[-1])
+
+    arms: dict[str, dict[int, dict]] = {arm: {} for arm in ARMS}
+    for seed in seeds:
+        for arm in ARMS:
+            argv_arm = ["--out", str(args.out / arm / str(seed)), "--student", args.student,
+                        "--epochs", str(args.epochs), "--lr", str(args.lr), "--ema",
+                        str(args.ema), "--seed", str(seed), *common]
+            if arm == "distilled":
+                argv_arm += ["--soft-targets", str(corpus), "--distill-weight",
+                             str(args.distill_weight), "--temperature", str(args.temperature)]
+            arms[arm][seed] = recipe_run(args.out / arm / str(seed), argv_arm, commands)
+
+    result = summary(teacher, arms, names, seeds, commands,
+                     {"sentences": sentences, "distill": {k: distilled.get(k) for k in
+                                                          ("written", "skipped", "errors",
+                                                           "seconds") if k in distilled}})
+    args.record.parent.mkdir(parents=True, exist_ok=True)
+    args.record.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    args.record.with_suffix(".md").write_text(markdown(result), encoding="utf-8")
+    print(markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""``benchmarks/distillation.py`` end to end on a synthetic slice: teacher, its corpus, both
+student arms over two seeds, and the record in the form the claim is reported in."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from benchmark_scripts import benchmark_script  # noqa: E402
+from seq2seq_fixtures import synthetic_atsa, tiny_bert  # noqa: E402
+from test_default_recipe import _synthetic_rest14  # noqa: E402
+
+
+def test_the_distillation_recipe_writes_the_claims_record(tmp_path, monkeypatch):
+    monkeypatch.setenv("FSA_EDGE_CACHE", str(tmp_path / "cache"))
+    data = _synthetic_rest14(tmp_path / "data", train=48, rest16=True)
+    teacher = tiny_bert(tmp_path / "teacher_bert", hidden=32, layers=2, heads=4)
+    student = tiny_bert(tmp_path / "student_bert", hidden=32, layers=1, heads=4,
+                        whole_words=False)
+    unlabeled = tmp_path / "unlabeled.jsonl"
+    unlabeled.write_text("".join(json.dumps({"id": f"u{i}", "text": r["sentence"]}) + "\n"
+                                 for i, r in enumerate(synthetic_atsa(10, 77))))
+    record = tmp_path / "distillation.json"
+    argv = ["--out", str(tmp_path / "run"), "--data", str(data), "--datasets", "rest14,rest16",
+            "--teacher-student", str(teacher), "--teacher-epochs", "1", "--teacher-lr", "2e-3",
+            "--student", str(student), "--epochs", "1", "--lr", "2e-3", "--seeds", "1",
+            "--unlabeled", str(unlabeled), "--threads", "1", "--min-agreement", "0",
+            "--max-mean-delta", "10", "--record", str(record)]
+    assert benchmark_script("distillation").main(argv) == 0
+    result = json.loads(record.read_text())
+    assert result["sets"] == ["atsa/rest14", "acsa/rest16"]
+    assert set(result["teacher"]["test"]) == set(result["sets"])
+    for arm in ("gold_only", "distilled"):
+        assert result[arm]["seeds"] == [1]
+        assert all(len(result[arm][split][s]) == 1 for split in ("dev", "test")
+                   for s in result["sets"])
+    assert result["corpus"]["sentences"] == 48 * 2 + 10
+    assert result["corpus"]["distill"]["written"] == 48 * 2 + 10
+    distilled_card = json.loads((tmp_path / "run" / "distilled" / "1" / "hf" /
+                                 "fsa_edge.json").read_text())
+    assert distilled_card["soft_targets"]["unlabeled"] > 0
+    assert "soft_targets" not in json.loads(
+        (tmp_path / "run" / "gold_only" / "1" / "hf" / "fsa_edge.json").read_text())
+    assert isinstance(result["gain_test"], float) and record.with_suffix(".md").is_file()
+    # a rerun finds every step done and writes the same record
+    assert benchmark_script("distillation").main(argv) == 0
+    again = json.loads(record.read_text())
+    assert {k: v for k, v in again.items() if k != "corpus"} == \
+        {k: v for k, v in result.items() if k != "corpus"}
