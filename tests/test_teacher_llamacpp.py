@@ -54,6 +54,23 @@ def test_teacher_loads_the_gguf_with_its_chat_template(gguf_path):
         assert teacher.count_tokens("The pizza was tasty") > 0
 
 
+def test_extra_buffer_types_probe_off_and_bad_value(gguf_path, monkeypatch):
+    """``auto`` probes the GGUF in a child process (a crash there turns them off), ``off`` loads
+    without them, prompt batches use n_threads, and an unknown choice is a teacher error."""
+    from fsa_edge.errors import TeacherError
+    from fsa_edge_llamacpp import buffers
+
+    with LlamaCppTeacher(gguf_path, n_ctx=256, n_threads=1) as teacher:
+        assert teacher.extra_buffers.startswith("on") and teacher.llm.n_threads_batch == 1
+    monkeypatch.setattr(buffers, "extra_buffers_crash", lambda path: "killed by signal 11")
+    with LlamaCppTeacher(gguf_path, n_ctx=256, n_threads=1) as teacher:
+        assert teacher.extra_buffers.startswith("off: with them llama.cpp crashed")
+    with LlamaCppTeacher(gguf_path, n_ctx=256, n_threads=1, extra_buffers="off") as teacher:
+        assert teacher.extra_buffers == "off (asked for)"
+    with pytest.raises(TeacherError, match="extra_buffers='maybe'"):
+        LlamaCppTeacher(gguf_path, extra_buffers="maybe")
+
+
 def test_not_a_gguf_is_a_teacher_error(tmp_path):
     from fsa_edge.errors import TeacherError
 

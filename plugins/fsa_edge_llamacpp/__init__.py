@@ -4,7 +4,9 @@
 when the plugin loads, so ``fsa-edge plugins`` works without it and says it is missing.
 
 Options (``fsa-edge distill -O key=value``): ``n_ctx`` (default 4096, capped to the model's
-training context), ``n_threads`` (default: llama.cpp's choice), ``n_gpu_layers`` (``auto``:
+training context), ``n_threads`` (default: llama.cpp's choice; prompt batches use it too),
+``extra_buffers`` (``auto``: llama.cpp's extra CPU buffer types unless a probe of the GGUF in a
+child process crashes with them — see :mod:`.buffers`; ``on``, ``off``), ``n_gpu_layers`` (``auto``:
 every layer when ``llama_cpp.llama_supports_gpu_offload()`` says the build can offload, else
 0), ``chat_format`` (default: the chat template stored in the GGUF; llama-cpp-python falls
 back to ``llama-2`` when the file has none). ``label`` prompts are decoded under their JSON
@@ -19,6 +21,8 @@ from typing import Any
 from fsa_edge import hookimpl
 from fsa_edge.errors import TeacherError, missing_dependency
 from fsa_edge.teaching import Teacher, TeacherReply, TeacherRequest, file_sha256
+
+from .buffers import choose_extra_buffers, extra_buffer_types
 
 GGUF_MAGIC = b"GGUF"
 DEFAULT_N_CTX = 4096
@@ -41,11 +45,13 @@ class LlamaCppTeacher(Teacher):
 
     def __init__(self, source, *, sampling=None, n_ctx: int = DEFAULT_N_CTX,
                  n_threads: int | None = None, n_gpu_layers: int | str = "auto",
-                 chat_format: str | None = None, verbose: bool = False, **options: Any) -> None:
+                 chat_format: str | None = None, verbose: bool = False,
+                 extra_buffers: str = "auto", **options: Any) -> None:
         super().__init__(source, sampling=sampling, **options)
         if options:
             raise TeacherError(f"unknown llamacpp option(s): {', '.join(sorted(options))}; "
-                               "known: n_ctx, n_threads, n_gpu_layers, chat_format, verbose")
+                               "known: n_ctx, n_threads, n_gpu_layers, chat_format, verbose, "
+                               "extra_buffers")
         try:
             import llama_cpp
         except ImportError:
@@ -55,11 +61,15 @@ class LlamaCppTeacher(Teacher):
         if not self.can_load(self.source):
             raise TeacherError(f"{self.source}: not a GGUF file (no GGUF magic bytes)")
         self.n_gpu_layers = _gpu_layers(n_gpu_layers, llama_cpp)
+        enabled, self.extra_buffers = choose_extra_buffers(str(extra_buffers), self.source)
         try:
-            self.llm = llama_cpp.Llama(
-                model_path=str(self.source), n_ctx=int(n_ctx), n_threads=n_threads,
-                n_gpu_layers=self.n_gpu_layers, seed=self.sampling.seed,
-                chat_format=chat_format, verbose=bool(verbose))
+            with extra_buffer_types(enabled):
+                # n_threads_batch too: llama-cpp-python's own default for prompt batches is
+                # every CPU, whatever n_threads says
+                self.llm = llama_cpp.Llama(
+                    model_path=str(self.source), n_ctx=int(n_ctx), n_threads=n_threads,
+                    n_threads_batch=n_threads, n_gpu_layers=self.n_gpu_layers,
+                    seed=self.sampling.seed, chat_format=chat_format, verbose=bool(verbose))
         except (ValueError, RuntimeError) as exc:
             raise TeacherError(f"{self.source}: llama.cpp cannot load it ({exc})") from None
         self.n_threads = self.llm.n_threads
