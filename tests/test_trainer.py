@@ -214,3 +214,40 @@ def test_deprecated_command_names_still_work_and_say_so(tmp_path):
     listing = CliRunner().invoke(cli, ["train", "--help"])
     assert "seq2seq" in listing.output and "tagger" in listing.output
     assert "finetune" not in listing.output.split("Commands:")[1]  # aliases stay hidden
+
+
+def test_a_student_without_a_command_line_is_left_out_of_train():
+    import types
+
+    from click.testing import CliRunner
+
+    from fsa_edge.cli import build_cli
+    from fsa_edge.hookspecs import hookimpl
+    from fsa_edge.plugins import load_plugins, pm
+    from fsa_edge.training import Student
+
+    class Silent(Student):
+        name = "silent"
+
+        def pretrain(self, corpus, *, student, out, **settings):
+            return {}
+
+        def finetune(self, data, *, student, out, **settings):
+            return {}
+
+    plugin = types.ModuleType("fsa_edge_test_silent")
+
+    @hookimpl
+    def register_students(register):
+        register(Silent)
+
+    plugin.register_students = register_students
+    load_plugins()
+    pm.register(plugin, name="test-silent")
+    try:
+        listing = CliRunner().invoke(build_cli(), ["train", "--help"])
+        assert listing.exit_code == 0 and "tagger" in listing.output
+        assert "silent" not in listing.output
+        assert CliRunner().invoke(build_cli(), ["train", "silent"]).exit_code == 2
+    finally:
+        pm.unregister(plugin)

@@ -40,17 +40,20 @@ class TrainGroup(click.Group):
     """Sub-commands are the registered students (looked up when the command line is parsed)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(registry().students)
+        return sorted(name for name, student in registry().students.items()
+                      if student.command() is not None)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         students = registry().students
         if name in students:
             group = students[name].command()
-            group.name = name
+            if group is not None:
+                group.name = name
             return group
         for student in students.values():
-            if name in getattr(student, "deprecated_commands", ()):
-                command = student.command().get_command(ctx, name)
+            group = student.command()
+            if group is not None and name in getattr(student, "deprecated_commands", ()):
+                command = group.get_command(ctx, name)
                 if command is not None:
                     return deprecated_alias(command, old=f"fsa-edge train {name}",
                                             new=f"fsa-edge train {student.name} {name}")
