@@ -36,7 +36,6 @@ from fsa_edge.readers import read_dataset
 from fsa_edge.runtime import HEADS_FILE
 
 from .runtime import SCORE_CALIBRATION, ScoreMap, TaggerRuntime, logit
-from .scheme import decode_categories
 
 THRESHOLDS = (None, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)
 #: isotonic regression replaces Platt scaling only when its cross-validated dev ECE is lower by
@@ -55,11 +54,10 @@ def _category_logits(runtime: TaggerRuntime, examples: Sequence, batch_size: int
         for i in range(0, len(examples), batch_size)]) if examples else np.zeros((0, 0))
 
 
-def _decoded_categories(examples: Sequence, logits: np.ndarray, categories: Sequence[str],
+def _decoded_categories(runtime: TaggerRuntime, examples: Sequence, logits: np.ndarray,
                         threshold: float | None) -> dict[str, tuple[SentimentElement, ...]]:
     """``{review id: elements}`` with raw scores, as the runtime decodes them."""
-    return {ex.review.id: tuple(SentimentElement(polarity=p, category=c, score=s)
-                                for c, p, s in decode_categories(row, categories, threshold))
+    return {ex.review.id: runtime.category_elements(row, threshold)
             for ex, row in zip(examples, logits)}
 
 
@@ -80,7 +78,7 @@ def dev_f1_by_threshold(runtime: TaggerRuntime, dev_files: Sequence[str | Path],
         gold = {ex.review.id: ex.elements for ex in examples}
         results[str(path)] = {
             _label(threshold): evaluate("acsa", gold, _decoded_categories(
-                examples, rows, runtime.categories, threshold)).overall.f1
+                runtime, examples, rows, threshold)).overall.f1
             for threshold in thresholds}
     return results
 
@@ -308,8 +306,8 @@ def calibrate_tagger(directory: str | Path, dev_files: Sequence[str | Path] = ()
         for path in dev_files:
             examples = read_dataset(path).examples
             s, c = scored_elements("acsa", {ex.review.id: ex.elements for ex in examples},
-                                   _decoded_categories(examples, logits[str(path)],
-                                                       runtime.categories, best))
+                                   _decoded_categories(runtime, examples, logits[str(path)],
+                                                       best))
             scores += s
             correct += c
         maps["acsa"] = _fit_task(dev_files, scores, correct)

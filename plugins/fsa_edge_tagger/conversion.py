@@ -32,6 +32,7 @@ from fsa_edge_converters import (ArchitectureConverter, ParityReport, ParityThre
                                  parity_report)
 
 from .runtime import POSITION_INPUT, TaggerRuntime, ctranslate2_encoder, load_tokenizer
+from .scheme import log_softmax
 
 #: MPNet's relative attention: transformers computes the buckets with these, whatever the config
 MPNET_BUCKETS = 32
@@ -195,12 +196,6 @@ def _set_layer_norm(spec: Any, module: Any) -> None:
     spec.beta = module.bias
 
 
-def _log_softmax(x: np.ndarray) -> np.ndarray:
-    x = x.astype(np.float64)
-    shifted = x - x.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-
-
 def _decoded(results: list) -> list:
     """What must agree: the elements without their scores."""
     return [[(e.aspect, e.aspect_span, e.category, e.polarity) for e in found]
@@ -233,20 +228,16 @@ def encoder_parity(source: Path, output: Path, texts: Sequence[str], *, quantiza
     reference = TaggerRuntime.from_directory(source, card, torch_encode)
     candidate = TaggerRuntime(reference.tokenizer, reference.heads, reference.categories,
                               converted, reference.none_below)
-    heads = reference.heads
-
-    def term_log_probs(hidden: np.ndarray) -> np.ndarray:
-        return _log_softmax(hidden @ heads["term.weight"].T + heads["term.bias"])
-
     for text in texts:
         tokens = [tokenizer.encode(text).tokens]
         ref_hidden, got_hidden = torch_encode(tokens)[0], converted(tokens)[0]
         hidden_delta = max(hidden_delta, float(np.abs(ref_hidden - got_hidden).max()))
-        pairs = [(term_log_probs(ref_hidden), term_log_probs(got_hidden))]
+        pairs = [(log_softmax(reference.term_head(ref_hidden)),
+                  log_softmax(reference.term_head(got_hidden)))]
         if "acsa" in tasks:  # and of the class torch picks for each category
             shape = (len(reference.categories), -1)
-            pairs.append((_log_softmax(reference.category_logits([text]).reshape(shape)),
-                          _log_softmax(candidate.category_logits([text]).reshape(shape))))
+            pairs.append((log_softmax(reference.category_logits([text]).reshape(shape)),
+                          log_softmax(candidate.category_logits([text]).reshape(shape))))
         for ref, got in pairs:  # Δ log-prob of the label torch picks, row by row
             chosen = ref.argmax(axis=-1)
             rows = np.arange(len(chosen))

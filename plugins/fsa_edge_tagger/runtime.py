@@ -196,9 +196,25 @@ class TaggerRuntime:
         """``(len(texts), categories * 5)`` category-head logits."""
         encodings = self.tokenizer.encode_batch(list(texts))
         hidden = self.encode([e.tokens for e in encodings])
+        return self.category_head(hidden, [len(e.tokens) for e in encodings])
+
+    def category_head(self, hidden: np.ndarray, lengths: Sequence[int]) -> np.ndarray:
+        """The category head on encoder states ``(batch, time, dim)`` of texts ``lengths``
+        pieces long: ``(batch, categories * 5)`` logits."""
         with one_blas_thread():
-            return category_logits(hidden, [len(e.tokens) for e in encodings], self.heads,
-                                   len(self.categories))
+            return category_logits(hidden, lengths, self.heads, len(self.categories))
+
+    def term_head(self, hidden: np.ndarray) -> np.ndarray:
+        """The term head on encoder states ``(…, dim)``: tag logits ``(…, tags)``."""
+        with one_blas_thread():
+            return hidden @ self.heads["term.weight"].T + self.heads["term.bias"]
+
+    def category_elements(self, row: np.ndarray, none_below: float | None
+                          ) -> tuple[SentimentElement, ...]:
+        """The categories one text's logits ``row`` decode to with the ``none`` threshold
+        ``none_below``, with raw scores."""
+        return tuple(SentimentElement(polarity=p, category=c, score=s)
+                     for c, p, s in decode_categories(row, self.categories, none_below))
 
     def run(self, texts: Sequence[str], task: str, *, calibrated: bool = True
             ) -> list[tuple[SentimentElement, ...]]:
@@ -224,14 +240,10 @@ class TaggerRuntime:
         if not texts:
             return []
         if task == "acsa":
-            return [tuple(SentimentElement(polarity=p, category=c, score=s)
-                          for c, p, s in decode_categories(row, self.categories,
-                                                           self.none_below))
+            return [self.category_elements(row, self.none_below)
                     for row in self.category_logits(texts)]
         encodings = self.tokenizer.encode_batch(list(texts))
-        hidden = self.encode([e.tokens for e in encodings])
-        with one_blas_thread():
-            logits = hidden @ self.heads["term.weight"].T + self.heads["term.bias"]
+        logits = self.term_head(self.encode([e.tokens for e in encodings]))
         results = []
         for text, encoding, row in zip(texts, encodings, logits):
             pieces = pieces_of(encoding.tokens, encoding.offsets, encoding.special_tokens_mask)

@@ -52,17 +52,25 @@ def term_tags(pieces: Sequence[Piece], spans: Sequence[tuple[int, int, str]]) ->
     return tags
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Probabilities over the last axis (in the dtype given; decoding passes float64)."""
     shifted = logits - logits.max(axis=-1, keepdims=True)
     exp = np.exp(shifted)
     return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Log-probabilities over the last axis, in float64."""
+    x = logits.astype(np.float64)
+    shifted = x - x.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 def decode_terms(logits: np.ndarray, pieces: Sequence[Piece]
                  ) -> list[tuple[int, int, str, float]]:
     """``(start, end, polarity, score)`` of each term in one text from its ``(pieces, tags)``
     logits. ``I`` after ``O`` opens a span; a span grows to whole words."""
-    probs = _softmax(logits[:len(pieces)].astype(np.float64))
+    probs = softmax(logits[:len(pieces)].astype(np.float64))
     best = probs.argmax(axis=-1)
     groups: list[list[int]] = []
     current: list[int] | None = None
@@ -104,7 +112,7 @@ def decode_categories(logits: np.ndarray, categories: Sequence[str],
     ``(len(categories) * 5,)``. A category is found when its best class is not ``none``, or,
     with ``none_below`` (a threshold calibrated on dev data), when P(none) < ``none_below``;
     its polarity is then the most probable one."""
-    probs = _softmax(logits.reshape(len(categories), len(CATEGORY_CLASSES)).astype(np.float64))
+    probs = softmax(logits.reshape(len(categories), len(CATEGORY_CLASSES)).astype(np.float64))
     if none_below is None:
         best = probs.argmax(axis=-1)
     else:
@@ -166,5 +174,5 @@ def category_logits(hidden: np.ndarray, lengths: Sequence[int], heads: dict[str,
 
 
 __all__ = ["CATEGORY_CLASSES", "IGNORE", "POLARITIES", "Piece", "TAGS", "attention_weights",
-           "category_logits", "decode_categories", "decode_terms", "pieces_of",
-           "term_tags"]
+           "category_logits", "decode_categories", "decode_terms", "log_softmax", "pieces_of",
+           "softmax", "term_tags"]

@@ -31,18 +31,16 @@ from fsa_edge.errors import InputError
 from fsa_edge.jsonlines import iter_json_objects
 from fsa_edge.tasks import canonical_category
 
-from .scheme import CATEGORY_CLASSES, TAGS, Piece
+from .scheme import CATEGORY_CLASSES, TAGS, Piece, softmax
 
 SOFT_TARGETS_VERSION = 1
 _B_TO_I = [(TAGS.index(f"B-{p}"), TAGS.index(f"I-{p}"))
            for p in (t[2:] for t in TAGS if t.startswith("B-"))]
 
 
-def _probabilities(logprobs: np.ndarray) -> np.ndarray:
+def _probabilities(logprobs: Any) -> np.ndarray:
     """Rows of log-probabilities → probabilities summing to 1 (rounding undone)."""
-    logprobs = np.asarray(logprobs, dtype=np.float64)
-    probs = np.exp(logprobs - logprobs.max(axis=-1, keepdims=True))
-    return probs / probs.sum(axis=-1, keepdims=True)
+    return softmax(np.asarray(logprobs, dtype=np.float64))
 
 
 def align_tags(teacher_spans: Sequence[Sequence[int]], teacher_logprobs: Any,

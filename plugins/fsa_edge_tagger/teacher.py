@@ -46,7 +46,7 @@ from fsa_edge.errors import FsaEdgeError, TeacherError
 from fsa_edge.runtime import HEADS_FILE, MODEL_FILE
 from fsa_edge.teaching import Teacher, TeacherReply, TeacherRequest, file_sha256
 
-from .scheme import (CATEGORY_CLASSES, TAGS, category_logits, decode_categories, decode_terms,
+from .scheme import (CATEGORY_CLASSES, TAGS, decode_categories, decode_terms, log_softmax,
                      pieces_of)
 from .soft_targets import SOFT_TARGETS_VERSION
 
@@ -61,12 +61,9 @@ WEIGHT_FILES = (MODEL_FILE, "model.safetensors", "pytorch_model.bin")
 _OPTIONS = ("device", "compute_type", "cpu_threads")
 
 
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
-    """Rounded log-probabilities over the last axis (float64 maths, -0.0 written as 0.0)."""
-    logits = logits.astype(np.float64)
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    logp = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-    return np.round(logp, DECIMALS) + 0.0
+def _rounded_log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Log-probabilities rounded to :data:`DECIMALS` decimals (-0.0 written as 0.0)."""
+    return np.round(log_softmax(logits), DECIMALS) + 0.0
 
 
 def weight_files(directory: Path) -> list[Path]:
@@ -159,23 +156,18 @@ class TaggerTeacher(Teacher):
         if request.prompt_name != LABEL_PROMPT:
             raise TeacherError(f"the tagger teacher answers only the {LABEL_PROMPT!r} prompt, "
                                f"not {request.prompt_name!r}")
-        from .runtime import one_blas_thread
-
         text = request.review.text
         runtime = self.runtime
         encoding = runtime.tokenizer.encode(text)
-        hidden = runtime.encode([encoding.tokens])
-        with one_blas_thread():
-            tag_logits = (hidden[0] @ runtime.heads["term.weight"].T
-                          + runtime.heads["term.bias"]) if self.terms else None
-            category_rows = category_logits(hidden, [len(encoding.tokens)], runtime.heads,
-                                            len(runtime.categories))[0] \
-                if self.categories else None
+        hidden = runtime.encode([encoding.tokens])  # one encoder pass serves both heads
+        tag_logits = runtime.term_head(hidden[0]) if self.terms else None
+        category_rows = (runtime.category_head(hidden, [len(encoding.tokens)])[0]
+                         if self.categories else None)
         elements: list[dict[str, str]] = []
         soft: dict[str, Any] = {"version": SOFT_TARGETS_VERSION}
         if tag_logits is not None:
             pieces = pieces_of(encoding.tokens, encoding.offsets, encoding.special_tokens_mask)
-            tags = _log_softmax(tag_logits[:len(pieces)])
+            tags = _rounded_log_softmax(tag_logits[:len(pieces)])
             for start, end, polarity, _ in decode_terms(tags, pieces):
                 elements.append({"aspect": text[start:end], "opinion": "NULL",
                                  "polarity": polarity})
@@ -184,7 +176,7 @@ class TaggerTeacher(Teacher):
             soft["continuation"] = [int(pieces[i].continuation) for i in kept]
             soft["tags"] = tags[kept].tolist()
         if category_rows is not None:
-            logp = _log_softmax(category_rows.reshape(len(runtime.categories),
+            logp = _rounded_log_softmax(category_rows.reshape(len(runtime.categories),
                                                       len(CATEGORY_CLASSES)))
             found = decode_categories(logp.reshape(-1), runtime.categories, runtime.none_below)
             reported = {runtime.categories.index(c) for c, _, _ in found}
