@@ -185,6 +185,14 @@ def ensure_empty(out: Path) -> None:
         raise TrainingError(f"{out} exists and is not empty; choose another --out{hint}")
 
 
+def check_output(out: Path, resume: bool) -> None:
+    """What a run may write into: a folder holding a saved run when ``resume`` (else, as for a
+    new run, an empty one). Students call it before reading their data, so a full folder is a
+    quick error; :meth:`Trainer.run` calls it again for students that do not."""
+    if not (resume and resumable(out)):
+        ensure_empty(out)
+
+
 # ---------------------------------------------------------------------------- the job
 class TrainingJob(ABC):
     """What a student supplies to :class:`Trainer`.
@@ -368,8 +376,7 @@ class Trainer:
         """Train (or continue) the run; returns its summary."""
         from .student_support import pick_device
 
-        if not self.resuming:
-            ensure_empty(self.out)
+        check_output(self.out, self.settings.resume)
         device = pick_device(self.settings.device)
         with torch_threads(self.settings.threads):
             return self._run(device)
@@ -520,5 +527,5 @@ class Trainer:
 
 
 __all__ = ["LAST", "METRICS_FILE", "Schedule", "TrainSettings", "Trainer", "TrainingJob",
-           "WeightAverage", "autocast_for", "ensure_empty", "load_state", "resumable", "save_state",
+           "WeightAverage", "autocast_for", "check_output", "ensure_empty", "load_state", "resumable", "save_state",
            "seed_everything", "seeded_batches", "torch_threads"]

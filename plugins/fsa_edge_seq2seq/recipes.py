@@ -23,7 +23,7 @@ from fsa_edge.metric import evaluate as score
 from fsa_edge.readers import read_dataset
 from fsa_edge.tasks import SlotTask
 from fsa_edge.student_support import pick_device
-from fsa_edge.trainer import ensure_empty, log, resumable
+from fsa_edge.trainer import check_output, ensure_empty, log
 from fsa_edge.training import CorpusPair, HeldOut, TaskData
 
 from .loop import Example, Seq2SeqJob, Settings, mean_loss, run
@@ -37,8 +37,7 @@ def _student_for(spec: str, settings: Settings, out: Path, decoder_layers: int,
                  cross_attention: str = "random") -> LoadedStudent:
     """The student to train, built from ``spec`` (a resumed run then loads the weights saved
     in ``out/last``); a new run needs an empty ``out``."""
-    if not (settings.resume and resumable(out)):
-        ensure_empty(out)
+    check_output(out, settings.resume)
     return load_student(spec, decoder_layers=decoder_layers, seed=settings.seed,
                         cross_attention=cross_attention)
 

@@ -19,8 +19,7 @@ from typing import Any, Sequence
 from fsa_edge.card import ModelCard
 from fsa_edge.errors import TrainingError
 from fsa_edge.runtime import TOKENIZER_FILES
-from fsa_edge.trainer import (Schedule, Trainer, TrainingJob, TrainSettings, ensure_empty, log,
-                              resumable)
+from fsa_edge.trainer import Schedule, Trainer, TrainingJob, TrainSettings, check_output, log
 from fsa_edge.training import CorpusPair
 
 from .runtime import load_tokenizer
@@ -180,8 +179,7 @@ def pretrain_encoder(corpus: Sequence[CorpusPair], *, student: str = "minilm",
     from fsa_edge.student_support import quiet_transformers
 
     out = Path(out)
-    if not (resume and resumable(out)):
-        ensure_empty(out)
+    check_output(out, resume)
     responses = [pair.response for pair in corpus if pair.response.strip()]
     if not responses:
         raise TrainingError("the corpus has no teacher responses to pre-train on")

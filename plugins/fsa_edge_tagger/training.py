@@ -22,8 +22,7 @@ from fsa_edge.errors import TrainingError
 from fsa_edge.metric import evaluate
 from fsa_edge.readers import read_dataset
 from fsa_edge.runtime import HEADS_FILE, TOKENIZER_FILES
-from fsa_edge.trainer import (Schedule, Trainer, TrainingJob, TrainSettings, ensure_empty, log,
-                             resumable)
+from fsa_edge.trainer import Schedule, Trainer, TrainingJob, TrainSettings, check_output, log
 from fsa_edge.training import HeldOut, TaskData, sentence_key
 
 from .distillation import SOFT, Distillation, distillation_loss, soften
@@ -399,22 +398,24 @@ class TaggerJob(TrainingJob):
                     seen.add(key)
                     rows = [self.rows[i] for i in by_key[key] if self.rows[i]["text"] == text]
                     counts["gold" if rows else "other_spelling"] += 1  # offsets need one text
+                    encoding = self.tokenizer.encode(text) if rows else None
                     for row in rows:
-                        self._attach(row, soft, distill)
+                        self._attach(row, encoding, soft, distill)
                 else:
                     seen.add(key)
-                    row = {"task": SOFT, "ids": self.tokenizer.encode(text).ids, "text": text}
-                    if self._attach(row, soft, distill):
+                    encoding = self.tokenizer.encode(text)
+                    row = {"task": SOFT, "ids": encoding.ids, "text": text}
+                    if self._attach(row, encoding, soft, distill):
                         self.rows.append(row)
                         counts["unlabeled"] += 1
             counts["error_rows"] += len(skipped)
         log(f"soft targets: {counts}")
         return counts
 
-    def _attach(self, row: dict[str, Any], soft: Any, distill: Distillation) -> bool:
-        """Put ``soft``'s targets, aligned to this tokenizer and softened, on ``row``; whether
-        it got any."""
-        encoding = self.tokenizer.encode(row["text"])
+    def _attach(self, row: dict[str, Any], encoding: Any, soft: Any,
+                distill: Distillation) -> bool:
+        """Put ``soft``'s targets, aligned to the row text's ``encoding`` and softened, on
+        ``row``; whether it got any."""
         tags, tag_mask = soft.tag_targets(pieces_of(encoding.tokens, encoding.offsets,
                                                     encoding.special_tokens_mask))
         row["soft_tags"] = ((soften(tags, distill.temperature), tag_mask) if tag_mask.any()
@@ -523,8 +524,7 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
     settings = TrainSettings(epochs=epochs, batch_size=batch_size, warmup_ratio=warmup_ratio,
                              seed=seed, device=device, threads=threads, ema=ema,
                              max_seconds=max_seconds, log_every=log_every, resume=resume)
-    if not (resume and resumable(Path(out))):  # a full folder fails before the data is read
-        ensure_empty(Path(out))
+    check_output(Path(out), resume)  # a full folder fails before the data is read
     job = TaggerJob(
         data, student=student, dropout=dropout, lr=lr, head_lr=head_lr,
         weight_decay=weight_decay, max_input_length=max_input_length, select=select,
