@@ -186,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
 
     checkpoint = args.checkpoint
     if checkpoint is None:
+        from fsa_edge.trainer import resumable
+
         checkpoint = args.out / "hf"
         specs, held_out = [], []
         for name in names:
@@ -196,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         common = ["--student", args.student, "--out", str(checkpoint), "--epochs",
                   str(args.epochs), "--seed", str(args.seed), "--threads", str(args.threads),
                   "--device", args.device]
+        if resumable(checkpoint):  # an interrupted (or finished) run continues where it stopped
+            common.append("--resume")
         if args.kind == "tagger":
             run([*fsa_edge_command(), "train", "tagger", "finetune", *specs, *held_out, *common,
                  "--lr", str(args.lr or 1e-4), "--select", "mean",
