@@ -14,6 +14,7 @@ from .backends import Backend
 from .errors import BackendError, FsaEdgeError, ModelNotFoundError, UnknownTaskError
 from .model import AnalysisResult, Review
 from .plugins import choose, registry
+from .readers.jsonl import InputLine
 from .tasks import SlotTask, get_task
 
 DEFAULT_BATCH_SIZE = 32
@@ -145,6 +146,17 @@ class Analyzer:
         return [AnalysisResult(id=r.id, text=r.text, task=task_object.name,
                                elements=p.elements, model=self.model_name)
                 for r, p in zip(reviews, predictions)]
+
+    def analyze_lines(self, lines: Sequence[InputLine], *, task: str | SlotTask | None = None
+                      ) -> list[AnalysisResult]:
+        """One result per input line, in order: its review analysed (one batch), or an error
+        record with the line's reason. What ``fsa-edge analyze`` writes, on any engine."""
+        task_object = self.served_task(task)
+        reviews = [line.review for line in lines if line.review is not None]
+        results = iter(self.analyze_reviews(reviews, task=task_object) if reviews else [])
+        return [next(results) if line.review is not None else
+                AnalysisResult(id=line.id, text=None, task=task_object.name,
+                               model=self.model_name, error=line.error) for line in lines]
 
     def _error(self, review: Review, task: str, message: str) -> AnalysisResult:
         return AnalysisResult(id=review.id, text=review.text, task=task, model=self.model_name,

@@ -68,6 +68,10 @@ class TeacherError(FsaEdgeError):
     """A teacher could not be loaded or failed to answer."""
 
 
+class EngineError(FsaEdgeError):
+    """A scale-out engine (Ray) is missing, cannot start, or lost track of a row."""
+
+
 def install_hint(extra: str) -> str:
     """The command that installs an optional extra: ``pip install 'fsa-edge[extra]'``."""
     return f"pip install 'fsa-edge[{extra}]'"

@@ -9,8 +9,8 @@ from typing import IO, Iterator
 import click
 
 from ..jsonlines import dumps_line
-from ..model import AnalysisResult
 from ..readers import InputLine, iter_jsonl_reviews, iter_text_reviews
+from .engine import engine_from, engine_options
 from .progress import Progress
 
 
@@ -57,12 +57,43 @@ def _chunks(lines: Iterator[InputLine], batch_size: int) -> Iterator[list[InputL
 @click.option("--strict", is_flag=True, help="Stop at the first bad line with exit code 2.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress on stderr (default: only when stderr is a terminal).")
+@engine_options
+@click.option("--preserve-order/--no-preserve-order", default=True, show_default=True,
+              help="--engine ray: output lines in input order (else as actors finish; each "
+                   "line still carries its id).")
 def analyze(input_path: str, output: str | None, model: str, backend: str | None,
             task: str | None, device: str, input_format: str, text_field: str, id_field: str,
             batch_size: int, strict: bool, progress: bool | None,
-            cpu_threads: int | None) -> None:
-    """Analyse every review of INPUT (JSONL, or '-' for stdin)."""
+            cpu_threads: int | None, preserve_order: bool, **engine: object) -> None:
+    """Analyse every review of INPUT (JSONL, or '-' for stdin).
+
+    With --engine ray, OUTPUT may end with .parquet (one row per input line, with its line
+    number)."""
     from ..api import load
+
+    chosen = engine_from(engine)
+    parquet = output is not None and output.endswith(".parquet")
+    if chosen.engine == "ray":
+        for flag, given in (("--strict", strict), ("--backend", backend),
+                            ("--cpu-threads (use --cpus-per-actor)", cpu_threads),
+                            ("INPUT '-' (stdin)", input_path == "-"),
+                            ("--device (use --gpus-per-actor)", device != "auto")):
+            if given:
+                raise click.UsageError(f"{flag}: not with --engine ray")
+        if not Path(input_path).is_file():
+            raise click.BadParameter(f"no such file: {input_path}", param_hint="INPUT")
+        from ..ray import analyze_file
+
+        counts = analyze_file(input_path, output, model=model, task=task,
+                              input_format=input_format, text_field=text_field,
+                              id_field=id_field, batch_size=batch_size,
+                              preserve_order=preserve_order, progress=bool(progress),
+                              **chosen.ray_kwargs())
+        click.echo(f"analyze: {counts['lines']} lines ({counts['errors']} error records) on "
+                   f"{counts['actors']} Ray actor(s)", err=True)
+        return
+    if parquet:
+        raise click.UsageError("Parquet output (-o *.parquet) needs --engine ray")
 
     options = {"cpu_threads": cpu_threads} if cpu_threads else {}
     analyzer = load(model, backend=backend, device=device, task=task, batch_size=batch_size,
@@ -80,15 +111,8 @@ def analyze(input_path: str, output: str | None, model: str, backend: str | None
             bad = next((item for item in chunk if item.error is not None), None)
             if strict and bad is not None:
                 chunk = chunk[:chunk.index(bad)]
-            reviews = [item.review for item in chunk if item.review is not None]
-            results = iter(analyzer.analyze_reviews(reviews) if reviews else [])
             errors = 0
-            for item in chunk:
-                if item.review is not None:
-                    result = next(results)
-                else:
-                    result = AnalysisResult(id=item.id, text=None, task=analyzer.task,
-                                            model=analyzer.model_name, error=item.error)
+            for result in analyzer.analyze_lines(chunk):
                 errors += result.error is not None
                 out.write(dumps_line(result.to_dict()) + "\n")
             out.flush()

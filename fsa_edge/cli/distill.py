@@ -13,6 +13,7 @@ from typing import Any, Iterator
 import click
 
 from ..errors import TeacherError
+from .engine import engine_from, engine_options
 
 
 def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
@@ -136,6 +137,7 @@ def _items(input_path: str, input_format: str, text_field: str, id_field: str,
               help="Where --export writes (default: OUTPUT with .paper.jsonl).")
 @click.option("--progress/--no-progress", default=None,
               help="Progress on stderr (default: only when stderr is a terminal).")
+@engine_options
 def distill(input_path: str, teacher_path: str, teacher_name: str | None, prompt_name: str,
             prompt_file: str | None, output: str, input_format: str,
             dataset_format: str | None, text_field: str, id_field: str,
@@ -143,7 +145,7 @@ def distill(input_path: str, teacher_path: str, teacher_name: str | None, prompt
             max_tokens: int, options: tuple[str, ...], retries: int, retry_errors: bool,
             limit: int | None, sync_every: int, price_in: float | None,
             price_out: float | None, export_format: str | None, export_output: str | None,
-            progress: bool | None) -> None:
+            progress: bool | None, **engine: object) -> None:
     """Have a teacher answer a prompt for every review of INPUT, into the corpus OUTPUT.
 
     Resumable: rerun the same command after an interruption and it continues where it
@@ -151,16 +153,25 @@ def distill(input_path: str, teacher_path: str, teacher_name: str | None, prompt
     """
     from ..teaching import Sampling, distill as run, export_paper, load_prompt
 
+    chosen = engine_from(engine)
     prompt = load_prompt(prompt_file or prompt_name)
     items, total = _items(input_path, _input_format(input_path, input_format), text_field,
                           id_field, keep_fields, dataset_format)
     sampling = Sampling(seed=seed, temperature=temperature, top_p=top_p, max_tokens=max_tokens)
     teacher_cls = _teacher_class(Path(teacher_path), teacher_name)
-    with teacher_cls(teacher_path, sampling=sampling, **_parse_options(options)) as teacher:
-        summary = run(items, teacher, prompt, output, retries=retries,
-                      retry_errors=retry_errors, total=total, progress=progress,
-                      sync_every=sync_every, price_in=price_in, price_out=price_out,
-                      limit=limit)
+    common = {"retries": retries, "retry_errors": retry_errors, "total": total,
+              "progress": progress, "sync_every": sync_every, "price_in": price_in,
+              "price_out": price_out, "limit": limit}
+    if chosen.engine == "ray":
+        from ..ray import distill_on_ray
+
+        summary = distill_on_ray(items, teacher_path=teacher_path,
+                                 teacher_name=teacher_cls.name, options=_parse_options(options),
+                                 sampling=sampling, prompt=prompt, output=output,
+                                 **common, **chosen.ray_kwargs())
+    else:
+        with teacher_cls(teacher_path, sampling=sampling, **_parse_options(options)) as teacher:
+            summary = run(items, teacher, prompt, output, **common)
     click.echo(summary.format(), err=True)
     record: dict[str, Any] = {"output": output, "prompt": prompt.name,
                               "prompt_version": prompt.version, "teacher": teacher_cls.name,

@@ -38,50 +38,54 @@ def iter_jsonl_reviews(stream: IO[bytes], *, text_field: str = "text", id_field:
                        ) -> Iterator[InputLine]:
     """Reviews from JSON lines; a missing id falls back to the line number."""
     for line, raw in enumerate(stream, start=1):
-        fallback_id = str(line)
-        text, error = _decode(raw, line)
-        if error is not None:
-            yield InputLine(line, fallback_id, error=error)
-            continue
-        if not text.strip():
-            yield InputLine(line, fallback_id, error=f"line {line}: empty line")
-            continue
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as exc:
-            yield InputLine(line, fallback_id, error=f"line {line}: invalid JSON ({exc.msg})")
-            continue
-        if not isinstance(record, dict):
-            yield InputLine(line, fallback_id, error=f"line {line}: expected a JSON object")
-            continue
-        rid = record.get(id_field, fallback_id)
-        if not isinstance(rid, (str, int)) or isinstance(rid, bool):
-            yield InputLine(line, fallback_id,
-                            error=f"line {line}: field {id_field!r} must be a string or integer")
-            continue
-        rid = str(rid)
-        value = record.get(text_field)
-        if value is None:
-            yield InputLine(line, rid, error=f"line {line}: field {text_field!r} is missing")
-        elif not isinstance(value, str):
-            yield InputLine(line, rid, error=f"line {line}: field {text_field!r} must be a string")
-        elif not value.strip():
-            yield InputLine(line, rid, error=f"line {line}: field {text_field!r} is empty")
-        else:
-            metadata = {k: v for k, v in record.items() if k not in (id_field, text_field)}
-            yield InputLine(line, rid, review=Review(rid, value, metadata))
+        yield parse_jsonl_line(raw, line, text_field=text_field, id_field=id_field)
+
+
+def parse_jsonl_line(raw: bytes, line: int, *, text_field: str = "text", id_field: str = "id"
+                     ) -> InputLine:
+    """One JSON line (``line`` counts from 1) as a review, or the reason it is not one."""
+    fallback_id = str(line)
+    text, error = _decode(raw, line)
+    if error is not None:
+        return InputLine(line, fallback_id, error=error)
+    if not text.strip():
+        return InputLine(line, fallback_id, error=f"line {line}: empty line")
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return InputLine(line, fallback_id, error=f"line {line}: invalid JSON ({exc.msg})")
+    if not isinstance(record, dict):
+        return InputLine(line, fallback_id, error=f"line {line}: expected a JSON object")
+    rid = record.get(id_field, fallback_id)
+    if not isinstance(rid, (str, int)) or isinstance(rid, bool):
+        return InputLine(line, fallback_id,
+                         error=f"line {line}: field {id_field!r} must be a string or integer")
+    rid = str(rid)
+    value = record.get(text_field)
+    if value is None:
+        return InputLine(line, rid, error=f"line {line}: field {text_field!r} is missing")
+    if not isinstance(value, str):
+        return InputLine(line, rid, error=f"line {line}: field {text_field!r} must be a string")
+    if not value.strip():
+        return InputLine(line, rid, error=f"line {line}: field {text_field!r} is empty")
+    metadata = {k: v for k, v in record.items() if k not in (id_field, text_field)}
+    return InputLine(line, rid, review=Review(rid, value, metadata))
 
 
 def iter_text_reviews(stream: IO[bytes]) -> Iterator[InputLine]:
     """One review per line of plain text; the id is the line number."""
     for line, raw in enumerate(stream, start=1):
-        text, error = _decode(raw, line)
-        if error is not None:
-            yield InputLine(line, str(line), error=error)
-        elif not text.strip():
-            yield InputLine(line, str(line), error=f"line {line}: empty line")
-        else:
-            yield InputLine(line, str(line), review=Review(str(line), text))
+        yield parse_text_line(raw, line)
+
+
+def parse_text_line(raw: bytes, line: int) -> InputLine:
+    """One line of plain text (``line`` counts from 1) as a review, or the reason it is not."""
+    text, error = _decode(raw, line)
+    if error is not None:
+        return InputLine(line, str(line), error=error)
+    if not text.strip():
+        return InputLine(line, str(line), error=f"line {line}: empty line")
+    return InputLine(line, str(line), review=Review(str(line), text))
 
 
 def read_predictions(path: str | Path) -> dict[str, AnalysisResult]:

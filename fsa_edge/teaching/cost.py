@@ -7,7 +7,7 @@ Prices are in currency units per million tokens, given by the user (``--price-in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 
 def _duration(seconds: float) -> str:
@@ -32,6 +32,16 @@ class CostSummary:
     teacher_seconds: float = 0.0
     price_in: float | None = None
     price_out: float | None = None
+
+    def count(self, row: Mapping[str, Any]) -> None:
+        """Add one row this run wrote (a corpus row of :class:`~.runner.RowMaker`)."""
+        self.written += 1
+        self.errors += row.get("error") is not None
+        self.truncated += bool(row.get("truncated"))
+        self.retried += int(row.get("attempts") or 0) > 1
+        self.tokens_in += int(row.get("tokens_in") or 0)
+        self.tokens_out += int(row.get("tokens_out") or 0)
+        self.teacher_seconds += float(row.get("seconds") or 0.0)
 
     @property
     def cost(self) -> float | None:

@@ -178,26 +178,20 @@ def distill(items: Iterable[DistillItem], teacher: Teacher, prompt: Prompt,
     """
     summary = CostSummary(price_in=price_in, price_out=price_out)
     started = time.perf_counter()
-    teacher_info = teacher.describe()
-    sampling = teacher.sampling.to_dict()
-    fitter = Fitter(teacher, prompt)
-    occurrences: dict[str, int] = {}
+    rows = RowMaker(teacher, prompt, retries)
     report = DistillProgress(progress, total)
     with CorpusWriter(output, retry_errors=retry_errors, sync_every=sync_every) as corpus:
         try:
-            for item in items:
-                occurrence = occurrences.get(item.id, 0)
-                occurrences[item.id] = occurrence + 1
+            for item, occurrence in with_occurrences(items):
                 if (prompt.name, item.id, occurrence) in corpus:
                     summary.skipped += 1
                     report.update(skipped=1)
                     continue
                 if limit is not None and summary.written >= limit:
                     break
-                row = _row(item, occurrence, teacher, prompt, fitter, retries, teacher_info,
-                           sampling, summary)
+                row = rows.make(item, occurrence)
                 corpus.write(row)
-                summary.written += 1
+                summary.count(row)
                 report.update(done=1, errors=row["error"] is not None,
                               tokens_out=row["tokens_out"])
                 if on_row is not None:
@@ -208,46 +202,61 @@ def distill(items: Iterable[DistillItem], teacher: Teacher, prompt: Prompt,
     return summary
 
 
-def _row(item: DistillItem, occurrence: int, teacher: Teacher, prompt: Prompt, fitter: Fitter,
-         retries: int, teacher_info: Mapping[str, Any], sampling: Mapping[str, Any],
-         summary: CostSummary) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "id": item.id, "occurrence": occurrence, "text": item.text,
-        "metadata": dict(item.metadata), "prompt": prompt.name,
-        "prompt_version": prompt.version, "teacher": dict(teacher_info),
-        "sampling": dict(sampling), "truncated": False, "attempts": 0, "tokens_in": 0,
-        "tokens_out": 0, "seconds": 0.0, "finish_reason": None, "response": None,
-        "error": None,
-    }
-    if item.error is not None or item.text is None or not item.text.strip():
-        row["error"] = item.error or "empty review"
-        summary.errors += 1
+def with_occurrences(items: Iterable[DistillItem]) -> Iterator[tuple[DistillItem, int]]:
+    """Each item with its occurrence: how many earlier items had the same id (a corpus row's
+    key is ``(prompt, id, occurrence)``)."""
+    seen: dict[str, int] = {}
+    for item in items:
+        occurrence = seen.get(item.id, 0)
+        seen[item.id] = occurrence + 1
+        yield item, occurrence
+
+
+class RowMaker:
+    """One corpus row per item: the teacher's answer (fitted, retried, parsed) or an error.
+
+    Shared by the local runner and the Ray teacher actors, so a row is the same wherever it
+    was made."""
+
+    def __init__(self, teacher: Teacher, prompt: Prompt, retries: int) -> None:
+        self.teacher = teacher
+        self.prompt = prompt
+        self.retries = retries
+        self.fitter = Fitter(teacher, prompt)
+        self.teacher_info = teacher.describe()
+        self.sampling = teacher.sampling.to_dict()
+
+    def make(self, item: DistillItem, occurrence: int) -> dict[str, Any]:
+        teacher, prompt = self.teacher, self.prompt
+        row: dict[str, Any] = {
+            "id": item.id, "occurrence": occurrence, "text": item.text,
+            "metadata": dict(item.metadata), "prompt": prompt.name,
+            "prompt_version": prompt.version, "teacher": dict(self.teacher_info),
+            "sampling": dict(self.sampling), "truncated": False, "attempts": 0,
+            "tokens_in": 0, "tokens_out": 0, "seconds": 0.0, "finish_reason": None,
+            "response": None, "error": None,
+        }
+        if item.error is not None or item.text is None or not item.text.strip():
+            row["error"] = item.error or "empty review"
+            return row
+        text, truncated = self.fitter.fit(item.text)
+        row["truncated"] = truncated
+        began = time.perf_counter()
+        reply, parsed, error, attempts, tokens_in, tokens_out = _ask(
+            teacher, prompt, Review(item.id, text, item.metadata), self.retries)
+        row["seconds"] = round(time.perf_counter() - began, 4)
+        row.update(attempts=attempts, tokens_in=tokens_in, tokens_out=tokens_out, error=error)
+        if reply is not None:
+            row["sampling"]["seed"] = teacher.sampling.seed + attempts - 1
+            row["finish_reason"] = reply.finish_reason
+            # an error row keeps its last, unparseable answer apart: ``response`` is only ever
+            # an accepted answer, so corpus readers can train on it without looking further
+            row["response" if error is None else "rejected_response"] = reply.text
+            row.update(parsed)
+            if reply.extra:
+                row["teacher_extra"] = dict(reply.extra)
         return row
-    text, truncated = fitter.fit(item.text)
-    row["truncated"] = truncated
-    summary.truncated += truncated
-    began = time.perf_counter()
-    reply, parsed, error, attempts, tokens_in, tokens_out = _ask(
-        teacher, prompt, Review(item.id, text, item.metadata), retries)
-    row["seconds"] = round(time.perf_counter() - began, 4)
-    summary.teacher_seconds += row["seconds"]
-    row.update(attempts=attempts, tokens_in=tokens_in, tokens_out=tokens_out, error=error)
-    summary.tokens_in += tokens_in
-    summary.tokens_out += tokens_out
-    summary.retried += attempts > 1
-    if reply is not None:
-        row["sampling"]["seed"] = teacher.sampling.seed + attempts - 1
-        row["finish_reason"] = reply.finish_reason
-        # an error row keeps its last, unparseable answer apart: ``response`` is only ever
-        # an accepted answer, so corpus readers can train on it without looking further
-        row["response" if error is None else "rejected_response"] = reply.text
-        row.update(parsed)
-        if reply.extra:
-            row["teacher_extra"] = dict(reply.extra)
-    if error is not None:
-        summary.errors += 1
-    return row
 
 
-__all__ = ["DistillItem", "DistillProgress", "Fitter", "distill",
-           "items_from_reviews"]
+__all__ = ["DistillItem", "DistillProgress", "Fitter", "RowMaker", "distill",
+           "items_from_reviews", "with_occurrences"]

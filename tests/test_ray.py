@@ -1,0 +1,236 @@
+"""The Ray engine: ``analyze`` and ``distill`` on a local Ray give the rows a local run gives,
+exactly once each, through a killed actor and a killed driver, without hanging when the actors
+take every CPU. Marked ``ray`` (``pytest -m ray``); skipped without the extra ``ray``."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'fsa-edge[ray]')")
+psutil = pytest.importorskip("psutil")
+
+from fsa_edge.api import load  # noqa: E402
+from fsa_edge.jsonlines import dumps_line  # noqa: E402
+from fsa_edge.readers import iter_jsonl_reviews  # noqa: E402
+from fsa_edge.teaching import iter_corpus_rows  # noqa: E402
+
+pytestmark = pytest.mark.ray
+
+CLI = [sys.executable, "-c", "from fsa_edge.cli import main; main()"]
+TEXTS = ["The soup was wonderful but the waiter was rude.",
+         "Battery life is great, the screen is dim.",
+         "We waited forty minutes for cold pasta.",
+         "Nice place, cheap drinks and a friendly bartender!",
+         "The keyboard feels cheap and the fan is loud."]
+BAD_LINES = [b"not json\n", b'{"id": "no-text"}\n', b"\n", b'{"id": "x", "text": 5}\n',
+             b'{"id": "bytes", "text": "caf\xe9"}\n', b'["a list"]\n']
+
+
+def write_reviews(path: Path, n: int, bad_every: int = 0) -> Path:
+    with path.open("wb") as handle:
+        for i in range(n):
+            if bad_every and i % bad_every == bad_every - 1:
+                handle.write(BAD_LINES[(i // bad_every) % len(BAD_LINES)])
+            else:
+                record = {"id": f"r{i}", "text": f"{TEXTS[i % len(TEXTS)]} Visit {i}."}
+                handle.write((json.dumps(record) + "\n").encode())
+    return path
+
+
+def plain_lines(path: Path) -> list[str]:
+    """What plain ``fsa-edge analyze`` writes for ``path`` (one line per input line)."""
+    with load("default") as analyzer, path.open("rb") as stream:
+        lines = list(iter_jsonl_reviews(stream))
+        return [dumps_line(r.to_dict()) for r in analyzer.analyze_lines(lines)]
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """A local Ray of 2 CPUs and no dashboard, shared by the in-process tests."""
+    from fsa_edge.ray import connect
+
+    assert connect(num_cpus=2)
+    yield
+    ray.shutdown()
+
+
+def run_with_deadline(function, seconds: float):
+    """``function()`` in a daemon thread: a hang fails the test instead of stalling CI."""
+    box: dict = {}
+
+    def target():
+        try:
+            box["value"] = function()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"the Ray run did not finish within {seconds} s (a hang)"
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def test_one_and_two_actors_give_plain_analyze_rows_without_hanging(local_ray, tmp_path):
+    from fsa_edge.ray import analyze_file
+
+    source = write_reviews(tmp_path / "in.jsonl", 600, bad_every=50)
+    expected = plain_lines(source)
+    assert sum('"error": null' not in line for line in expected) == 12
+    for actors in (1, 2):  # 2 actors of 1 CPU take every CPU of this Ray: reads must not wait
+        out = tmp_path / f"out{actors}.jsonl"
+        counts = run_with_deadline(lambda: analyze_file(source, out, actors=actors), 120)
+        assert counts == {"lines": 600, "errors": 12, "actors": actors}
+        assert out.read_text(encoding="utf-8").splitlines() == expected
+    unordered = tmp_path / "any-order.jsonl"
+    run_with_deadline(lambda: analyze_file(source, unordered, actors=2, preserve_order=False),
+                      120)
+    assert sorted(unordered.read_text(encoding="utf-8").splitlines()) == sorted(expected)
+
+
+def test_parquet_output_has_one_row_per_line(local_ray, tmp_path):
+    import pyarrow.parquet as pq
+
+    from fsa_edge.ray import analyze_file
+
+    source = write_reviews(tmp_path / "in.jsonl", 40, bad_every=10)
+    out = tmp_path / "out.parquet"
+    run_with_deadline(lambda: analyze_file(source, out, actors=1), 120)
+    rows = pq.read_table(out).to_pylist()
+    assert [r.pop("line") for r in rows] == list(range(1, 41))
+    assert rows == [json.loads(line) for line in plain_lines(source)]
+
+
+def test_analyze_dataset_on_any_ray_dataset(local_ray):
+    from fsa_edge.ray import RESULT_COLUMNS, ActorPlan, analyze_dataset
+
+    records = [{"id": f"d{i}", "text": TEXTS[i % 5]} for i in range(30)] + [
+        {"id": "missing", "text": None}, {"id": "blank", "text": "  "}]
+    dataset = ray.data.from_items(records)
+    results = analyze_dataset(dataset, plan=ActorPlan(actors=1)).take_all()
+    assert len(results) == 32 and set(results[0]) == set(RESULT_COLUMNS)
+    by_id = {r["id"]: r for r in results}
+    with load("default") as analyzer:
+        for record in records[:30]:
+            expected = analyzer.analyze(record["text"]).to_dict()
+            assert by_id[record["id"]]["elements"] == expected["elements"]
+    assert by_id["missing"]["error"] == "field 'text' is missing"
+    assert by_id["blank"]["error"] == "field 'text' is empty"
+
+
+def test_an_actor_killed_mid_run_loses_and_doubles_nothing(tmp_path):
+    source = write_reviews(tmp_path / "in.jsonl", 6000, bad_every=500)
+    out = tmp_path / "out.jsonl"
+    process = subprocess.Popen([*CLI, "analyze", str(source), "-o", str(out), "--engine", "ray",
+                                "--actors", "2"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, start_new_session=True)
+    killed = None
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None and killed is None:
+            written = out.read_bytes().count(b"\n") if out.exists() else 0
+            workers = [p for p in psutil.process_iter(["cmdline"])
+                       if "MapWorker(MapBatches(_Analyze))" in " ".join(p.info["cmdline"] or [])]
+            if written >= 256 and workers:
+                workers[0].send_signal(signal.SIGKILL)
+                killed = written
+            time.sleep(0.05)
+        _, stderr = process.communicate(timeout=180)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert killed is not None and killed < 6000, "an actor must be killed mid-run"
+    assert process.returncode == 0, stderr.decode()
+    assert out.read_text(encoding="utf-8").splitlines() == plain_lines(source)
+
+
+def distill_command(reviews: Path, teacher: Path, out: Path, *extra: str) -> list[str]:
+    return [*CLI, "distill", str(reviews), "--teacher", str(teacher), "-o", str(out),
+            "--engine", "ray", "--actors", "2", "--sync-every", "1", *extra]
+
+
+def kill_driver_then_rerun(command: list[str], out: Path, n: int, at_least: int,
+                           env: dict | None = None) -> int:
+    """Run ``command``, SIGKILL the driver's whole process group once ``at_least`` rows are in
+    the corpus, rerun it to the end; returns the rows the killed run left."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True, env=env)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if out.exists() and out.read_bytes().count(b"\n") >= at_least:
+            break
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    before = out.read_bytes().count(b"\n")
+    assert at_least <= before < n, "the driver must be killed mid-run"
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=180, env=env)
+    assert finished.returncode == 0, finished.stderr
+    summary = json.loads(finished.stdout.strip().splitlines()[-1])
+    assert summary["skipped"] == before and summary["written"] == n - before
+    return before
+
+
+def test_distill_with_the_replay_teacher_driver_killed_and_rerun(tmp_path):
+    n = 120
+    reviews, answers = tmp_path / "reviews.jsonl", tmp_path / "answers.jsonl"
+    with reviews.open("w") as r, answers.open("w") as a:
+        for i in range(n):
+            text = f"The dish number {i % 100} was good."  # 20 ids repeat: occurrences kept apart
+            r.write(json.dumps({"id": 1000 + i % 100, "text": text}) + "\n")
+            a.write(json.dumps({"ID": 1000 + i % 100, "Text": text,
+                                "tiny_response": f"Opinion Target 1: the dish {i % 100}\n"
+                                                 "Aspect: quality\nSentiment: positive\n"
+                                                 "Reasoning: good."}) + "\n")
+    out = tmp_path / "corpus.jsonl"
+    kill_driver_then_rerun(distill_command(reviews, answers, out, "-O", "delay=0.05"), out, n,
+                           at_least=10)
+    keys = [(r["id"], r["occurrence"]) for r in iter_corpus_rows(out)]
+    assert len(keys) == n and len(set(keys)) == n
+    assert sorted(keys) == sorted((str(1000 + i % 100), i // 100) for i in range(n))
+
+
+def test_distill_with_a_tiny_gguf_driver_killed_and_rerun(tmp_path):
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed")
+    sys.path.insert(0, str(Path(__file__).parent))
+    from tiny_gguf import write_llama_gguf
+
+    gguf = write_llama_gguf(tmp_path / "tiny-llama.gguf")
+    n = 24
+    reviews = tmp_path / "reviews.jsonl"
+    reviews.write_text("".join(json.dumps({"id": f"r{i}", "text": TEXTS[i % 5]}) + "\n"
+                               for i in range(n)))
+    out = tmp_path / "corpus.jsonl"
+    env = {**os.environ, "FSA_EDGE_CACHE": str(tmp_path / "cache")}
+    command = distill_command(reviews, gguf, out, "--max-tokens", "24", "-O", "n_ctx=1024",
+                              "-O", "n_threads=1")
+    kill_driver_then_rerun(command, out, n, at_least=3, env=env)
+    rows = list(iter_corpus_rows(out))
+    assert sorted(r["id"] for r in rows) == sorted(f"r{i}" for i in range(n))
+    assert all(r["teacher"]["name"] == "llamacpp" for r in rows)
+
+
+def test_ray_options_need_the_ray_engine(tmp_path):
+    from click.testing import CliRunner
+
+    from fsa_edge.cli import build_cli
+
+    source = write_reviews(tmp_path / "in.jsonl", 3)
+    result = CliRunner().invoke(build_cli(), ["analyze", str(source), "--actors", "2"])
+    assert result.exit_code == 2 and "--actors: only with --engine ray" in result.output
+    result = CliRunner().invoke(build_cli(), ["analyze", str(source), "-o",
+                                              str(tmp_path / "o.parquet")])
+    assert result.exit_code == 2 and "needs --engine ray" in result.output
+    result = CliRunner().invoke(build_cli(), ["analyze", "-", "--engine", "ray"])
+    assert result.exit_code == 2 and "not with --engine ray" in result.output
