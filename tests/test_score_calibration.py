@@ -1,6 +1,7 @@
-"""Calibrated element scores: the ECE definition, the Platt / isotonic score maps, a tagger
-runtime applying a card's maps (only the scores change), and ``fsa-edge train tagger calibrate``
-fitting them (``--term-dev``, ``--keep-threshold``, ``--also``)."""
+"""Calibrated element scores: the ECE definition, the Platt / isotonic score maps, per category
+group maps, a tagger runtime applying a card's maps (only the scores change), and
+``fsa-edge train tagger calibrate`` fitting them (``--term-dev``, ``--keep-threshold``,
+``--also``, ``--category-groups``)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ from fsa_edge.cli import build_cli
 from fsa_edge.errors import BackendError
 from fsa_edge.model import SentimentElement
 
-from fsa_edge_tagger.calibration import fit_isotonic, fit_platt, fit_score_map
-from fsa_edge_tagger.runtime import ScoreMap, TaggerRuntime, logit, score_maps
+from fsa_edge_tagger.calibration import (CategoryGroup, dev_category_groups, fit_group_maps,
+                                         fit_isotonic, fit_platt, fit_score_map, train_file_of)
+from fsa_edge_tagger.runtime import (ScoreMap, TaggerRuntime, category_score_maps, logit,
+                                     score_maps)
 from fsa_edge_tagger.scheme import CATEGORY_CLASSES, TAGS
 
 CATEGORIES = ["FOOD#GENERAL", "SERVICE#GENERAL", "PIZZA#GENERAL", "STAFF#GENERAL"]
@@ -215,6 +218,158 @@ def test_a_card_with_score_maps_changes_only_the_scores(tmp_path):
             tmp_path / "bad", {"atsa": {"method": "spline"}}), _embed)
 
 
+# ---------------------------------------------------------------------------- category groups
+#: two groups of categories (the toy runtime's): at one raw score, FOOD and SERVICE elements are
+#: right far more often than PIZZA ones; STAFF#GENERAL is in no group
+GROUP_A = ("FOOD#GENERAL", "SERVICE#GENERAL")
+GROUP_B = ("PIZZA#GENERAL",)
+SHIFT = {"a": 1.2, "b": -1.2}
+
+
+def _group_decodes(count: int, seed: int) -> list:
+    """Two toy ACSA "dev files" (gold, predicted): one predicted element per review, its category
+    from group a or b, its raw score drawn alike, right with chance sigmoid(0.5 · logit(s) ±
+    1.2) by group."""
+    rng = np.random.default_rng(seed)
+    decodes = []
+    for name, categories in (("a", GROUP_A), ("b", GROUP_B)):
+        gold, predicted = {}, {}
+        for i in range(count):
+            score = float(_sigmoid(rng.normal(1.0, 1.5)))
+            category = categories[i % len(categories)]
+            right = rng.uniform() < _sigmoid(0.5 * logit(score) + SHIFT[name])
+            rid = f"{name}{i}"
+            predicted[rid] = (SentimentElement("positive", category=category, score=score),)
+            gold[rid] = (SentimentElement("positive" if right else "negative",
+                                          category=category),)
+        decodes.append((gold, predicted))
+    return decodes
+
+
+def _pooled_entry(decodes) -> dict:
+    scores, correct = [], []
+    for gold, predicted in decodes:
+        s, c = scored_elements("acsa", gold, predicted)
+        scores += s
+        correct += c
+    return fit_score_map(scores, correct)[1]
+
+
+def test_group_maps_fit_what_the_pooled_map_cannot():
+    groups = [CategoryGroup("a", "a/dev.json", ("a/dev.json",), frozenset(GROUP_A)),
+              CategoryGroup("b", "b/dev.json", ("b/dev.json",), frozenset(GROUP_B))]
+    dev = _group_decodes(1500, 11)
+    entries, skipped = fit_group_maps(groups, dev)
+    assert skipped == {} and [e["name"] for e in entries] == ["a", "b"]
+    assert entries[0]["categories"] == sorted(GROUP_A) and entries[0]["dev_elements"] == 1500
+    spec = {"acsa": {**_pooled_entry(dev), "groups": entries}}
+    pooled, by_category = score_maps(spec)["acsa"], category_score_maps(spec)["acsa"]
+    assert set(by_category) == {*GROUP_A, *GROUP_B}
+    for gold, predicted in _group_decodes(1500, 12):  # fresh elements, one group at a time
+        scores, correct = scored_elements("acsa", gold, predicted)
+        categories = [found[0].category for found in predicted.values()]
+        with_pooled = expected_calibration_error([pooled(s) for s in scores], correct)
+        with_groups = expected_calibration_error(
+            [by_category[c](s) for c, s in zip(categories, scores)], correct)
+        assert with_pooled > 0.1 and with_groups < 0.04
+
+
+def test_group_maps_need_enough_elements():
+    groups = [CategoryGroup("a", "a/dev.json", (), frozenset(GROUP_A)),
+              CategoryGroup("none", "n/dev.json", (), frozenset({"STAFF#GENERAL"}))]
+    entries, skipped = fit_group_maps(groups, _group_decodes(100, 13))
+    assert [e["name"] for e in entries] == ["a"]
+    assert skipped == {"none": "not fitted: 0 dev elements, fewer than 20"}
+
+
+def _acsa_file(path: Path, categories: list[str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps([{"ID": str(i), "sentence": f"Sentence {i}.", "aspects": [
+        {"from": "0", "to": "0", "target": None, "category": c, "polarity": "positive"}]}
+        for i, c in enumerate(categories)]))
+    return path
+
+
+def test_each_dev_file_makes_a_group_of_its_and_its_train_files_categories(tmp_path):
+    laptops = _acsa_file(tmp_path / "laptop16" / "dev.json", ["LAPTOP#GENERAL", "laptop price"])
+    _acsa_file(tmp_path / "laptop16" / "train.json", ["BATTERY#QUALITY", "COMPANY#GENERAL"])
+    food = _acsa_file(tmp_path / "rest16" / "dev.json", ["FOOD#QUALITY", "COMPANY#GENERAL"])
+    assert train_file_of(laptops) == tmp_path / "laptop16" / "train.json"
+    assert train_file_of(food) is None and train_file_of(tmp_path / "x.json") is None
+    groups, shared = dev_category_groups([laptops, food])
+    assert shared == ["COMPANY#GENERAL"]  # in both groups' gold: in neither, the pooled map's
+    assert [(g.name, g.dev_file) for g in groups] == [("laptop16", str(laptops)),
+                                                      ("rest16", str(food))]
+    assert groups[0].categories == {"LAPTOP#GENERAL", "LAPTOP#PRICE", "BATTERY#QUALITY"}
+    assert groups[0].sources == (str(laptops), str(tmp_path / "laptop16" / "train.json"))
+    assert groups[1].categories == {"FOOD#QUALITY"} and groups[1].sources == (str(food),)
+    same_folder = _acsa_file(tmp_path / "other" / "laptop16" / "dev.json", ["OS#GENERAL"])
+    names = [g.name for g in dev_category_groups([laptops, same_folder])[0]]
+    assert names == [str(laptops), str(same_folder)]  # the folder names clash: the paths
+
+
+GROUPED = {"acsa": {"method": "platt", "a": 0.5, "b": -0.4,
+                    "groups": [{"name": "food", "categories": ["food general", "SERVICE#GENERAL"],
+                                "method": "platt", "a": 0.5, "b": 1.0, "dev_elements": 40},
+                               {"name": "pizza", "categories": ["PIZZA#GENERAL"],
+                                "method": "isotonic", "x": [0.2, 0.9], "y": [0.1, 0.3]}]}}
+
+
+def test_the_runtime_picks_the_map_by_category_and_falls_back_to_the_pooled_one(tmp_path):
+    runtime = TaggerRuntime.from_directory(tmp_path / "grouped", _tagger_directory(
+        tmp_path / "grouped", GROUPED), _embed)
+    pooled = ScoreMap("platt", a=0.5, b=-0.4)
+    food = ScoreMap("platt", a=0.5, b=1.0)
+    pizza = ScoreMap("isotonic", x=(0.2, 0.9), y=(0.1, 0.3))
+    assert runtime.score_map("acsa", "FOOD#GENERAL") == food
+    assert runtime.score_map("acsa", "service general") == food  # canonical spelling
+    assert runtime.score_map("acsa", "PIZZA#GENERAL") == pizza
+    assert runtime.score_map("acsa", "STAFF#GENERAL") == pooled  # in no group
+    assert runtime.score_map("acsa", None) == pooled and runtime.score_map("atsa") is None
+    raw = [e for found in runtime.decode(TEXTS, "acsa") for e in found]
+    reported = [e for found in runtime.run(TEXTS, "acsa") for e in found]
+    expected = {"FOOD#GENERAL": food, "SERVICE#GENERAL": food, "PIZZA#GENERAL": pizza,
+                "STAFF#GENERAL": pooled}
+    assert {e.category for e in raw} >= {"STAFF#GENERAL"} and len(raw) >= 3
+    assert [e.score for e in reported] == [round(expected[e.category](e.score), 6) for e in raw]
+    assert [e.category for e in reported] == [e.category for e in raw]
+
+
+def test_a_card_without_groups_scores_as_before(tmp_path):
+    old = {"acsa": {key: value for key, value in GROUPED["acsa"].items() if key != "groups"}}
+    assert category_score_maps(old) == {} and category_score_maps(None) == {}
+    runtime = TaggerRuntime.from_directory(tmp_path / "old", _tagger_directory(
+        tmp_path / "old", old), _embed)
+    pooled = ScoreMap.from_card(old["acsa"])
+    assert ScoreMap.from_card(GROUPED["acsa"]) == pooled  # a runtime before groups: the pooled
+    for found_raw, found in zip(runtime.decode(TEXTS, "acsa"), runtime.run(TEXTS, "acsa")):
+        for raw, element in zip(found_raw, found):
+            assert runtime.score_map("acsa", element.category) == pooled
+            assert element.score == round(pooled(raw.score), 6) \
+                == runtime.reported_score("acsa", raw.score)
+
+
+@pytest.mark.parametrize("groups, message", [
+    ({"name": "food"}, "must be a list of groups"),
+    (["FOOD#GENERAL"], r"groups\[0\]: each group must be an object"),
+    ([{"name": "food", "method": "platt"}], r"groups\[0\] \(food\): 'categories' must be"),
+    ([{"categories": [], "method": "platt"}], "'categories' must be a non-empty list"),
+    ([{"categories": ["FOOD#GENERAL", 3], "method": "platt"}], "'categories' must be"),
+    ([{"categories": ["FOOD#GENERAL"], "method": "spline"}], r"groups\[0\]: score map method"),
+    ([{"categories": ["FOOD#GENERAL"], "method": "platt", "a": -1}], "must be finite and ≥ 0"),
+    ([{"name": "x", "categories": ["FOOD#GENERAL"], "method": "platt"},
+      {"name": "y", "categories": ["food general"], "method": "platt"}],
+     r"\(y\): category FOOD#GENERAL is already in .*\(x\)"),
+])
+def test_a_malformed_group_is_a_clear_error(tmp_path, groups, message):
+    spec = {"acsa": {"method": "platt", "a": 1, "b": 0, "groups": groups}}
+    with pytest.raises(BackendError, match=message):
+        category_score_maps(spec)
+    with pytest.raises(BackendError, match="score_calibration.acsa.groups"):
+        TaggerRuntime.from_directory(tmp_path / "bad", _tagger_directory(tmp_path / "bad", spec),
+                                     _embed)
+
+
 # ---------------------------------------------------------------------------- the command
 @pytest.fixture(scope="module")
 def tagger_dir(tmp_path_factory):
@@ -308,6 +463,48 @@ def test_calibrate_can_keep_the_threshold_and_keeps_maps_it_does_not_refit(tagge
     assert result.exit_code != 0 and "--keep-threshold" in result.output
 
 
+def test_calibrate_with_category_groups_fits_a_map_per_dev_file(tagger_dir, tmp_path):
+    from seq2seq_fixtures import synthetic_acsa
+
+    source, atsa_dev, acsa_dev = tagger_dir
+    model = shutil.copytree(source, tmp_path / "model")
+    categories = ModelCard.load(model).extra["tagger"]["categories"]
+    domains = {"one": set(categories[:5]), "two": set(categories[5:])}  # disjoint, like domains
+    records = json.loads(acsa_dev.read_text()) + synthetic_acsa(120, 5)
+    devs = {}
+    for name, domain in domains.items():  # each file: the sentences all about its domain
+        devs[name] = tmp_path / name / "dev.json"
+        devs[name].parent.mkdir()
+        devs[name].write_text(json.dumps(
+            [r for r in records if {a["category"] for a in r["aspects"]} <= domain]))
+    train = [r for r in synthetic_acsa(200, 9) if {a["category"] for a in r["aspects"]}
+             <= domains["two"]]
+    (tmp_path / "two" / "train.json").write_text(json.dumps(train))
+    record = _calibrate(model, "--keep-threshold", "--dev", devs["one"], "--dev", devs["two"],
+                        "--category-groups")
+    entry = ModelCard.load(model).extra["tagger"]["score_calibration"]["acsa"]
+    assert entry == record["score_calibration"]["acsa"] and entry["method"] == "platt"
+    assert "shared_categories" not in entry and "groups_not_fitted" not in entry
+    assert [g["name"] for g in entry["groups"]] == ["one", "two"]
+    for group in entry["groups"]:
+        assert set(group["categories"]) == domains[group["name"]]
+        assert group["dev_file"] == str(devs[group["name"]]) and group["dev_elements"] >= 20
+        assert group["method"] in ("platt", "isotonic")
+    assert entry["groups"][1]["category_files"] == [str(devs["two"]),
+                                                    str(tmp_path / "two" / "train.json")]
+    runtime = TaggerRuntime.from_directory(model, ModelCard.load(model), lambda tokens: None)
+    for group in entry["groups"]:
+        for category in group["categories"]:
+            assert runtime.score_map("acsa", category) == ScoreMap.from_card(group)
+    assert runtime.score_map("acsa", "NOT#SEEN") == ScoreMap.from_card(entry)
+    _calibrate(model, "--keep-threshold", "--dev", devs["one"])  # without: the groups go
+    assert "groups" not in ModelCard.load(model).extra["tagger"]["score_calibration"]["acsa"]
+    result = CliRunner().invoke(build_cli(), ["train", "tagger", "calibrate", str(model),
+                                              "--keep-threshold", "--term-dev", str(atsa_dev),
+                                              "--category-groups"])
+    assert result.exit_code != 0 and "--category-groups needs" in result.output
+
+
 # ---------------------------------------------------------------------------- the benchmark
 def test_benchmark_reports_raw_and_calibrated_ece_of_the_default_model(tmp_path):
     pytest.importorskip("ctranslate2")
@@ -340,4 +537,13 @@ def test_benchmark_reports_raw_and_calibrated_ece_of_the_default_model(tmp_path)
         assert row["elements"] >= 1 and 0 <= row["ece_calibrated"] <= 1 and 0 <= row["ece_raw"]
         assert sum(b["count"] for b in row["bins_raw"]) == row["elements"]
     assert "| laptop16 | acsa |" in out.with_suffix(".md").read_text()
+    assert "groups" not in report and "baseline" not in report
+    # --baseline: the same model against itself, the same elements and ECE
+    assert script.main(["--data", str(tmp_path), "--threads", "1", "--out", str(out),
+                        "--baseline", "default"]) == 0
+    again = json.loads(out.with_suffix(".json").read_text())
+    assert again["baseline"] == "default"
+    for row in again["sets"].values():
+        assert row["ece_baseline"] == row["ece_calibrated"]
+    assert "ECE baseline" in out.with_suffix(".md").read_text()
     assert script.main(["--data", str(tmp_path / "none")]) == 2

@@ -17,13 +17,23 @@ sets' predicted elements (ATSA on ``term_dev_files``, ACSA on ``dev_files`` deco
 threshold): Platt scaling, sigmoid(a · logit(s) + b), unless isotonic regression is clearly better
 in cross-validation on dev (:data:`ISOTONIC_MARGIN`). The maps go into the card
 (``extra.tagger.score_calibration``), where the runtime applies them; decoding does not change.
+
+Category groups (``category_groups``, the command's ``--category-groups``): ACSA dev files of
+different domains (laptops, restaurants) can differ in how often an element of a given raw score
+is right, which one pooled map cannot fit. With groups, each ACSA dev file defines a group: the
+categories of its gold and of its train file's (``train.json`` beside ``dev.json``; a category
+of several files' gold belongs to none), and a map is fitted on the dev elements (of all dev
+files) predicted with one of those categories (:func:`fit_group_maps`). The pooled map stays the
+task's map, for any category in no group; at run time an element's predicted category picks its
+map (:func:`~.runtime.category_score_maps` has the card format), so no domain label is needed.
+ATSA gets no groups: a term has no category, and nothing else at run time tells the domains apart.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 import numpy as np
 
@@ -34,8 +44,9 @@ from fsa_edge.metric import evaluate
 from fsa_edge.model import SentimentElement
 from fsa_edge.readers import read_dataset
 from fsa_edge.runtime import HEADS_FILE
+from fsa_edge.tasks import canonical_category
 
-from .runtime import SCORE_CALIBRATION, ScoreMap, TaggerRuntime, logit
+from .runtime import GROUPS, SCORE_CALIBRATION, ScoreMap, TaggerRuntime, logit
 
 THRESHOLDS = (None, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)
 #: isotonic regression replaces Platt scaling only when its cross-validated dev ECE is lower by
@@ -232,6 +243,107 @@ def _term_dev_elements(runtime: TaggerRuntime, term_dev_files: Sequence[str | Pa
     return scores, correct
 
 
+# ------------------------------------------------------------------------- category groups
+#: one ACSA dev file's decodes: ({review id: gold elements}, {review id: predicted elements})
+Decodes = tuple[dict[str, Sequence[SentimentElement]], dict[str, Sequence[SentimentElement]]]
+
+
+@dataclass(frozen=True)
+class CategoryGroup:
+    """The categories of one ACSA dev file (and its train file): ``sources`` are the files read."""
+
+    name: str
+    dev_file: str
+    sources: tuple[str, ...]
+    categories: frozenset[str]
+
+
+def train_file_of(dev_file: str | Path) -> Path | None:
+    """The train file beside an ACSA dev file (``…/dev.json`` → ``…/train.json``,
+    ``x_dev.json`` → ``x_train.json``), if there is one."""
+    dev_file = Path(dev_file)
+    if "dev" not in dev_file.name:
+        return None
+    train = dev_file.with_name(dev_file.name.replace("dev", "train", 1))
+    return train if train.is_file() and train != dev_file else None
+
+
+def _gold_categories(path: str | Path) -> set[str]:
+    return {canonical_category(e.category) for ex in read_dataset(path).examples
+            for e in ex.elements if e.category}
+
+
+def dev_category_groups(dev_files: Sequence[str | Path]) -> tuple[list[CategoryGroup], list[str]]:
+    """``(groups, shared)``: one group per dev file, named after its folder (``rest16``; the
+    path where two folders share a name), of the categories in its gold and its train file's
+    (:func:`train_file_of`); ``shared``: the categories of several files, left out of every
+    group (the task's pooled map scores them)."""
+    folders = [Path(path).parent.name for path in dev_files]
+    found = []
+    for path, folder in zip(dev_files, folders):
+        train = train_file_of(path)
+        sources = (str(path),) + ((str(train),) if train else ())
+        name = folder if folder and folders.count(folder) == 1 else str(path)
+        found.append((name, str(path), sources,
+                      set().union(*(_gold_categories(s) for s in sources))))
+    counts: dict[str, int] = {}
+    for *_, categories in found:
+        for category in categories:
+            counts[category] = counts.get(category, 0) + 1
+    shared = sorted(c for c, n in counts.items() if n > 1)
+    groups = [CategoryGroup(name, dev, sources, frozenset(categories.difference(shared)))
+              for name, dev, sources, categories in found]
+    return groups, shared
+
+
+def _scored(decodes: Sequence[Decodes], categories: Collection[str] | None = None
+            ) -> tuple[list[float], list[bool]]:
+    """``(scores, correct)`` of the ACSA elements over all ``decodes``; with ``categories``,
+    only the elements predicted with one of them."""
+    scores: list[float] = []
+    correct: list[bool] = []
+    for gold, predicted in decodes:
+        if categories is not None:
+            predicted = {rid: tuple(e for e in found
+                                    if e.category and canonical_category(e.category) in categories)
+                         for rid, found in predicted.items()}
+        s, c = scored_elements("acsa", gold, predicted)
+        scores += s
+        correct += c
+    return scores, correct
+
+
+def fit_group_maps(groups: Sequence[CategoryGroup], decodes: Sequence[Decodes]
+                   ) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """``(entries, not fitted)``: per group with at least :data:`MIN_ELEMENTS` dev elements
+    predicted in its categories, its card entry (:func:`fit_score_map`'s map and record, with
+    ``name``, ``categories``, ``dev_file`` and ``category_files``); the others, with why."""
+    entries, skipped = [], {}
+    for group in groups:
+        scores, correct = _scored(decodes, group.categories)
+        if len(scores) < MIN_ELEMENTS:
+            skipped[group.name] = (f"not fitted: {len(scores)} dev elements, fewer than "
+                                   f"{MIN_ELEMENTS}")
+            continue
+        _, record = fit_score_map(scores, correct)
+        entries.append({"name": group.name, "categories": sorted(group.categories), **record,
+                        "dev_file": group.dev_file, "category_files": list(group.sources)})
+    return entries, skipped
+
+
+def _with_groups(entry: dict[str, Any], dev_files: Sequence[str | Path],
+                 decodes: Sequence[Decodes]) -> dict[str, Any]:
+    """The ACSA entry (pooled map) with its category groups' maps."""
+    groups, shared = dev_category_groups(dev_files)
+    fitted, skipped = fit_group_maps(groups, decodes)
+    extra: dict[str, Any] = {GROUPS: fitted} if fitted else {}
+    if skipped:
+        extra["groups_not_fitted"] = skipped
+    if shared:
+        extra["shared_categories"] = shared
+    return {**entry, **extra}
+
+
 def _fit_task(files: Sequence[str | Path], scores: Sequence[float], correct: Sequence[bool]
               ) -> dict[str, Any] | None:
     if len(scores) < MIN_ELEMENTS:
@@ -248,7 +360,7 @@ def calibrate_tagger(directory: str | Path, dev_files: Sequence[str | Path] = ()
                      term_dev_files: Sequence[str | Path] = (), keep_threshold: bool = False,
                      thresholds: Sequence[float | None] = THRESHOLDS, device: str = "cpu",
                      threads: int | None = None, also: Sequence[str | Path] = (),
-                     batch_size: int = 64) -> dict[str, Any]:
+                     category_groups: bool = False, batch_size: int = 64) -> dict[str, Any]:
     """Calibrate the tagger in ``directory`` (trained or converted) and write the result into
     its card and into the cards of the ``also`` directories (other variants of the same
     checkpoint); returns the record.
@@ -258,7 +370,9 @@ def calibrate_tagger(directory: str | Path, dev_files: Sequence[str | Path] = ()
     2. Per task, a score map (:func:`fit_score_map`) on the dev elements as decoded: ATSA on
        ``term_dev_files``, ACSA on ``dev_files`` with the threshold of step 1. A task with dev
        files but fewer than :data:`MIN_ELEMENTS` elements loses its map; a task without dev
-       files keeps the map it had."""
+       files keeps the map it had.
+    3. With ``category_groups``, ACSA also gets a map per dev file's category group (the module
+       docstring; :func:`fit_group_maps`), the pooled map of step 2 as their fallback."""
     from .backend import TaggerBackend
 
     if not dev_files and not term_dev_files:
@@ -267,6 +381,8 @@ def calibrate_tagger(directory: str | Path, dev_files: Sequence[str | Path] = ()
     if not dev_files and not keep_threshold:
         raise TrainingError("calibration needs at least one ACSA dev file to choose the none "
                             "threshold (or keep the card's: keep_threshold)")
+    if category_groups and not dev_files:
+        raise TrainingError("category groups need the ACSA dev files (one group per file)")
     directory = Path(directory)
     targets = [directory, *map(Path, also)]
     for target in targets:
@@ -302,15 +418,14 @@ def calibrate_tagger(directory: str | Path, dev_files: Sequence[str | Path] = ()
                        "dev_f1": by_file})
     maps: dict[str, dict[str, Any] | None] = {}
     if dev_files:
-        scores, correct = [], []
+        decodes = []
         for path in dev_files:
             examples = read_dataset(path).examples
-            s, c = scored_elements("acsa", {ex.review.id: ex.elements for ex in examples},
-                                   _decoded_categories(runtime, examples, logits[str(path)],
-                                                       best))
-            scores += s
-            correct += c
-        maps["acsa"] = _fit_task(dev_files, scores, correct)
+            decodes.append(({ex.review.id: ex.elements for ex in examples},
+                            _decoded_categories(runtime, examples, logits[str(path)], best)))
+        maps["acsa"] = _fit_task(dev_files, *_scored(decodes))
+        if category_groups and maps["acsa"] is not None:
+            maps["acsa"] = _with_groups(maps["acsa"], dev_files, decodes)
     if term_dev_files:
         maps["atsa"] = _fit_task(term_dev_files,
                                  *_term_dev_elements(runtime, term_dev_files, batch_size))
@@ -342,6 +457,7 @@ def calibrate_none_threshold(directory: str | Path, dev_files: Sequence[str | Pa
     return calibrate_tagger(directory, dev_files, **options)
 
 
-__all__ = ["FITTERS", "ISOTONIC_MARGIN", "MIN_ELEMENTS", "THRESHOLDS", "calibrate_none_threshold",
-           "calibrate_tagger", "cross_validated", "dev_f1_by_threshold", "fit_isotonic",
-           "fit_platt", "fit_score_map"]
+__all__ = ["FITTERS", "ISOTONIC_MARGIN", "MIN_ELEMENTS", "THRESHOLDS", "CategoryGroup",
+           "calibrate_none_threshold", "calibrate_tagger", "cross_validated",
+           "dev_category_groups", "dev_f1_by_threshold", "fit_group_maps", "fit_isotonic",
+           "fit_platt", "fit_score_map", "train_file_of"]

@@ -109,8 +109,12 @@ def train_command(data_specs: tuple[str, ...], student: str, out: str, epochs: i
 @click.option("--also", "also", multiple=True, type=click.Path(exists=True, file_okay=False),
               help="Write the same threshold and score maps into this tagger directory's card "
                    "too (another variant of the same checkpoint). Repeatable.")
+@click.option("--category-groups", is_flag=True,
+              help="Also fit one ACSA score map per --dev file, for the categories of its gold "
+                   "(and its train file's); the pooled map scores any other category.")
 def calibrate_command(model: str, dev_files: tuple[str, ...], term_dev_files: tuple[str, ...],
-                      keep_threshold: bool, threads: int | None, also: tuple[str, ...]) -> None:
+                      keep_threshold: bool, threads: int | None, also: tuple[str, ...],
+                      category_groups: bool) -> None:
     """Choose the category head's `none` threshold on ACSA dev data (--dev), then fit per task a
     monotone map from raw to calibrated scores (ACSA on --dev, ATSA on --term-dev) and write them
     into MODEL's card. MODEL is a trained tagger or its conversion (calibrate the one you ship;
@@ -119,9 +123,11 @@ def calibrate_command(model: str, dev_files: tuple[str, ...], term_dev_files: tu
 
     if not dev_files and not (keep_threshold and term_dev_files):
         raise click.UsageError("give --dev (ACSA dev data), or --keep-threshold with --term-dev")
+    if category_groups and not dev_files:
+        raise click.UsageError("--category-groups needs the ACSA dev files (--dev)")
     click.echo(json.dumps(calibrate_tagger(model, dev_files, term_dev_files=term_dev_files,
                                            keep_threshold=keep_threshold, threads=threads,
-                                           also=also)))
+                                           also=also, category_groups=category_groups)))
 
 
 @tagger.command("pretrain")

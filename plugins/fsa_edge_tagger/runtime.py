@@ -20,6 +20,7 @@ from fsa_edge.card import ModelCard
 from fsa_edge.errors import BackendError
 from fsa_edge.model import SentimentElement
 from fsa_edge.runtime import HEADS_FILE, TOKENIZER_FILE
+from fsa_edge.tasks import canonical_category
 
 from .scheme import (CATEGORY_CLASSES, TAGS, category_logits, decode_categories, decode_terms,
                      pieces_of)
@@ -33,6 +34,9 @@ POSITION_INPUT = "position_input"
 #: the field of the card's ``tagger`` section holding the score maps, one per task
 #: (``fsa-edge train tagger calibrate``)
 SCORE_CALIBRATION = "score_calibration"
+#: the field of a task's score map entry holding its category groups' maps (see
+#: :func:`category_score_maps`)
+GROUPS = "groups"
 #: raw scores are clipped into [LOGIT_EPS, 1 - LOGIT_EPS] before their logit is taken
 LOGIT_EPS = 1e-12
 _blas_controller = None
@@ -148,7 +152,9 @@ class ScoreMap:
 
 
 def score_maps(spec: Mapping[str, Any] | None) -> dict[str, ScoreMap]:
-    """``{task: ScoreMap}`` from the card's ``tagger.score_calibration`` (absent: no map)."""
+    """``{task: ScoreMap}`` from the card's ``tagger.score_calibration`` (absent: no map): each
+    task's own map, the one for elements outside its category groups
+    (:func:`category_score_maps`)."""
     if not spec:
         return {}
     if not isinstance(spec, Mapping):
@@ -156,12 +162,72 @@ def score_maps(spec: Mapping[str, Any] | None) -> dict[str, ScoreMap]:
     return {task: ScoreMap.from_card(entry) for task, entry in spec.items()}
 
 
+def _group_categories(where: str, group: Mapping[str, Any]) -> list[str]:
+    categories = group.get("categories")
+    if not isinstance(categories, (list, tuple)) or not categories \
+            or not all(isinstance(c, str) and c.strip() for c in categories):
+        raise BackendError(f"{where}: 'categories' must be a non-empty list of category names")
+    return [canonical_category(c) for c in categories]
+
+
+def category_score_maps(spec: Mapping[str, Any] | None) -> dict[str, dict[str, ScoreMap]]:
+    """``{task: {category: ScoreMap}}``: the maps of the category groups in the card's
+    ``tagger.score_calibration`` (a task without groups: absent).
+
+    A task's entry may hold, besides its own map (the fallback), a list ``groups`` of maps for
+    groups of categories, each an object with the fields of a map (``method``, ``a``, ``b`` or
+    ``x``, ``y``), a list ``categories`` of the categories it scores and anything else as its
+    record (``name``, ``dev_file``, ``dev_elements`` …)::
+
+        "acsa": {"method": "platt", "a": 0.48, "b": -0.40, …,
+                 "groups": [{"name": "laptop16", "categories": ["BATTERY#QUALITY", …],
+                             "method": "platt", "a": 0.49, "b": -0.55, …}, …]}
+
+    An element whose category is in a group gets that group's map, any other element the task's
+    own map. Categories compare in their canonical spelling (``FOOD#QUALITY``); one category in
+    two groups, a group without categories or a malformed map is a :class:`BackendError`. A card
+    without ``groups`` scores exactly as before (and a runtime that predates groups reads the
+    task's own map and ignores them)."""
+    if not spec:
+        return {}
+    if not isinstance(spec, Mapping):
+        raise BackendError(f"{SCORE_CALIBRATION} must be an object of tasks")
+    result: dict[str, dict[str, ScoreMap]] = {}
+    for task, entry in spec.items():
+        groups = entry.get(GROUPS) if isinstance(entry, Mapping) else None
+        if groups is None:
+            continue
+        if not isinstance(groups, (list, tuple)):
+            raise BackendError(f"{SCORE_CALIBRATION}.{task}.{GROUPS} must be a list of groups")
+        by_category: dict[str, ScoreMap] = {}
+        owner: dict[str, str] = {}
+        for index, group in enumerate(groups):
+            where = f"{SCORE_CALIBRATION}.{task}.{GROUPS}[{index}]"
+            if not isinstance(group, Mapping):
+                raise BackendError(f"{where}: each group must be an object")
+            where += f" ({group['name']})" if isinstance(group.get("name"), str) else ""
+            categories = _group_categories(where, group)
+            try:
+                score_map = ScoreMap.from_card(group)
+            except BackendError as exc:
+                raise BackendError(f"{where}: {exc}") from None
+            for category in categories:
+                if owner.setdefault(category, where) != where:
+                    raise BackendError(f"{where}: category {category} is already in "
+                                       f"{owner[category]}; a category has one group at most")
+                by_category[category] = score_map
+        if by_category:
+            result[task] = by_category
+    return result
+
+
 class TaggerRuntime:
     """Decoding shared by the backend and training.
 
     ``score_calibration`` (the card's ``tagger.score_calibration``): per task, the map applied to
-    each element's raw score; a task without one reports the raw score. Which elements come out
-    never depends on it."""
+    each element's raw score (per category group where the task's entry has groups:
+    :func:`category_score_maps`); a task without one reports the raw score. Which elements come
+    out never depends on it."""
 
     def __init__(self, tokenizer, heads: dict[str, np.ndarray], categories: Sequence[str],
                  encode: Encoder, none_below: float | None = None,
@@ -172,6 +238,7 @@ class TaggerRuntime:
         self.encode = encode
         self.none_below = none_below
         self.score_maps = score_maps(score_calibration)
+        self.category_score_maps = category_score_maps(score_calibration)
         if self.categories:
             rows = heads.get("category.weight")
             if rows is None or rows.shape[0] != len(self.categories) * len(CATEGORY_CLASSES):
@@ -221,13 +288,26 @@ class TaggerRuntime:
         """Elements per text for ``task`` ("atsa" or "acsa"); each score through the task's
         score map when the card has one (``calibrated=False``: the raw score), rounded to six
         decimals."""
-        return [tuple(replace(e, score=self.reported_score(task, e.score, calibrated))
+        return [tuple(replace(e, score=self.reported_score(task, e.score, calibrated,
+                                                          category=e.category))
                       for e in found)
                 for found in self.decode(texts, task)]
 
-    def reported_score(self, task: str, raw: float, calibrated: bool = True) -> float:
-        """What :meth:`run` reports for an element of ``task`` scored ``raw`` by decoding."""
-        score_map = self.score_maps.get(task) if calibrated else None
+    def score_map(self, task: str, category: str | None = None) -> ScoreMap | None:
+        """The map for an element of ``task`` with ``category``: its category group's, else the
+        task's (``None``: no map, the raw score)."""
+        groups = self.category_score_maps.get(task)
+        if groups and category is not None:
+            group_map = groups.get(canonical_category(category))
+            if group_map is not None:
+                return group_map
+        return self.score_maps.get(task)
+
+    def reported_score(self, task: str, raw: float, calibrated: bool = True, *,
+                       category: str | None = None) -> float:
+        """What :meth:`run` reports for an element of ``task`` (with ``category``) scored
+        ``raw`` by decoding."""
+        score_map = self.score_map(task, category) if calibrated else None
         return round(score_map(raw) if score_map is not None else raw, 6)
 
     def decode(self, texts: Sequence[str], task: str) -> list[tuple[SentimentElement, ...]]:
@@ -288,7 +368,7 @@ def ctranslate2_encoder(directory: Path, *, device: str, compute_type: str, thre
     return encode
 
 
-__all__ = ["Encoder", "HEAD_BLAS_THREADS_ENV", "LOGIT_EPS", "POSITION_INPUT",
-           "SCORE_CALIBRATION", "ScoreMap", "TaggerRuntime", "ctranslate2_encoder",
-           "feeds_positions", "load_heads", "load_tokenizer", "logit", "one_blas_thread",
-           "score_maps"]
+__all__ = ["Encoder", "GROUPS", "HEAD_BLAS_THREADS_ENV", "LOGIT_EPS", "POSITION_INPUT",
+           "SCORE_CALIBRATION", "ScoreMap", "TaggerRuntime", "category_score_maps",
+           "ctranslate2_encoder", "feeds_positions", "load_heads", "load_tokenizer", "logit",
+           "one_blas_thread", "score_maps"]
