@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import os
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -61,12 +59,4 @@ def engine_from(params: dict[str, Any]) -> EngineOptions:
             ("--gpus-per-actor", chosen.gpus_per_actor, 0.0)) if value != default]
         if given:
             raise click.UsageError(f"{', '.join(given)}: only with --engine ray")
-    else:
-        quiet_ray()
     return chosen
-
-
-def quiet_ray() -> None:
-    """Ray's own logging down to warnings (its C++ core reads the variable when it starts)."""
-    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
-    logging.getLogger("ray").setLevel(logging.WARNING)

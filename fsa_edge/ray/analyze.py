@@ -16,7 +16,7 @@ from ..errors import EngineError
 from ..jsonlines import dumps_line
 from ..model import AnalysisResult, Review
 from ..readers.jsonl import InputLine, parse_jsonl_line, parse_text_line
-from .cluster import ActorPlan, connect, plan_actors, require_ray
+from .cluster import ActorPlan, connect, plan_actors, quiet_logs, require_ray
 
 # The columns of a result row (Parquet output and analyze_dataset): AnalysisResult.to_dict.
 RESULT_COLUMNS = ("id", "text", "task", "elements", "model", "error")
@@ -138,9 +138,8 @@ def analyze_file(input_path: str | Path, output: str | Path | None, *, model: st
 
         from .lines import read_lines
 
-        context = DataContext.get_current()
-        context.execution_options.preserve_order = preserve_order
-        context.enable_progress_bars = progress
+        quiet_logs(progress)
+        DataContext.get_current().execution_options.preserve_order = preserve_order
         plan = plan_actors(actors, cpus_per_actor=cpus_per_actor, gpus_per_actor=gpus_per_actor)
         lines, total = read_lines(input_path)
         results = lines.map_batches(_Analyze, **_actor_args(

@@ -21,7 +21,7 @@ from ..teaching.cost import CostSummary
 from ..teaching.prompts import Prompt
 from ..teaching.runner import DistillItem, DistillProgress, RowMaker, with_occurrences
 from ..teaching.teacher import Sampling
-from .cluster import connect, plan_actors, require_ray
+from .cluster import connect, plan_actors, quiet_logs, require_ray
 
 ITEMS_PER_CALL = 4  # small: rows stream back, and a lost actor redoes little
 
@@ -95,6 +95,7 @@ def _run(pending: list[dict[str, Any]], corpus: CorpusWriter, summary: CostSumma
     started = connect(address)
     ray = require_ray()
     try:
+        quiet_logs(bool(report.enabled))
         plan = plan_actors(actors, cpus_per_actor=cpus_per_actor, gpus_per_actor=gpus_per_actor)
         blocks = max(1, min(len(pending), plan.actors * 8, len(pending) // ITEMS_PER_CALL or 1))
         dataset = ray.data.from_items(pending, override_num_blocks=blocks)
