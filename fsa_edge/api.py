@@ -16,6 +16,7 @@ from .model import AnalysisResult, Review
 from .plugins import choose, registry
 from .readers.jsonl import InputLine
 from .tasks import SlotTask, get_task
+from .windows import merge_parts, plan_parts
 
 DEFAULT_BATCH_SIZE = 32
 
@@ -134,18 +135,38 @@ class Analyzer:
         """Results for one batch; a backend failure becomes an error record for each review."""
         task_object = self.served_task(task)
         try:
-            predictions = self.backend.predict([r.text for r in reviews], task=task_object)
-            if len(predictions) != len(reviews):
+            plans = self._parts([r.text for r in reviews], task_object)
+            inputs = [r.text[start:end] for r, plan in zip(reviews, plans) for start, end in plan]
+            predictions = self.backend.predict(inputs, task=task_object)
+            if len(predictions) != len(inputs):
                 raise BackendError(f"backend {self.backend.name!r} returned {len(predictions)} "
-                                   f"predictions for {len(reviews)} texts")
+                                   f"predictions for {len(inputs)} texts")
         except FsaEdgeError as exc:
             return [self._error(r, task_object.name, str(exc)) for r in reviews]
         except Exception as exc:  # noqa: BLE001 - a crash must not lose the batch's rows
             message = f"backend {self.backend.name!r} failed: {type(exc).__name__}: {exc}"
             return [self._error(r, task_object.name, message) for r in reviews]
-        return [AnalysisResult(id=r.id, text=r.text, task=task_object.name,
-                               elements=p.elements, model=self.model_name)
-                for r, p in zip(reviews, predictions)]
+        results, answers = [], iter(predictions)
+        for review, plan in zip(reviews, plans):
+            found = [(start, next(answers).elements) for start, _ in plan]
+            elements = found[0][1] if len(plan) == 1 else merge_parts(found)
+            results.append(AnalysisResult(id=review.id, text=review.text, task=task_object.name,
+                                          elements=elements, model=self.model_name,
+                                          parts=len(plan)))
+        return results
+
+    def _parts(self, texts: Sequence[str], task: SlotTask) -> list[list[tuple[int, int]]]:
+        """Each text's parts: itself, or (longer than the backend's window) parts that fit."""
+        lengths = self.backend.input_lengths(texts, task=task)
+        if lengths is None:
+            return [[(0, len(text))] for text in texts]
+        window = self.backend.max_input_length
+
+        def fits(part: str) -> bool:
+            return len(part) <= 1 or self.backend.input_lengths([part], task=task)[0] <= window
+
+        return [[(0, len(text))] if length <= window else plan_parts(text, fits)
+                for text, length in zip(texts, lengths)]
 
     def analyze_lines(self, lines: Sequence[InputLine], *, task: str | SlotTask | None = None
                       ) -> list[AnalysisResult]:

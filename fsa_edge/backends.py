@@ -80,6 +80,18 @@ class Backend(ABC):
     def predict(self, texts: Sequence[str], *, task: SlotTask) -> list[Prediction]:
         """One :class:`Prediction` per text, in order."""
 
+    @property
+    def max_input_length(self) -> int:
+        """The model's input window in tokens (special tokens and task prefix included)."""
+        return self.card.max_input_length
+
+    def input_lengths(self, texts: Sequence[str], *, task: SlotTask) -> list[int] | None:
+        """How many input tokens each text takes for ``task``, uncut (special tokens and any
+        task prefix included); ``None`` when the backend cannot tell. A backend that tells never
+        gets a text longer than :attr:`max_input_length`: the core cuts it into parts that fit
+        (:mod:`fsa_edge.windows`) and merges their answers."""
+        return None
+
     def close(self) -> None:
         """Release resources (optional)."""
 

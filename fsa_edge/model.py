@@ -84,7 +84,10 @@ class SentimentElement:
 
 @dataclass(frozen=True)
 class AnalysisResult:
-    """What fsa-edge says about one review: its elements for one task, or an error."""
+    """What fsa-edge says about one review: its elements for one task, or an error.
+
+    ``parts``: how many parts the text was analysed in (more than one when it was longer than
+    the model's input window: every part was read, element offsets are into ``text``)."""
 
     id: str
     text: str | None
@@ -92,6 +95,7 @@ class AnalysisResult:
     elements: tuple[SentimentElement, ...] = ()
     model: str | None = None
     error: str | None = None
+    parts: int = 1
 
     @property
     def ok(self) -> bool:
@@ -105,6 +109,7 @@ class AnalysisResult:
             "elements": [e.to_dict() for e in self.elements],
             "model": self.model,
             "error": self.error,
+            "parts": self.parts,
         }
 
     @classmethod
@@ -116,6 +121,7 @@ class AnalysisResult:
             elements=tuple(SentimentElement.from_dict(e) for e in data.get("elements") or ()),
             model=data.get("model"),
             error=data.get("error"),
+            parts=int(data.get("parts", 1)),
         )
 
 

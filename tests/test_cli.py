@@ -52,7 +52,7 @@ def test_analyze_one_output_line_per_input_line(keyword_model, tmp_path):
     assert "UTF-8" in errors[4] and "empty line" in errors[5] and "object" in errors[6]
     assert "must be a string" in errors[7]
     assert rows[0]["elements"][0]["aspect"] == "food"
-    assert set(rows[0]) == {"id", "text", "task", "elements", "model", "error"}
+    assert set(rows[0]) == {"id", "text", "task", "elements", "model", "error", "parts"}
 
 
 def test_strict_stops_at_first_bad_line(keyword_model, tmp_path):

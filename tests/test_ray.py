@@ -112,6 +112,22 @@ def test_parquet_output_has_one_row_per_line(local_ray, tmp_path):
     assert rows == [json.loads(line) for line in plain_lines(source)]
 
 
+def test_text_input_gives_plain_text_rows(local_ray, tmp_path):
+    from fsa_edge.readers import iter_text_reviews
+    from fsa_edge.ray import analyze_file
+
+    source = tmp_path / "in.txt"
+    source.write_bytes(b"\n".join(t.encode() for t in TEXTS) + b"\n\ncaf\xe9\nlast line, no newline")
+    out = tmp_path / "out.jsonl"
+    counts = run_with_deadline(lambda: analyze_file(source, out, input_format="text", actors=1),
+                               120)
+    with load("default") as analyzer, source.open("rb") as stream:
+        expected = [dumps_line(r.to_dict())
+                    for r in analyzer.analyze_lines(list(iter_text_reviews(stream)))]
+    assert counts["lines"] == 8 and counts["errors"] == 2
+    assert out.read_text(encoding="utf-8").splitlines() == expected
+
+
 def test_analyze_dataset_on_any_ray_dataset(local_ray):
     from fsa_edge.ray import RESULT_COLUMNS, ActorPlan, analyze_dataset
 

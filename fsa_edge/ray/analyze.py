@@ -19,7 +19,7 @@ from ..readers.jsonl import InputLine, parse_jsonl_line, parse_text_line
 from .cluster import ActorPlan, connect, plan_actors, quiet_logs, require_ray
 
 # The columns of a result row (Parquet output and analyze_dataset): AnalysisResult.to_dict.
-RESULT_COLUMNS = ("id", "text", "task", "elements", "model", "error")
+RESULT_COLUMNS = ("id", "text", "task", "elements", "model", "error", "parts")
 ROWS_PER_CALL = 256
 
 
@@ -33,7 +33,8 @@ def result_schema(with_line: bool = False) -> Any:
                          ("score", pa.float64())])
     fields = [("line", pa.int64())] if with_line else []
     fields += [("id", pa.string()), ("text", pa.string()), ("task", pa.string()),
-               ("elements", pa.list_(element)), ("model", pa.string()), ("error", pa.string())]
+               ("elements", pa.list_(element)), ("model", pa.string()), ("error", pa.string()),
+               ("parts", pa.int64())]
     return pa.schema(fields)
 
 

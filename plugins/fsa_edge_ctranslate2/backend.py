@@ -10,6 +10,7 @@ from fsa_edge.card import CARD_FILE, ModelCard
 from fsa_edge.errors import BackendError
 from fsa_edge.runtime import (MODEL_FILE, TOKENIZER_FILE, physical_cores, resolve_compute_type,
                               resolve_device, run_sorted)
+from fsa_edge.tasks import SlotTask
 
 from .tokenization import TokenizerAdapter
 
@@ -69,6 +70,9 @@ class CTranslate2Backend(GenerativeBackend):
         if (path / CARD_FILE).is_file():
             return ModelCard.load(path).backend in (None, cls.name)
         return (path / TOKENIZER_FILE).is_file()
+
+    def input_lengths(self, texts: Sequence[str], *, task: SlotTask) -> list[int]:
+        return self.tokenizer.lengths([self.card.input_for(task.name, text) for text in texts])
 
     def generate(self, inputs: Sequence[str]) -> list[Generation]:
         tokens = self.tokenizer.encode(inputs)

@@ -25,6 +25,8 @@ class TokenizerAdapter:
         except Exception as exc:  # noqa: BLE001 - a corrupt file is a user error
             raise BackendError(f"{path}: cannot be read by tokenizers ({exc})") from None
         self.tokenizer.no_padding()
+        self.counter = Tokenizer.from_str(self.tokenizer.to_str())  # never truncates
+        self.counter.no_truncation()
         if max_length:
             self.tokenizer.enable_truncation(max_length=int(max_length))
         else:
@@ -48,6 +50,10 @@ class TokenizerAdapter:
     def encode(self, texts: Sequence[str]) -> list[list[str]]:
         """Source tokens of each text, special tokens included, truncated to max_length."""
         return [encoding.tokens for encoding in self.tokenizer.encode_batch(list(texts))]
+
+    def lengths(self, texts: Sequence[str]) -> list[int]:
+        """Source tokens each text takes, special tokens included, uncut."""
+        return [len(encoding.ids) for encoding in self.counter.encode_batch(list(texts))]
 
     def ids(self, tokens: Sequence[str]) -> list[int]:
         """Token ids; a token outside the vocabulary becomes the unknown token."""

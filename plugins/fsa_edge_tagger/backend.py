@@ -73,6 +73,9 @@ class TaggerBackend(Backend):
         return (path / MODEL_FILE).is_file() and (path / HEADS_FILE).is_file() and (
             path / CARD_FILE).is_file()
 
+    def input_lengths(self, texts: Sequence[str], *, task: SlotTask) -> list[int]:
+        return self.runtime.input_lengths(texts)
+
     def predict(self, texts: Sequence[str], *, task: SlotTask) -> list[Prediction]:
         lengths = [len(t) for t in texts]
         budget = self.max_batch_tokens * 4  # characters ≈ 4 × word-pieces

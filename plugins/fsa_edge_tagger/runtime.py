@@ -233,6 +233,8 @@ class TaggerRuntime:
                  encode: Encoder, none_below: float | None = None,
                  score_calibration: Mapping[str, Any] | None = None) -> None:
         self.tokenizer = tokenizer
+        self.counter = type(tokenizer).from_str(tokenizer.to_str())  # never truncates
+        self.counter.no_truncation()
         self.heads = heads
         self.categories = tuple(categories)
         self.encode = encode
@@ -258,6 +260,10 @@ class TaggerRuntime:
         return cls(load_tokenizer(directory, card.max_input_length), load_heads(directory),
                    tuple(tagger.get("categories", ())), encode, tagger.get("none_below"),
                    tagger.get(SCORE_CALIBRATION))
+
+    def input_lengths(self, texts: Sequence[str]) -> list[int]:
+        """Word pieces each text takes, special tokens included, uncut."""
+        return [len(encoding.ids) for encoding in self.counter.encode_batch(list(texts))]
 
     def category_logits(self, texts: Sequence[str]) -> np.ndarray:
         """``(len(texts), categories * 5)`` category-head logits."""

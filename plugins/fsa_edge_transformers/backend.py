@@ -9,6 +9,7 @@ from typing import Any, Sequence
 from fsa_edge.backends import Generation, GenerativeBackend, renamed_option
 from fsa_edge.errors import BackendError
 from fsa_edge.runtime import run_sorted
+from fsa_edge.tasks import SlotTask
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json",
                 "pytorch_model.bin.index.json")
@@ -55,6 +56,10 @@ class TransformersBackend(GenerativeBackend):
     @classmethod
     def can_load(cls, path: Path) -> bool:
         return (path / "config.json").is_file() and any((path / f).is_file() for f in WEIGHT_FILES)
+
+    def input_lengths(self, texts: Sequence[str], *, task: SlotTask) -> list[int]:
+        inputs = [self.card.input_for(task.name, text) for text in texts]
+        return [len(ids) for ids in self.tokenizer(inputs, truncation=False)["input_ids"]]
 
     def generate(self, inputs: Sequence[str]) -> list[Generation]:
         ids = self.tokenizer(list(inputs), truncation=True,

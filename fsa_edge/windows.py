@@ -1,0 +1,97 @@
+"""Texts longer than a model's input window: cut into parts that fit, answers merged back.
+
+A backend that can count its input tokens (:meth:`~fsa_edge.backends.Backend.input_lengths`)
+never sees a text longer than its window (the card's ``max_input_length``): the text is cut into
+parts — its sentences (:func:`fsa_edge.text.split_sentences`; the students learnt from sentences);
+a sentence too long on its own cut between words; a word too long on its own cut between characters — which
+together hold every non-space character of the text, so nothing is left unread. Each part is
+analysed as a text of its own; :func:`merge_parts` shifts its elements' spans back into the
+original text and keeps an element found in two parts once (with its higher score). The result's
+``parts`` says how many parts a text took.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Callable, Sequence
+
+from .model import SentimentElement
+from .text import split_sentences
+
+Span = tuple[int, int]
+Fits = Callable[[str], bool]
+_WORD = re.compile(r"\S+")
+
+
+def plan_parts(text: str, fits: Fits) -> list[Span]:
+    """``(start, end)`` parts of ``text``, in order, each one that ``fits`` (a lone character
+    always counts as fitting): the whole text when it fits, else its sentences (cut further
+    where one does not fit)."""
+    if fits(text):
+        return [(0, len(text))]
+    parts: list[Span] = []
+    for start, end in split_sentences(text, min_words=0, max_words=None):
+        parts += ([(start, end)] if fits(text[start:end]) else _cut_sentence(text, start, end, fits))
+    return parts or [(0, len(text))]
+
+
+def _cut_sentence(text: str, start: int, end: int, fits: Fits) -> list[Span]:
+    units: list[Span] = []
+    for word in _WORD.finditer(text, start, end):
+        units += ([word.span()] if fits(word.group()) else
+                  _cut_word(text, word.start(), word.end(), fits))
+    return _pack(text, units, fits)
+
+
+def _cut_word(text: str, start: int, end: int, fits: Fits) -> list[Span]:
+    parts = []
+    while start < end:
+        low, high = start + 1, end  # the longest prefix that fits (binary search)
+        while low < high:
+            middle = (low + high + 1) // 2
+            if fits(text[start:middle]):
+                low = middle
+            else:
+                high = middle - 1
+        parts.append((start, low))
+        start = low
+    return parts
+
+
+def _pack(text: str, units: list[Span], fits: Fits) -> list[Span]:
+    """Consecutive units joined while the joined text fits."""
+    parts: list[Span] = []
+    for start, end in units:
+        if parts and fits(text[parts[-1][0]:end]):
+            parts[-1] = (parts[-1][0], end)
+        else:
+            parts.append((start, end))
+    return parts
+
+
+def _shift(span: Span | None, offset: int) -> Span | None:
+    return None if span is None else (span[0] + offset, span[1] + offset)
+
+
+def merge_parts(found: Sequence[tuple[int, Sequence[SentimentElement]]]
+                ) -> tuple[SentimentElement, ...]:
+    """The elements of a text's parts (``(part start, elements)``, in order), spans shifted into
+    the text; an element found more than once is kept once, first place, highest score."""
+    merged: dict[tuple, SentimentElement] = {}
+    for offset, elements in found:
+        for element in elements:
+            if offset:
+                element = replace(element, aspect_span=_shift(element.aspect_span, offset),
+                                  opinion_span=_shift(element.opinion_span, offset))
+            key = (element.aspect, element.aspect_span, element.category, element.opinion,
+                   element.opinion_span, element.polarity)
+            kept = merged.get(key)
+            if kept is None:
+                merged[key] = element
+            elif element.score is not None and (kept.score is None or element.score > kept.score):
+                merged[key] = replace(kept, score=element.score)
+    return tuple(merged.values())
+
+
+__all__ = ["merge_parts", "plan_parts"]
