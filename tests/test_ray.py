@@ -145,6 +145,22 @@ def test_analyze_dataset_on_any_ray_dataset(local_ray):
     assert by_id["blank"]["error"] == "field 'text' is empty"
 
 
+def analyze_actors(driver: int) -> list:
+    """The analyze actors of the Ray a driver process started (its descendants)."""
+    found = []
+    try:
+        children = psutil.Process(driver).children(recursive=True)
+    except psutil.Error:
+        return found
+    for child in children:
+        try:
+            if "MapWorker(MapBatches(_Analyze))" in " ".join(child.cmdline()):
+                found.append(child)
+        except psutil.Error:
+            pass
+    return found
+
+
 def test_an_actor_killed_mid_run_loses_and_doubles_nothing(tmp_path):
     source = write_reviews(tmp_path / "in.jsonl", 6000, bad_every=500)
     out = tmp_path / "out.jsonl"
@@ -156,8 +172,7 @@ def test_an_actor_killed_mid_run_loses_and_doubles_nothing(tmp_path):
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and process.poll() is None and killed is None:
             written = out.read_bytes().count(b"\n") if out.exists() else 0
-            workers = [p for p in psutil.process_iter(["cmdline"])
-                       if "MapWorker(MapBatches(_Analyze))" in " ".join(p.info["cmdline"] or [])]
+            workers = analyze_actors(process.pid)
             if written >= 256 and workers:
                 workers[0].send_signal(signal.SIGKILL)
                 killed = written
