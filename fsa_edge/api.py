@@ -15,7 +15,7 @@ from .errors import BackendError, FsaEdgeError, ModelNotFoundError, UnknownTaskE
 from .model import AnalysisResult, Review
 from .plugins import choose, registry
 from .readers.jsonl import InputLine
-from .tasks import SlotTask, get_task
+from .tasks import ALL_TASKS, SlotTask, get_task
 from .windows import merge_parts, plan_parts
 
 DEFAULT_BATCH_SIZE = 32
@@ -85,8 +85,22 @@ class Analyzer:
                  batch_size: int = DEFAULT_BATCH_SIZE) -> None:
         self.backend = backend
         self.model_name = model_name
-        self.task = self.served_task(task or backend.default_task).name
+        self.task = self.checked_task(task or backend.default_task)
         self.batch_size = max(1, int(batch_size))
+
+    def checked_task(self, task: str | SlotTask | None = None) -> str:
+        """The name of ``task`` (default: this analyzer's) once checked against what the model
+        serves: a task of its card, or ``"all"`` (every task it serves, from one pass)."""
+        if task == ALL_TASKS or (task is None and self.task == ALL_TASKS):
+            self.all_tasks()
+            return ALL_TASKS
+        return self.served_task(task).name
+
+    def all_tasks(self) -> list[SlotTask]:
+        """Every task the model serves (what ``task="all"`` answers)."""
+        tasks = [get_task(name) for name in self.backend.tasks] if self.backend.tasks else [
+            get_task(self.backend.default_task)]
+        return list({task.name: task for task in tasks}.values())
 
     def served_task(self, task: str | SlotTask | None = None) -> SlotTask:
         """The task called ``task`` (default: this analyzer's), checked against the tasks the
@@ -117,9 +131,9 @@ class Analyzer:
         """A generator of results, one per item, computed a batch at a time.
 
         The task is checked now, before the first item is read."""
-        return self._iter(items, self.served_task(task))
+        return self._iter(items, self.checked_task(task))
 
-    def _iter(self, items: Iterable[str | Review], task: SlotTask) -> Iterator[AnalysisResult]:
+    def _iter(self, items: Iterable[str | Review], task: str) -> Iterator[AnalysisResult]:
         batch: list[Review] = []
         for index, item in enumerate(items):
             review = item if isinstance(item, Review) else Review(str(index), item)
@@ -132,28 +146,50 @@ class Analyzer:
 
     def analyze_reviews(self, reviews: Sequence[Review], *, task: str | SlotTask | None = None
                         ) -> list[AnalysisResult]:
-        """Results for one batch; a backend failure becomes an error record for each review."""
-        task_object = self.served_task(task)
+        """Results for one batch; a backend failure becomes an error record for each review.
+
+        ``task="all"``: each result's ``answers`` holds every task the model serves, from one
+        pass where the backend can (:meth:`~fsa_edge.backends.Backend.predict_tasks`)."""
+        name = self.checked_task(task)
+        tasks = self.all_tasks() if name == ALL_TASKS else [get_task(name)]
         try:
-            plans = self._parts([r.text for r in reviews], task_object)
+            plans = self._parts([r.text for r in reviews], tasks[0])
             inputs = [r.text[start:end] for r, plan in zip(reviews, plans) for start, end in plan]
-            predictions = self.backend.predict(inputs, task=task_object)
+            if name == ALL_TASKS:
+                predictions = self.backend.predict_tasks(inputs, tasks=tasks)
+            else:
+                predictions = [{name: p} for p in self.backend.predict(inputs, task=tasks[0])]
             if len(predictions) != len(inputs):
                 raise BackendError(f"backend {self.backend.name!r} returned {len(predictions)} "
                                    f"predictions for {len(inputs)} texts")
         except FsaEdgeError as exc:
-            return [self._error(r, task_object.name, str(exc)) for r in reviews]
+            return [self._error(r, name, str(exc)) for r in reviews]
         except Exception as exc:  # noqa: BLE001 - a crash must not lose the batch's rows
             message = f"backend {self.backend.name!r} failed: {type(exc).__name__}: {exc}"
-            return [self._error(r, task_object.name, message) for r in reviews]
+            return [self._error(r, name, message) for r in reviews]
         results, answers = [], iter(predictions)
         for review, plan in zip(reviews, plans):
-            found = [(start, next(answers).elements) for start, _ in plan]
-            elements = found[0][1] if len(plan) == 1 else merge_parts(found)
-            results.append(AnalysisResult(id=review.id, text=review.text, task=task_object.name,
-                                          elements=elements, model=self.model_name,
-                                          parts=len(plan)))
+            found = [(start, next(answers)) for start, _ in plan]
+            merged = {task.name: (found[0][1][task.name].elements if len(plan) == 1 else
+                                  merge_parts([(start, p[task.name].elements)
+                                               for start, p in found]))
+                      for task in tasks}
+            results.append(AnalysisResult(
+                id=review.id, text=review.text, task=name, model=self.model_name,
+                elements=() if name == ALL_TASKS else merged[name], parts=len(plan),
+                answers=merged if name == ALL_TASKS else None))
         return results
+
+    def analyze_lines(self, lines: Sequence[InputLine], *, task: str | SlotTask | None = None
+                      ) -> list[AnalysisResult]:
+        """One result per input line, in order: its review analysed (one batch), or an error
+        record with the line's reason. What ``fsa-edge analyze`` writes, on any engine."""
+        name = self.checked_task(task)
+        reviews = [line.review for line in lines if line.review is not None]
+        results = iter(self.analyze_reviews(reviews, task=name) if reviews else [])
+        return [next(results) if line.review is not None else
+                AnalysisResult(id=line.id, text=None, task=name,
+                               model=self.model_name, error=line.error) for line in lines]
 
     def _parts(self, texts: Sequence[str], task: SlotTask) -> list[list[tuple[int, int]]]:
         """Each text's parts: itself, or (longer than the backend's window) parts that fit."""
@@ -167,17 +203,6 @@ class Analyzer:
 
         return [[(0, len(text))] if length <= window else plan_parts(text, fits)
                 for text, length in zip(texts, lengths)]
-
-    def analyze_lines(self, lines: Sequence[InputLine], *, task: str | SlotTask | None = None
-                      ) -> list[AnalysisResult]:
-        """One result per input line, in order: its review analysed (one batch), or an error
-        record with the line's reason. What ``fsa-edge analyze`` writes, on any engine."""
-        task_object = self.served_task(task)
-        reviews = [line.review for line in lines if line.review is not None]
-        results = iter(self.analyze_reviews(reviews, task=task_object) if reviews else [])
-        return [next(results) if line.review is not None else
-                AnalysisResult(id=line.id, text=None, task=task_object.name,
-                               model=self.model_name, error=line.error) for line in lines]
 
     def _error(self, review: Review, task: str, message: str) -> AnalysisResult:
         return AnalysisResult(id=review.id, text=review.text, task=task, model=self.model_name,

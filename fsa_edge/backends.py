@@ -80,6 +80,15 @@ class Backend(ABC):
     def predict(self, texts: Sequence[str], *, task: SlotTask) -> list[Prediction]:
         """One :class:`Prediction` per text, in order."""
 
+    def predict_tasks(self, texts: Sequence[str], *, tasks: Sequence[SlotTask]
+                      ) -> list[dict[str, Prediction]]:
+        """Per text, a :class:`Prediction` for each of ``tasks`` (``analyze --task all``).
+        Default: :meth:`predict` once per task; a backend whose tasks share an encoder pass
+        overrides it."""
+        per_task = {task.name: self.predict(texts, task=task) for task in tasks}
+        return [{name: predictions[index] for name, predictions in per_task.items()}
+                for index in range(len(texts))]
+
     @property
     def max_input_length(self) -> int:
         """The model's input window in tokens (special tokens and task prefix included)."""

@@ -87,7 +87,9 @@ class AnalysisResult:
     """What fsa-edge says about one review: its elements for one task, or an error.
 
     ``parts``: how many parts the text was analysed in (more than one when it was longer than
-    the model's input window: every part was read, element offsets are into ``text``)."""
+    the model's input window: every part was read, element offsets are into ``text``).
+    ``answers``: with task ``"all"``, the elements of every task the model serves, by task
+    (``elements`` is then empty); ``None`` otherwise."""
 
     id: str
     text: str | None
@@ -96,6 +98,14 @@ class AnalysisResult:
     model: str | None = None
     error: str | None = None
     parts: int = 1
+    answers: Mapping[str, tuple[SentimentElement, ...]] | None = None
+
+    def elements_for(self, task: str) -> tuple[SentimentElement, ...]:
+        """The elements to score as ``task``: from ``answers`` for an ``"all"`` result, else
+        ``elements``."""
+        if self.answers is not None:
+            return tuple(self.answers.get(task, ()))
+        return self.elements
 
     @property
     def ok(self) -> bool:
@@ -110,6 +120,8 @@ class AnalysisResult:
             "model": self.model,
             "error": self.error,
             "parts": self.parts,
+            **({} if self.answers is None else {"answers": {
+                task: [e.to_dict() for e in found] for task, found in self.answers.items()}}),
         }
 
     @classmethod
@@ -122,6 +134,9 @@ class AnalysisResult:
             model=data.get("model"),
             error=data.get("error"),
             parts=int(data.get("parts", 1)),
+            answers=None if data.get("answers") is None else {
+                str(task): tuple(SentimentElement.from_dict(e) for e in found or ())
+                for task, found in data["answers"].items()},
         )
 
 

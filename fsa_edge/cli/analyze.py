@@ -44,8 +44,9 @@ def _chunks(lines: Iterator[InputLine], batch_size: int) -> Iterator[list[InputL
               help="Model directory or alias.")
 @click.option("--backend", "-b", default=None, help="Backend name (default: from the model).")
 @click.option("--task", "-t", default=None,
-              help="Task, one the model serves (default: the model's default task); another "
-                   "is a usage error, before any input is read.")
+              help="Task, one the model serves, or 'all' (every task it serves, one pass; "
+                   "default: the model's default task); another is a usage error, before any "
+                   "input is read.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @click.option("--cpu-threads", type=click.IntRange(min=1), default=None,
               help="CPU threads of the backend (default: the physical cores).")

@@ -43,7 +43,8 @@ def evaluate(task: str, gold: str, gold_format: str | None, pred: str, counting:
     dataset = read_dataset(gold, gold_format)
     predictions = read_predictions(pred)
     evaluation = score(task_object, gold_by_id(dataset.examples),
-                       {rid: r.elements for rid, r in predictions.items()}, counting=counting)
+                       {rid: r.elements_for(task_object.name)
+                        for rid, r in predictions.items()}, counting=counting)
     click.echo(format_table(evaluation))
     if json_out:
         record = {"gold": str(Path(gold)), "pred": str(Path(pred)), **evaluation.to_dict()}

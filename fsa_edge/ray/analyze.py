@@ -16,10 +16,11 @@ from ..errors import EngineError
 from ..jsonlines import dumps_line
 from ..model import AnalysisResult, Review
 from ..readers.jsonl import InputLine, parse_jsonl_line, parse_text_line
+from ..tasks import task_names
 from .cluster import ActorPlan, connect, plan_actors, quiet_logs, require_ray
 
 # The columns of a result row (Parquet output and analyze_dataset): AnalysisResult.to_dict.
-RESULT_COLUMNS = ("id", "text", "task", "elements", "model", "error", "parts")
+RESULT_COLUMNS = ("id", "text", "task", "elements", "model", "error", "parts", "answers")
 ROWS_PER_CALL = 256
 
 
@@ -34,7 +35,9 @@ def result_schema(with_line: bool = False) -> Any:
     fields = [("line", pa.int64())] if with_line else []
     fields += [("id", pa.string()), ("text", pa.string()), ("task", pa.string()),
                ("elements", pa.list_(element)), ("model", pa.string()), ("error", pa.string()),
-               ("parts", pa.int64())]
+               ("parts", pa.int64()),
+               # task "all": a field per registered task (null when the model does not serve it)
+               ("answers", pa.struct([(task, pa.list_(element)) for task in task_names()]))]
     return pa.schema(fields)
 
 

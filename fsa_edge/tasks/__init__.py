@@ -35,6 +35,9 @@ SENTENCE = SlotTask(
 
 _REGISTRY: dict[str, SlotTask] = {}
 
+#: not a task but a request: every task a model serves, in one pass (``analyze --task all``)
+ALL_TASKS = "all"
+
 
 def register_task(task: SlotTask) -> None:
     """Add a task (plugins may add their own)."""
@@ -63,7 +66,7 @@ def get_task(name: str | SlotTask) -> SlotTask:
 
 
 __all__ = [
-    "SlotTask", "ParseResult", "get_task", "register_task", "task_names",
+    "ALL_TASKS", "SlotTask", "ParseResult", "get_task", "register_task", "task_names",
     "ATSA", "ACSA", "ASTE", "ASQP", "ACOS", "SENTENCE", "FORMAT_VERSION",
     "canonical_category", "canonical_polarity", "linear_category", "normalise_term",
 ]

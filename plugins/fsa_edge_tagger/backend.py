@@ -77,12 +77,18 @@ class TaggerBackend(Backend):
         return self.runtime.input_lengths(texts)
 
     def predict(self, texts: Sequence[str], *, task: SlotTask) -> list[Prediction]:
-        lengths = [len(t) for t in texts]
+        return [answers[task.name] for answers in self.predict_tasks(texts, tasks=(task,))]
+
+    def predict_tasks(self, texts: Sequence[str], *, tasks: Sequence[SlotTask]
+                      ) -> list[dict[str, Prediction]]:
+        """Every task from one encoder pass over each text."""
+        names = [task.name for task in tasks]
         budget = self.max_batch_tokens * 4  # characters ≈ 4 × word-pieces
-        elements = run_sorted(list(texts), lengths,
-                              lambda batch: self.runtime.run(batch, task.name),
-                              max_batch_tokens=budget, max_batch_size=self.max_batch_size)
-        return [Prediction(found) for found in elements]
+        answers = run_sorted(list(texts), [len(t) for t in texts],
+                             lambda batch: self.runtime.run_tasks(batch, names),
+                             max_batch_tokens=budget, max_batch_size=self.max_batch_size)
+        return [{name: Prediction(found) for name, found in answer.items()}
+                for answer in answers]
 
 
 __all__ = ["TaggerBackend"]

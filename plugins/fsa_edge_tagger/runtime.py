@@ -294,10 +294,16 @@ class TaggerRuntime:
         """Elements per text for ``task`` ("atsa" or "acsa"); each score through the task's
         score map when the card has one (``calibrated=False``: the raw score), rounded to six
         decimals."""
-        return [tuple(replace(e, score=self.reported_score(task, e.score, calibrated,
-                                                          category=e.category))
-                      for e in found)
-                for found in self.decode(texts, task)]
+        return [answers[task] for answers in self.run_tasks(texts, (task,), calibrated=calibrated)]
+
+    def run_tasks(self, texts: Sequence[str], tasks: Sequence[str], *, calibrated: bool = True
+                  ) -> list[dict[str, tuple[SentimentElement, ...]]]:
+        """Per text, the elements of each of ``tasks`` from one encoder pass, scored as
+        :meth:`run` scores them."""
+        return [{task: tuple(replace(e, score=self.reported_score(task, e.score, calibrated,
+                                                                 category=e.category))
+                             for e in found) for task, found in answers.items()}
+                for answers in self.decode_tasks(texts, tasks)]
 
     def score_map(self, task: str, category: str | None = None) -> ScoreMap | None:
         """The map for an element of ``task`` with ``category``: its category group's, else the
@@ -319,24 +325,35 @@ class TaggerRuntime:
     def decode(self, texts: Sequence[str], task: str) -> list[tuple[SentimentElement, ...]]:
         """Elements per text for ``task`` with their raw, unrounded decoding scores (no score
         map): what score maps are fitted on."""
-        if task == "acsa" and not self.categories:
-            raise BackendError("this tagger has no category head (task acsa)")
-        if task not in ("atsa", "acsa"):
-            raise BackendError(f"a tagger serves atsa and acsa, not {task!r}")
+        return [answers[task] for answers in self.decode_tasks(texts, (task,))]
+
+    def decode_tasks(self, texts: Sequence[str], tasks: Sequence[str]
+                     ) -> list[dict[str, tuple[SentimentElement, ...]]]:
+        """Per text, the raw-scored elements of each of ``tasks`` from one encoder pass."""
+        for task in tasks:
+            if task not in ("atsa", "acsa"):
+                raise BackendError(f"a tagger serves atsa and acsa, not {task!r}")
+            if task == "acsa" and not self.categories:
+                raise BackendError("this tagger has no category head (task acsa)")
         if not texts:
             return []
-        if task == "acsa":
-            return [self.category_elements(row, self.none_below)
-                    for row in self.category_logits(texts)]
         encodings = self.tokenizer.encode_batch(list(texts))
-        logits = self.term_head(self.encode([e.tokens for e in encodings]))
-        results = []
-        for text, encoding, row in zip(texts, encodings, logits):
-            pieces = pieces_of(encoding.tokens, encoding.offsets, encoding.special_tokens_mask)
-            results.append(tuple(
-                SentimentElement(polarity=p, aspect=text[s:e], aspect_span=(s, e), score=score)
-                for s, e, p, score in decode_terms(row, pieces)))
-        return results
+        hidden = self.encode([e.tokens for e in encodings])
+        answers: list[dict[str, tuple[SentimentElement, ...]]] = [{} for _ in texts]
+        if "atsa" in tasks:
+            for answer, text, encoding, row in zip(answers, texts, encodings,
+                                                   self.term_head(hidden)):
+                pieces = pieces_of(encoding.tokens, encoding.offsets,
+                                   encoding.special_tokens_mask)
+                answer["atsa"] = tuple(
+                    SentimentElement(polarity=p, aspect=text[s:e], aspect_span=(s, e),
+                                     score=score)
+                    for s, e, p, score in decode_terms(row, pieces))
+        if "acsa" in tasks:
+            logits = self.category_head(hidden, [len(e.tokens) for e in encodings])
+            for answer, row in zip(answers, logits):
+                answer["acsa"] = self.category_elements(row, self.none_below)
+        return answers
 
 
 def feeds_positions(card: ModelCard) -> bool:
