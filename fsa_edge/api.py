@@ -16,7 +16,7 @@ from .model import AnalysisResult, Review
 from .plugins import choose, registry
 from .readers.jsonl import InputLine
 from .tasks import ALL_TASKS, SlotTask, get_task
-from .windows import merge_parts, plan_parts
+from .windows import merge_parts, merge_polarity, plan_parts
 
 DEFAULT_BATCH_SIZE = 32
 
@@ -169,11 +169,9 @@ class Analyzer:
             return [self._error(r, name, message) for r in reviews]
         results, answers = [], iter(predictions)
         for review, plan in zip(reviews, plans):
-            found = [(start, next(answers)) for start, _ in plan]
-            merged = {task.name: (found[0][1][task.name].elements if len(plan) == 1 else
-                                  merge_parts([(start, p[task.name].elements)
-                                               for start, p in found]))
-                      for task in tasks}
+            found = [((start, end), next(answers)) for start, end in plan]
+            merged = {task.name: _merged(task, [(span, p[task.name].elements)
+                                                for span, p in found]) for task in tasks}
             results.append(AnalysisResult(
                 id=review.id, text=review.text, task=name, model=self.model_name,
                 elements=() if name == ALL_TASKS else merged[name], parts=len(plan),
@@ -216,6 +214,15 @@ class Analyzer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _merged(task: SlotTask, found: list) -> tuple:
+    """A text's elements from its parts' (``((start, end), elements)``, in order)."""
+    if len(found) == 1:
+        return tuple(found[0][1])
+    if task.slots == ("polarity",):  # one answer per text
+        return merge_polarity(found)
+    return merge_parts([(start, elements) for (start, _), elements in found])
 
 
 def _task_name(name: str) -> str:

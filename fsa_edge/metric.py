@@ -14,6 +14,9 @@ Two counting rules (``counting=``):
   is found when its key is among the predicted keys (recall).
 - ``"multiset"`` — both sides are multisets of keys and an element matches at most once: stricter
   where gold repeats a key (108 of the 859 rest16 ACSA test pairs are such repeats).
+
+Sentence-level polarity (task ``sentence``) is scored as sentence classification instead, by
+:func:`score_sentences`: accuracy and macro-F1 over the gold classes, with the confusion counts.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
+from .errors import InputError
 from .model import POLARITIES, SentimentElement
 from .tasks import SlotTask, get_task
 
@@ -131,3 +135,122 @@ def _score(counts: Counter) -> Score:
 def gold_by_id(examples: Iterable) -> dict[str, tuple[SentimentElement, ...]]:
     """``{review id: elements}`` from labeled examples."""
     return {ex.review.id: ex.elements for ex in examples}
+
+
+# ------------------------------------------------------------------ sentence-level polarity
+
+NO_PREDICTION = "none"
+"""The predicted class of a review without prediction (id absent, error record, no element)."""
+
+
+@dataclass(frozen=True)
+class ClassScore:
+    """One class of a sentence-level evaluation: precision / recall / F1 (percentages)."""
+
+    true_positives: int
+    predicted: int
+    support: int
+    """Gold reviews of the class."""
+
+    @property
+    def precision(self) -> float:
+        return 100.0 * self.true_positives / self.predicted if self.predicted else 0.0
+
+    @property
+    def recall(self) -> float:
+        return 100.0 * self.true_positives / self.support if self.support else 0.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {"precision": round(self.precision, 4), "recall": round(self.recall, 4),
+                "f1": round(self.f1, 4), "true_positives": self.true_positives,
+                "predicted": self.predicted, "support": self.support}
+
+
+@dataclass(frozen=True)
+class SentenceEvaluation:
+    """Sentence classification scores: accuracy and macro-F1 (percentages) over the gold classes.
+
+    ``per_class``: the gold classes (the classes macro-F1 averages over), in polarity order.
+    ``confusion``: ``{gold class: {predicted class: count}}``; the predicted classes are the gold
+    classes, then any other label predicted (``neutral`` on a two-class set), then
+    :data:`NO_PREDICTION` when some review has no prediction; zero counts included.
+    ``missing_predictions``: reviews predicted as :data:`NO_PREDICTION`.
+    """
+
+    task: str
+    correct: int
+    reviews: int
+    per_class: Mapping[str, ClassScore]
+    confusion: Mapping[str, Mapping[str, int]]
+    missing_predictions: int = 0
+
+    @property
+    def accuracy(self) -> float:
+        return 100.0 * self.correct / self.reviews if self.reviews else 0.0
+
+    @property
+    def macro_f1(self) -> float:
+        scores = [s.f1 for s in self.per_class.values()]
+        return sum(scores) / len(scores) if scores else 0.0
+
+    def to_dict(self) -> dict:
+        return {"task": self.task, "reviews": self.reviews,
+                "missing_predictions": self.missing_predictions,
+                "accuracy": round(self.accuracy, 4), "macro_f1": round(self.macro_f1, 4),
+                "correct": self.correct, "classes": list(self.per_class),
+                "per_class": {k: v.to_dict() for k, v in self.per_class.items()},
+                "confusion": {g: dict(row) for g, row in self.confusion.items()}}
+
+
+def score_sentences(gold: Mapping[str, Sequence[SentimentElement]],
+                    predicted: Mapping[str, Sequence[SentimentElement]], *,
+                    task: str = "sentence") -> SentenceEvaluation:
+    """Score sentence-level polarity: accuracy, macro-F1 over the gold classes, confusion.
+
+    ``gold`` and ``predicted`` map review id → elements, as for :func:`evaluate`. A gold review
+    must carry exactly one polarity (an :class:`~fsa_edge.errors.InputError` otherwise). The
+    predicted class of a review is the polarity of its highest-scored element (a ``None`` score
+    lowest; ties: the first), or :data:`NO_PREDICTION` when it has none; predictions for ids
+    absent from ``gold`` are ignored. A predicted class that is no gold class (``neutral`` on a
+    positive/negative set) simply never matches.
+    """
+    pairs: list[tuple[str, str]] = []
+    for review_id, elements in gold.items():
+        polarities = {e.polarity for e in elements}
+        if len(polarities) != 1:
+            found = ", ".join(sorted(polarities)) or "none"
+            raise InputError(f"sentence-level gold needs exactly one polarity (found: {found})",
+                             record=review_id)
+        pairs.append((polarities.pop(), sentence_label(predicted.get(review_id, ()))))
+    gold_classes = _class_order({g for g, _ in pairs})
+    predicted_classes = gold_classes + [c for c in _class_order({p for _, p in pairs})
+                                        if c not in gold_classes and c != NO_PREDICTION]
+    if any(p == NO_PREDICTION for _, p in pairs):
+        predicted_classes.append(NO_PREDICTION)
+    counts = Counter(pairs)
+    confusion = {g: {p: counts[g, p] for p in predicted_classes} for g in gold_classes}
+    per_class = {c: ClassScore(counts[c, c], sum(counts[g, c] for g in gold_classes),
+                               sum(confusion[c].values())) for c in gold_classes}
+    return SentenceEvaluation(
+        task=task, correct=sum(n for (g, p), n in counts.items() if g == p), reviews=len(pairs),
+        per_class=per_class, confusion=confusion,
+        missing_predictions=sum(p == NO_PREDICTION for _, p in pairs))
+
+
+def sentence_label(elements: Sequence[SentimentElement]) -> str:
+    """The predicted class of one review: its highest-scored element's polarity (``None``
+    score lowest, ties: the first), :data:`NO_PREDICTION` without elements."""
+    if not elements:
+        return NO_PREDICTION
+    best = max(elements, key=lambda e: (e.score is not None, e.score or 0.0))
+    return best.polarity
+
+
+def _class_order(labels: Iterable[str]) -> list[str]:
+    labels = set(labels)
+    return [p for p in POLARITIES if p in labels] + sorted(labels.difference(POLARITIES))

@@ -6,8 +6,9 @@ parts — its sentences (:func:`fsa_edge.text.split_sentences`; the students lea
 a sentence too long on its own cut between words; a word too long on its own cut between characters — which
 together hold every non-space character of the text, so nothing is left unread. Each part is
 analysed as a text of its own; :func:`merge_parts` shifts its elements' spans back into the
-original text and keeps an element found in two parts once (with its higher score). The result's
-``parts`` says how many parts a text took.
+original text and keeps an element found in two parts once (with its higher score); a task with
+one answer per text (its only slot is the polarity: ``sentence``) gets one answer for the whole
+text from :func:`merge_polarity`. The result's ``parts`` says how many parts a text took.
 """
 
 from __future__ import annotations
@@ -94,4 +95,23 @@ def merge_parts(found: Sequence[tuple[int, Sequence[SentimentElement]]]
     return tuple(merged.values())
 
 
-__all__ = ["merge_parts", "plan_parts"]
+def merge_polarity(found: Sequence[tuple[Span, Sequence[SentimentElement]]]
+                   ) -> tuple[SentimentElement, ...]:
+    """One polarity for a text from its parts' answers (``(part span, elements)``): each part
+    votes for its polarity with its score times its length in characters; a neutral part
+    abstains when any part is positive or negative (a review with one opinion among neutral
+    sentences has that opinion). The winner's score is its share of all the votes."""
+    votes: dict[str, float] = {}
+    for (start, end), elements in found:
+        for element in elements:
+            weight = (end - start) * (1.0 if element.score is None else element.score)
+            votes[element.polarity] = votes.get(element.polarity, 0.0) + weight
+    if not votes:
+        return ()
+    polar = {p: v for p, v in votes.items() if p in ("positive", "negative")}
+    polarity = max(polar or votes, key=(polar or votes).get)
+    total = sum(end - start for (start, end), _ in found)
+    return (SentimentElement(polarity=polarity, score=round(votes[polarity] / max(total, 1), 6)),)
+
+
+__all__ = ["merge_parts", "merge_polarity", "plan_parts"]

@@ -130,6 +130,38 @@ def calibrate_command(model: str, dev_files: tuple[str, ...], term_dev_files: tu
                                            also=also, category_groups=category_groups)))
 
 
+@tagger.command("sentence-head")
+@click.argument("model", type=click.Path(exists=True, file_okay=False))
+@click.option("--pseudo-labels", "pseudo_labels", required=True,
+              type=click.Path(exists=True, dir_okay=False),
+              help="JSONL of {text, polarity[, source]}: texts labelled by agreeing fine-grained "
+                   "answers (gold elements or a teacher's), never by a sentence-level label.")
+@click.option("--l2", type=click.FloatRange(min=0), default=1e-3, show_default=True)
+@click.option("--steps", type=click.IntRange(min=1), default=500, show_default=True)
+@click.option("--balanced", is_flag=True,
+              help="Weigh each polarity class equally (default: as often as it occurs).")
+@click.option("--threads", type=int, default=None, help="CPU threads.")
+def sentence_head_command(model: str, pseudo_labels: str, l2: float, steps: int,
+                          balanced: bool, threads: int | None) -> None:
+    """Fit the zero-shot sentence head (task `sentence`: positive, negative or neutral) on MODEL's
+    frozen encoder and write it into MODEL (heads.npz and card); other tasks are unchanged."""
+    from .sentence_head import add_sentence_head, fit_sentence_head, read_pseudo_labels
+
+    from .backend import TaggerBackend
+
+    texts, labels, sources = read_pseudo_labels(pseudo_labels)
+    backend = TaggerBackend(model, device="cpu", cpu_threads=threads)
+    features = backend.runtime.sentence_features(texts)
+    backend.close()
+    weight, bias = fit_sentence_head(features, labels, l2=l2, steps=steps, balanced=balanced)
+    counts = {label: labels.count(label) for label in sorted(set(labels))}
+    provenance = {"pseudo_labels": str(pseudo_labels), "texts": len(texts), "labels": counts,
+                  "sources": sources, "l2": l2, "steps": steps, "balanced": balanced,
+                  "signal": "texts whose fine-grained elements all share one polarity"}
+    add_sentence_head(model, weight, bias, provenance)
+    click.echo(json.dumps(provenance))
+
+
 @tagger.command("pretrain")
 @click.option("--corpus", required=True, type=click.Path(exists=True, dir_okay=False),
               help="JSONL teacher corpus ({ID, Text, <teacher>_response} or {id, text, response}).")

@@ -24,6 +24,7 @@ from fsa_edge.tasks import canonical_category
 
 from .scheme import (CATEGORY_CLASSES, TAGS, category_logits, decode_categories, decode_terms,
                      pieces_of)
+from .sentence_head import decode_sentence, mean_pieces, sentence_logits
 
 Encoder = Callable[[list[list[str]]], np.ndarray]
 HEAD_BLAS_THREADS_ENV = "FSA_EDGE_HEAD_BLAS_THREADS"
@@ -331,10 +332,13 @@ class TaggerRuntime:
                      ) -> list[dict[str, tuple[SentimentElement, ...]]]:
         """Per text, the raw-scored elements of each of ``tasks`` from one encoder pass."""
         for task in tasks:
-            if task not in ("atsa", "acsa"):
-                raise BackendError(f"a tagger serves atsa and acsa, not {task!r}")
+            if task not in ("atsa", "acsa", "sentence"):
+                raise BackendError(f"a tagger serves atsa, acsa and sentence, not {task!r}")
             if task == "acsa" and not self.categories:
                 raise BackendError("this tagger has no category head (task acsa)")
+            if task == "sentence" and "sentence.weight" not in self.heads:
+                raise BackendError("this tagger has no sentence head (task sentence; add one "
+                                   "with fsa-edge train tagger sentence-head)")
         if not texts:
             return []
         encodings = self.tokenizer.encode_batch(list(texts))
@@ -353,7 +357,28 @@ class TaggerRuntime:
             logits = self.category_head(hidden, [len(e.tokens) for e in encodings])
             for answer, row in zip(answers, logits):
                 answer["acsa"] = self.category_elements(row, self.none_below)
+        if "sentence" in tasks:
+            with one_blas_thread():
+                logits = sentence_logits(self.pooled(hidden, encodings), self.heads)
+            for answer, row in zip(answers, logits):
+                polarity, probability = decode_sentence(row)
+                answer["sentence"] = (SentimentElement(polarity=polarity, score=probability),)
         return answers
+
+    @staticmethod
+    def pooled(hidden: np.ndarray, encodings: Sequence[Any]) -> np.ndarray:
+        """Each text's mean piece state, special tokens and padding left out (the sentence
+        head's input)."""
+        mask = np.zeros(hidden.shape[:2], dtype=bool)
+        for row, encoding in enumerate(encodings):
+            own = np.logical_not(np.asarray(encoding.special_tokens_mask, dtype=bool))
+            mask[row, :len(own)] = own
+        return mean_pieces(hidden, mask)
+
+    def sentence_features(self, texts: Sequence[str]) -> np.ndarray:
+        """``(len(texts), dim)`` inputs of the sentence head (what it is fitted on)."""
+        encodings = self.tokenizer.encode_batch(list(texts))
+        return self.pooled(self.encode([e.tokens for e in encodings]), encodings)
 
 
 def feeds_positions(card: ModelCard) -> bool:

@@ -1,0 +1,193 @@
+"""Zero-shot sentence polarity on the default model: a sentence head fitted without any
+sentence- or review-level label, measured on SST-2 and Yelp-2 test.
+
+    python benchmarks/sentence_head.py --out /tmp/runs/sentence_head [--teacher-corpus CORPUS]
+        [--model default] [--install]
+
+1. **Pseudo-labels** (``--signals``, default ``gold``; add ``teacher`` with ``--teacher-corpus``):
+   texts whose fine-grained elements all share one polarity —
+   ``gold``: train splits of fsa-benchmark (ATSA, ACSA), ASTE-Data-V2, ACOS and ASQP;
+   ``teacher``: the rows of a ``fsa-edge distill --prompt label`` corpus (a teacher's answers on
+   gold-train and unlabeled sentences). Never a ``sentence-sentiment`` label or a star rating;
+   the held-out guard of ``benchmarks/unlabeled.py`` drops every dev/test/val text of every set
+   (sst2 and yelp2 test included), counted in the record.
+2. **Head**: ``fsa-edge train tagger sentence-head`` on a copy of ``--model`` in ``--out``
+   (numpy on the frozen encoder: ATSA and ACSA outputs are unchanged).
+3. **Zero-shot test**: ``sentence`` on sst2 and yelp2 test (a review longer than the window is
+   split into sentences and the parts vote), accuracy and macro-F1 (a ``neutral`` answer is
+   wrong on these two-class sets); against the aggregation floor — the sign of the score-weighted
+   sum of the same model's ATSA and ACSA polarities (no element: wrong).
+4. Record ``--record`` (default ``benchmarks/results/sentence_head.{json,md}``); ``--install``
+   copies the head into ``fsa_edge/models/default``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+GOLD_TRAIN = ("fsa-benchmark/atsa/rest14/train.json", "fsa-benchmark/atsa/laptop14/train.json",
+              "fsa-benchmark/acsa/rest16/train.json", "fsa-benchmark/acsa/laptop16/train.json",
+              *[f"aste-data-v2/ASTE-Data-V2-EMNLP2020/{n}/train_triplets.txt"
+                for n in ("14res", "14lap", "15res", "16res")],
+              "acos/data/Laptop-ACOS/laptop_quad_train.tsv",
+              "acos/data/Restaurant-ACOS/rest16_quad_train.tsv",
+              "asqp/data/rest15/train.txt", "asqp/data/rest16/train.txt")
+TESTS = ("sst2", "yelp2")
+
+
+def pseudo_labels(data: Path, signals: list[str], teacher_corpus: Path | None
+                  ) -> tuple[list[dict], dict]:
+    """Rows {text, polarity, source} and the counts per source (kept, mixed, held out, dupes)."""
+    from unlabeled import held_out_keys
+
+    from fsa_edge.readers import read_dataset
+    from fsa_edge.teaching import iter_corpus_rows
+    from fsa_edge.training import sentence_key
+    from fsa_edge_tagger.sentence_head import agreeing_polarity
+
+    held_out, _ = held_out_keys(data)
+    rows, seen, counts = [], set(), {}
+
+    def offer(source: str, text: str, polarities: list[str]) -> None:
+        count = counts.setdefault(source, {"texts": 0, "kept": 0, "no_agreement": 0,
+                                           "held_out": 0, "duplicate": 0})
+        count["texts"] += 1
+        key = sentence_key(text)
+        polarity = agreeing_polarity(polarities)
+        if polarity is None:
+            count["no_agreement"] += 1
+        elif key in held_out:
+            count["held_out"] += 1
+        elif key in seen:
+            count["duplicate"] += 1
+        else:
+            seen.add(key)
+            count["kept"] += 1
+            rows.append({"text": text, "polarity": polarity, "source": source})
+
+    if "gold" in signals:
+        for name in GOLD_TRAIN:
+            for example in read_dataset(data / name).examples:
+                offer(f"gold:{name}", example.review.text, [e.polarity for e in example.elements])
+    if "teacher" in signals:
+        if teacher_corpus is None:
+            raise SystemExit("--signals teacher needs --teacher-corpus")
+        for row in iter_corpus_rows(teacher_corpus):
+            if row.get("error") is None and row.get("text"):
+                offer(f"teacher:{teacher_corpus.name}", row["text"],
+                      [e["polarity"] for e in row.get("elements") or []])
+    return rows, counts
+
+
+def zero_shot(model: Path, data: Path, limit: int | None) -> dict:
+    """Accuracy and macro-F1 of the ``sentence`` task and of the aggregation floor."""
+    import fsa_edge
+    from fsa_edge.metric import gold_by_id, score_sentences
+    from fsa_edge.model import SentimentElement
+    from fsa_edge.readers import read_dataset
+
+    analyzer = fsa_edge.load(model)
+    report = {}
+    for name in TESTS:
+        examples = read_dataset(data / "sentence-sentiment" / name / "test.json").examples[:limit]
+        gold = gold_by_id(examples)
+        started = time.perf_counter()
+        results = analyzer.analyze([e.review for e in examples], task="all")
+        seconds = time.perf_counter() - started
+        head = {r.id: r.answers["sentence"] for r in results if r.error is None}
+        floor = {}
+        for r in results:
+            total = sum((e.score or 0.0) * {"positive": 1, "negative": -1}.get(e.polarity, 0)
+                        for task in ("atsa", "acsa") for e in r.answers[task])
+            floor[r.id] = (() if total == 0 else (SentimentElement(
+                polarity="positive" if total > 0 else "negative", score=abs(total)),))
+        report[name] = {
+            "texts": len(examples), "split_texts": sum(r.parts > 1 for r in results),
+            "seconds_task_all": round(seconds, 2),
+            "head": score_sentences(gold, head).to_dict(),
+            "aggregation_floor": score_sentences(gold, floor).to_dict()}
+        print(f"{name}: head accuracy {report[name]['head']['accuracy']:.2f}, floor "
+              f"{report[name]['aggregation_floor']['accuracy']:.2f}", file=sys.stderr)
+    analyzer.close()
+    return report
+
+
+def markdown(record: dict) -> str:
+    lines = ["# Zero-shot sentence polarity (no sentence-level label in training)", "",
+             f"Model: `{record['model']}`; signals: {', '.join(record['signals'])}; "
+             f"{record['pseudo_labels']['texts']} pseudo-labelled texts "
+             f"({record['pseudo_labels']['by_polarity']}).", "",
+             "| test set | head accuracy | head macro-F1 | floor accuracy | floor macro-F1 | "
+             "texts split |", "|---|---|---|---|---|---|"]
+    for name, row in record["zero_shot"].items():
+        lines.append(f"| {name} | {row['head']['accuracy']:.2f} | {row['head']['macro_f1']:.2f} "
+                     f"| {row['aggregation_floor']['accuracy']:.2f} | "
+                     f"{row['aggregation_floor']['macro_f1']:.2f} | {row['split_texts']} |")
+    lines += ["", "Pseudo-label sources:", "", "| source | texts | kept | no agreement | held out "
+              "| duplicate |", "|---|---|---|---|---|---|"]
+    for source, count in record["pseudo_labels"]["sources"].items():
+        lines.append(f"| {source} | {count['texts']} | {count['kept']} | "
+                     f"{count['no_agreement']} | {count['held_out']} | {count['duplicate']} |")
+    lines += ["", f"Command: `{record['command']}`"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--signals", default="gold", help="comma-separated: gold, teacher")
+    parser.add_argument("--teacher-corpus", type=Path, default=None)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--test-limit", type=int, default=None)
+    parser.add_argument("--record", type=Path,
+                        default=ROOT / "benchmarks" / "results" / "sentence_head.json")
+    parser.add_argument("--install", action="store_true")
+    args = parser.parse_args(argv)
+    from fsa_edge.api import resolve_model
+
+    signals = [s.strip() for s in args.signals.split(",") if s.strip()]
+    rows, counts = pseudo_labels(args.data, signals, args.teacher_corpus)
+    args.out.mkdir(parents=True, exist_ok=True)
+    labels = args.out / "pseudo_labels.jsonl"
+    labels.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                      encoding="utf-8")
+    model = args.out / "model"
+    if model.exists():
+        shutil.rmtree(model)
+    shutil.copytree(resolve_model(args.model).path, model)
+    subprocess.run([sys.executable, "-m", "fsa_edge.cli", "train", "tagger", "sentence-head",
+                    str(model), "--pseudo-labels", str(labels), "--threads", str(args.threads)],
+                   check=True, stdout=subprocess.DEVNULL)
+    by_polarity = {p: sum(r["polarity"] == p for r in rows) for p in ("positive", "negative",
+                                                                       "neutral")}
+    record = {"benchmark": "sentence_head", "model": args.model, "signals": signals,
+              "command": "python benchmarks/sentence_head.py " + " ".join(argv or sys.argv[1:]),
+              "pseudo_labels": {"texts": len(rows), "by_polarity": by_polarity,
+                                "sources": counts},
+              "zero_shot": zero_shot(model, args.data, args.test_limit)}
+    args.record.parent.mkdir(parents=True, exist_ok=True)
+    args.record.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    args.record.with_suffix(".md").write_text(markdown(record), encoding="utf-8")
+    print(markdown(record))
+    if args.install:
+        target = resolve_model("default").path
+        shutil.copy2(model / "heads.npz", target / "heads.npz")
+        shutil.copy2(model / "fsa_edge.json", target / "fsa_edge.json")
+        print(f"installed the sentence head into {target}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

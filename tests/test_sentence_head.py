@@ -1,0 +1,149 @@
+"""The zero-shot sentence head: pseudo-labels from agreeing fine-grained answers only, a numpy
+fit on the frozen encoder that leaves the other tasks untouched, one answer per review."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import fsa_edge
+from fsa_edge.api import resolve_model
+from fsa_edge.cli import build_cli
+from fsa_edge.model import SentimentElement
+from fsa_edge.windows import merge_polarity
+from fsa_edge_tagger.sentence_head import agreeing_polarity, fit_sentence_head
+
+ROOT = Path(__file__).resolve().parents[1]
+POSITIVE = ["The pasta was delicious and the staff were lovely.", "I love this laptop.",
+            "Great food, great service, great prices.", "The screen is bright and beautiful.",
+            "Wonderful dinner, we will be back!", "The battery lasts forever, excellent.",
+            "Fantastic sushi and friendly waiters.", "Best keyboard I have ever used."]
+NEGATIVE = ["The soup was cold and the waiter was rude.", "I hate this laptop.",
+            "Terrible food, awful service, high prices.", "The screen is dim and ugly.",
+            "Horrible dinner, we will never come back.", "The battery dies in an hour, awful.",
+            "Stale sushi and rude waiters.", "Worst keyboard I have ever used."]
+NEUTRAL = ["We ordered the pasta and a salad.", "I bought this laptop in May.",
+           "The restaurant is on the corner of Main Street.", "The screen is 15 inches.",
+           "We went there for dinner on Friday.", "It comes with a charger.",
+           "They serve sushi and noodles.", "The keyboard has a number pad."]
+
+
+def test_agreeing_polarity():
+    assert agreeing_polarity(["positive", "positive"]) == "positive"
+    assert agreeing_polarity(["positive", "negative"]) is None
+    assert agreeing_polarity([]) is None and agreeing_polarity(["conflict"]) is None
+
+
+def test_the_fit_separates_classes():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 3, (3, 16))
+    labels = ["positive", "negative", "neutral"] * 60
+    features = np.stack([centres[i % 3] + rng.normal(0, 1, 16) for i in range(180)])
+    weight, bias = fit_sentence_head(features, labels)
+    predicted = (features @ weight.T + bias).argmax(axis=1)
+    assert (predicted == np.arange(180) % 3).mean() >= 0.95
+
+
+def test_neutral_parts_abstain_when_a_part_has_an_opinion():
+    neutral = (SentimentElement("neutral", score=0.9),)
+    negative = (SentimentElement("negative", score=0.6),)
+    merged = merge_polarity([((0, 100), neutral), ((101, 140), negative), ((141, 300), neutral)])
+    assert merged[0].polarity == "negative"
+    assert merge_polarity([((0, 10), neutral)])[0].polarity == "neutral"
+
+
+@pytest.fixture(scope="module")
+def headed(tmp_path_factory):
+    """A copy of the default model with a sentence head fitted on hand-written sentences."""
+    root = tmp_path_factory.mktemp("head")
+    model = shutil.copytree(resolve_model("default").path, root / "model")
+    labels = root / "labels.jsonl"
+    labels.write_text("".join(json.dumps({"text": t, "polarity": p, "source": "hand"}) + "\n"
+                              for p, texts in (("positive", POSITIVE), ("negative", NEGATIVE),
+                                               ("neutral", NEUTRAL)) for t in texts))
+    result = CliRunner().invoke(build_cli(), ["train", "tagger", "sentence-head", str(model),
+                                              "--pseudo-labels", str(labels), "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    return model
+
+
+def test_the_head_is_served_and_changes_nothing_else(headed):
+    card = json.loads((headed / "fsa_edge.json").read_text())
+    assert "sentence" in card["tasks"] and card["tagger"]["sentence_head"]["texts"] == 24
+    texts = POSITIVE[:3] + NEGATIVE[:3] + ["The soup was wonderful but the waiter was rude."]
+    with fsa_edge.load("default", cpu_threads=1) as before, \
+            fsa_edge.load(headed, cpu_threads=1) as after:
+        for task in ("atsa", "acsa"):
+            assert ([r.to_dict() for r in before.analyze(texts, task=task)]
+                    == [dict(r.to_dict(), model="default")
+                        for r in after.analyze(texts, task=task)])
+        results = after.analyze(POSITIVE + NEGATIVE + NEUTRAL, task="sentence")
+        assert all(len(r.elements) == 1 and 0 < r.elements[0].score <= 1 for r in results)
+        right = [r.elements[0].polarity == p for r, p in
+                 zip(results, ["positive"] * 8 + ["negative"] * 8 + ["neutral"] * 8)]
+        assert sum(right) >= 20  # fitted on these 24
+        every = after.analyze(texts[0], task="all")
+        assert set(every.answers) == {"atsa", "acsa", "sentence"}
+
+
+def test_a_long_review_gets_one_sentence_answer(headed):
+    text = "The pasta was delicious and the staff were lovely. " + " ".join(
+        f"We went there on a Tuesday number {i} with some friends from work." for i in range(14))
+    with fsa_edge.load(headed, cpu_threads=1) as analyzer:
+        result = analyzer.analyze(text, task="sentence")
+    assert result.parts > 1 and len(result.elements) == 1
+    assert result.elements[0].polarity == "positive"
+
+
+def test_a_bad_pseudo_label_names_file_line_and_field(tmp_path, headed):
+    labels = tmp_path / "bad.jsonl"
+    labels.write_text(json.dumps({"text": "Fine.", "polarity": "positive"}) + "\n"
+                      + json.dumps({"text": "Odd.", "polarity": "great"}) + "\n")
+    result = CliRunner().invoke(build_cli(), ["train", "tagger", "sentence-head", str(headed),
+                                              "--pseudo-labels", str(labels)])
+    assert result.exit_code == 2
+    assert f"{labels}, line 2, field 'polarity'" in result.output
+
+
+def test_the_recipe_reads_no_sentence_label(tmp_path, monkeypatch):
+    """Pseudo-labels come from fine-grained elements only: a sentence-sentiment text (even one
+    whose label disagrees) never becomes a training row, and its label is never used."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import sentence_head
+
+    data = tmp_path / "data"
+    bench = data / "fsa-benchmark" / "atsa" / "toy"
+    bench.mkdir(parents=True)
+    records = [{"ID": f"t{i}", "sentence": text, "aspects": [
+        {"target": text.split()[1], "polarity": polarity, "from": "4",
+         "to": str(4 + len(text.split()[1])), "category": None, "opinion_words": None}]}
+        for i, (text, polarity) in enumerate([(POSITIVE[0], "positive"),
+                                              (NEGATIVE[0], "negative")])]
+    (bench / "train.json").write_text(json.dumps(records))
+    sentences = data / "sentence-sentiment" / "yelp2"
+    sentences.mkdir(parents=True)
+    (sentences / "train.json").write_text(json.dumps(
+        [{"sentence": POSITIVE[0], "label": "negative"},
+         {"sentence": "An unrelated review that is only in yelp.", "label": "positive"}]))
+    (sentences / "test.json").write_text(json.dumps([{"sentence": NEGATIVE[0],
+                                                       "label": "negative"}]))
+    read = []
+    original = fsa_edge.readers.read_dataset
+
+    def recording(path, *args, **kwargs):
+        read.append(Path(path))
+        return original(path, *args, **kwargs)
+
+    monkeypatch.setattr(fsa_edge.readers, "read_dataset", recording)
+    monkeypatch.setattr(sentence_head, "GOLD_TRAIN", ("fsa-benchmark/atsa/toy/train.json",))
+    rows, counts = sentence_head.pseudo_labels(data, ["gold"], None)
+    assert rows == [{"text": POSITIVE[0], "polarity": "positive",
+                     "source": "gold:fsa-benchmark/atsa/toy/train.json"}]
+    assert counts["gold:fsa-benchmark/atsa/toy/train.json"]["held_out"] == 1  # a test sentence
+    assert sentences / "train.json" not in read  # only held-out splits are read, for the guard
