@@ -4,7 +4,8 @@
         --variant torch=HF_DIR:transformers [--limit 100] [--out benchmarks/results/quality]
 
 Each variant is ``NAME=MODEL[:BACKEND]`` (a model directory or alias). Every data set whose task the
-model's card lists is scored with ``fsa_edge.evaluate`` on greedy outputs, with the paper's counting
+model's card lists is scored — ``sentence`` sets by accuracy and macro-F1
+(``fsa_edge.metric.score_sentences``), the others with ``fsa_edge.evaluate`` on greedy outputs, with the paper's counting
 (gold de-duplicated per review; the table's headline) and with multiset counting (in brackets
 where it differs). Writes ``<out>.json`` and ``<out>.md`` and prints the table. ``--limit``
 scores only the first N records of each set; ``--split dev`` scores the benchmark's dev splits
@@ -20,7 +21,7 @@ import time
 from pathlib import Path
 
 import fsa_edge
-from fsa_edge.metric import gold_by_id
+from fsa_edge.metric import gold_by_id, score_sentences
 from fsa_edge.readers import read_dataset
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -73,21 +74,28 @@ def score_variant(name: str, model: str, backend: str | None, data: Path, limit:
         seconds = time.perf_counter() - started
         gold = gold_by_id(examples)
         predicted = {r.id: r.elements for r in results if r.error is None}
-        evaluation = fsa_edge.evaluate(task, gold, predicted)
-        multiset = fsa_edge.evaluate(task, gold, predicted, counting="multiset").overall
-        rows.append({"variant": name, "model": model, "backend": analyzer.backend.name,
-                     "dataset": label, "split": split, "task": task, "records": len(examples),
-                     "errors": sum(r.error is not None for r in results),
-                     "reviews_per_s": round(len(examples) / seconds, 2), **evaluation.to_dict(),
-                     "multiset": multiset.to_dict()})
-        print(f"{name:10} {label:12} {task:8} F1 {evaluation.overall.f1:6.2f} "
-              f"(multiset {multiset.f1:6.2f}) "
+        row = {"variant": name, "model": model, "backend": analyzer.backend.name,
+               "dataset": label, "split": split, "task": task, "records": len(examples),
+               "errors": sum(r.error is not None for r in results),
+               "reviews_per_s": round(len(examples) / seconds, 2)}
+        if task == "sentence":  # one answer per text: accuracy and macro-F1
+            sentences = score_sentences(gold, predicted)
+            rows.append({**row, **sentences.to_dict()})
+            headline = f"accuracy {sentences.accuracy:6.2f} macro-F1 {sentences.macro_f1:6.2f}"
+        else:
+            evaluation = fsa_edge.evaluate(task, gold, predicted)
+            multiset = fsa_edge.evaluate(task, gold, predicted, counting="multiset").overall
+            rows.append({**row, **evaluation.to_dict(), "multiset": multiset.to_dict()})
+            headline = f"F1 {evaluation.overall.f1:6.2f} (multiset {multiset.f1:6.2f})"
+        print(f"{name:10} {label:12} {task:8} {headline} "
               f"({len(examples)} records, {len(examples) / seconds:.1f}/s)", file=sys.stderr)
     analyzer.close()
     return rows
 
 
 def _cell(row: dict) -> str:
+    if row["task"] == "sentence":
+        return f"acc {row['accuracy']:.2f} / macro-F1 {row['macro_f1']:.2f}"
     paper, multiset = row["f1"], row["multiset"]["f1"]
     return f"{paper:.2f}" if abs(paper - multiset) < 0.005 else f"{paper:.2f} ({multiset:.2f})"
 
@@ -104,7 +112,8 @@ def markdown(rows: list[dict]) -> str:
         lines.append(f"| {dataset} | {task} | " + " | ".join(cells) + " |")
     lines.append("")
     lines.append("F1: the paper's counting (gold de-duplicated per review); in brackets, where it "
-                 "differs, multiset counting.")
+                 "differs, multiset counting. `sentence` sets: accuracy and macro-F1 (a neutral "
+                 "answer is wrong on these two-class sets).")
     return "\n".join(lines) + "\n"
 
 
