@@ -14,8 +14,9 @@ from typing import Any, Iterator
 
 from ..errors import EngineError
 from ..jsonlines import dumps_line
-from ..model import AnalysisResult, Review
-from ..readers.jsonl import InputLine, parse_jsonl_line, parse_text_line
+from ..model import AnalysisResult
+from ..readers.jsonl import (InputLine, parse_jsonl_line, parse_text_line,
+                              review_from_record)
 from ..tasks import task_names
 from .cluster import ActorPlan, connect, plan_actors, quiet_logs, require_ray
 
@@ -79,17 +80,12 @@ class _Analyze:
 
 
 def _row_line(index: int, record: dict[str, Any], text_field: str, id_field: str) -> InputLine:
-    """A dataset row as an input line (the same checks as a JSON line)."""
-    rid = record.get(id_field)
-    rid = str(index) if rid is None else str(rid)
-    value = record.get(text_field)
-    if value is None:
-        return InputLine(index, rid, error=f"field {text_field!r} is missing")
-    if not isinstance(value, str):
-        return InputLine(index, rid, error=f"field {text_field!r} must be a string")
-    if not value.strip():
-        return InputLine(index, rid, error=f"field {text_field!r} is empty")
-    return InputLine(index, rid, review=Review(rid, value))
+    """A dataset row as an input line (the checks of a JSON line); without an id (a null in a
+    column) its place in the batch."""
+    if record.get(id_field) is None:
+        record = {k: v for k, v in record.items() if k != id_field}
+    return review_from_record(record, index, str(index), text_field=text_field,
+                              id_field=id_field)
 
 
 def _actor_args(model: str, task: str | None, plan: ActorPlan, batch_size: int, source: str,

@@ -56,18 +56,26 @@ def parse_jsonl_line(raw: bytes, line: int, *, text_field: str = "text", id_fiel
         return InputLine(line, fallback_id, error=f"line {line}: invalid JSON ({exc.msg})")
     if not isinstance(record, dict):
         return InputLine(line, fallback_id, error=f"line {line}: expected a JSON object")
+    return review_from_record(record, line, fallback_id, text_field=text_field,
+                              id_field=id_field, where=f"line {line}: ")
+
+
+def review_from_record(record: dict, line: int, fallback_id: str, *, text_field: str = "text",
+                       id_field: str = "id", where: str = "") -> InputLine:
+    """One input record (a JSON object, a dataset row) as a review, or the reason it is not
+    one; ``where`` starts each reason (``"line 7: "``)."""
     rid = record.get(id_field, fallback_id)
     if not isinstance(rid, (str, int)) or isinstance(rid, bool):
         return InputLine(line, fallback_id,
-                         error=f"line {line}: field {id_field!r} must be a string or integer")
+                         error=f"{where}field {id_field!r} must be a string or integer")
     rid = str(rid)
     value = record.get(text_field)
     if value is None:
-        return InputLine(line, rid, error=f"line {line}: field {text_field!r} is missing")
+        return InputLine(line, rid, error=f"{where}field {text_field!r} is missing")
     if not isinstance(value, str):
-        return InputLine(line, rid, error=f"line {line}: field {text_field!r} must be a string")
+        return InputLine(line, rid, error=f"{where}field {text_field!r} must be a string")
     if not value.strip():
-        return InputLine(line, rid, error=f"line {line}: field {text_field!r} is empty")
+        return InputLine(line, rid, error=f"{where}field {text_field!r} is empty")
     metadata = {k: v for k, v in record.items() if k not in (id_field, text_field)}
     return InputLine(line, rid, review=Review(rid, value, metadata))
 
