@@ -200,3 +200,12 @@ def test_cpu_threads_reaches_the_default_models_backend(monkeypatch):
     assert seen == [1] and json.loads(result.stdout)["error"] is None
     refused = CliRunner().invoke(build_cli(), ["analyze", "-", "--cpu-threads", "0"], input="")
     assert refused.exit_code == 2
+
+
+def test_engine_ray_without_ray_names_the_install(tmp_path, monkeypatch):
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"id": "a", "text": "Great pizza."}\n')
+    monkeypatch.setitem(sys.modules, "ray", None)  # what an install without the extra has
+    result = CliRunner().invoke(build_cli(), ["analyze", str(source), "--engine", "ray"])
+    assert result.exit_code == 2
+    assert "Error: the Ray engine needs Ray Data: pip install 'fsa-edge[ray]'" in result.output
