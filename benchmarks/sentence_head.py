@@ -7,8 +7,8 @@ sentence- or review-level label, measured on SST-2 and Yelp-2 test.
 1. **Pseudo-labels** (``--signals``, default ``gold``; add ``teacher`` with ``--teacher-corpus``):
    texts whose fine-grained elements all share one polarity —
    ``gold``: train splits of fsa-benchmark (ATSA, ACSA), ASTE-Data-V2, ACOS and ASQP;
-   ``teacher``: the rows of a ``fsa-edge distill --prompt label`` corpus (a teacher's answers on
-   gold-train and unlabeled sentences). Never a ``sentence-sentiment`` label or a star rating;
+   ``teacher``: the rows of ``fsa-edge distill --prompt label`` corpora (``--teacher-corpus``,
+   repeatable: a teacher's answers on gold-train and unlabeled sentences). Never a ``sentence-sentiment`` label or a star rating;
    the held-out guard of ``benchmarks/unlabeled.py`` drops every dev/test/val text of every set
    (sst2 and yelp2 test included), counted in the record.
 2. **Head**: ``fsa-edge train tagger sentence-head`` on a copy of ``--model`` in ``--out``
@@ -45,7 +45,7 @@ GOLD_TRAIN = ("fsa-benchmark/atsa/rest14/train.json", "fsa-benchmark/atsa/laptop
 TESTS = ("sst2", "yelp2")
 
 
-def pseudo_labels(data: Path, signals: list[str], teacher_corpus: Path | None
+def pseudo_labels(data: Path, signals: list[str], teacher_corpora: list[Path]
                   ) -> tuple[list[dict], dict]:
     """Rows {text, polarity, source} and the counts per source (kept, mixed, held out, dupes)."""
     from unlabeled import held_out_keys
@@ -80,12 +80,13 @@ def pseudo_labels(data: Path, signals: list[str], teacher_corpus: Path | None
             for example in read_dataset(data / name).examples:
                 offer(f"gold:{name}", example.review.text, [e.polarity for e in example.elements])
     if "teacher" in signals:
-        if teacher_corpus is None:
+        if not teacher_corpora:
             raise SystemExit("--signals teacher needs --teacher-corpus")
-        for row in iter_corpus_rows(teacher_corpus):
-            if row.get("error") is None and row.get("text"):
-                offer(f"teacher:{teacher_corpus.name}", row["text"],
-                      [e["polarity"] for e in row.get("elements") or []])
+        for corpus in teacher_corpora:
+            for row in iter_corpus_rows(corpus):
+                if row.get("error") is None and row.get("text"):
+                    offer(f"teacher:{corpus}", row["text"],
+                          [e["polarity"] for e in row.get("elements") or []])
     return rows, counts
 
 
@@ -148,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="default")
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--signals", default="gold", help="comma-separated: gold, teacher")
-    parser.add_argument("--teacher-corpus", type=Path, default=None)
+    parser.add_argument("--teacher-corpus", type=Path, action="append", default=[],
+                        help="a distill --prompt label corpus (repeatable)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--test-limit", type=int, default=None)
     parser.add_argument("--record", type=Path,

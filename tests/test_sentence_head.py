@@ -142,7 +142,7 @@ def test_the_recipe_reads_no_sentence_label(tmp_path, monkeypatch):
 
     monkeypatch.setattr(fsa_edge.readers, "read_dataset", recording)
     monkeypatch.setattr(sentence_head, "GOLD_TRAIN", ("fsa-benchmark/atsa/toy/train.json",))
-    rows, counts = sentence_head.pseudo_labels(data, ["gold"], None)
+    rows, counts = sentence_head.pseudo_labels(data, ["gold"], [])
     assert rows == [{"text": POSITIVE[0], "polarity": "positive",
                      "source": "gold:fsa-benchmark/atsa/toy/train.json"}]
     assert counts["gold:fsa-benchmark/atsa/toy/train.json"]["held_out"] == 1  # a test sentence

@@ -19,7 +19,7 @@ import numpy as np
 from fsa_edge.card import ModelCard
 from fsa_edge.errors import BackendError
 from fsa_edge.model import SentimentElement
-from fsa_edge.runtime import HEADS_FILE, TOKENIZER_FILE
+from fsa_edge.runtime import HEADS_FILE, TOKENIZER_FILE, run_sorted
 from fsa_edge.tasks import canonical_category
 
 from .scheme import (CATEGORY_CLASSES, TAGS, category_logits, decode_categories, decode_terms,
@@ -375,10 +375,16 @@ class TaggerRuntime:
             mask[row, :len(own)] = own
         return mean_pieces(hidden, mask)
 
-    def sentence_features(self, texts: Sequence[str]) -> np.ndarray:
-        """``(len(texts), dim)`` inputs of the sentence head (what it is fitted on)."""
-        encodings = self.tokenizer.encode_batch(list(texts))
-        return self.pooled(self.encode([e.tokens for e in encodings]), encodings)
+    def sentence_features(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """``(len(texts), dim)`` inputs of the sentence head (what it is fitted on), computed
+        ``batch_size`` texts at a time (similar lengths together)."""
+        def pooled(batch: list[str]) -> list[np.ndarray]:
+            encodings = self.tokenizer.encode_batch(batch)
+            return list(self.pooled(self.encode([e.tokens for e in encodings]), encodings))
+
+        rows = run_sorted(list(texts), [len(t) for t in texts], pooled,
+                          max_batch_tokens=batch_size * 512, max_batch_size=batch_size)
+        return np.stack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
 
 
 def feeds_positions(card: ModelCard) -> bool:
