@@ -109,7 +109,15 @@ def test_parquet_output_has_one_row_per_line(local_ray, tmp_path):
     run_with_deadline(lambda: analyze_file(source, out, actors=1), 120)
     rows = pq.read_table(out).to_pylist()
     assert [r.pop("line") for r in rows] == list(range(1, 41))
+    assert all(r.pop("answers") is None for r in rows)  # a column only task "all" fills
     assert rows == [json.loads(line) for line in plain_lines(source)]
+    every = tmp_path / "all.parquet"
+    run_with_deadline(lambda: analyze_file(source, every, task="all", actors=1), 120)
+    first = pq.read_table(every).to_pylist()[0]
+    with load("default") as analyzer:
+        expected = analyzer.analyze(TEXTS[0] + " Visit 0.", task="all").to_dict()["answers"]
+    assert {task: found for task, found in first["answers"].items() if found is not None} \
+        == expected
 
 
 def test_text_input_gives_plain_text_rows(local_ray, tmp_path):
