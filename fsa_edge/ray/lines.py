@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 RANGE_BYTES = 16 * 2**20
-ROWS_PER_BLOCK = 2048
+ROWS_PER_BLOCK = 512  # rows stream out as blocks finish: small blocks, early output
 
 
 @dataclass(frozen=True)
