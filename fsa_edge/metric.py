@@ -143,27 +143,13 @@ NO_PREDICTION = "none"
 """The predicted class of a review without prediction (id absent, error record, no element)."""
 
 
-@dataclass(frozen=True)
-class ClassScore:
-    """One class of a sentence-level evaluation: precision / recall / F1 (percentages)."""
-
-    true_positives: int
-    predicted: int
-    support: int
-    """Gold reviews of the class."""
+class ClassScore(Score):
+    """One class of a sentence-level evaluation: a :class:`Score` whose ``gold`` is the class's
+    gold reviews (its ``support``)."""
 
     @property
-    def precision(self) -> float:
-        return 100.0 * self.true_positives / self.predicted if self.predicted else 0.0
-
-    @property
-    def recall(self) -> float:
-        return 100.0 * self.true_positives / self.support if self.support else 0.0
-
-    @property
-    def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
+    def support(self) -> int:
+        return self.gold
 
     def to_dict(self) -> dict[str, float | int]:
         return {"precision": round(self.precision, 4), "recall": round(self.recall, 4),
