@@ -9,7 +9,7 @@ files a model directory carries beside its weights. Light at import: ``ctranslat
 from __future__ import annotations
 
 import os
-from typing import Callable, Sequence, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 from .errors import BackendError
 
@@ -90,6 +90,18 @@ def plan_batches(lengths: Sequence[int], max_batch_tokens: int, max_batch_size: 
     return batches
 
 
+class TokenCounter:
+    """How many tokens each text takes with a ``tokenizers`` tokenizer, never truncated (it
+    counts with a copy, so the tokenizer keeps its own truncation)."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self._tokenizer = type(tokenizer).from_str(tokenizer.to_str())
+        self._tokenizer.no_truncation()
+
+    def __call__(self, texts: Sequence[str]) -> list[int]:
+        return [len(encoding.ids) for encoding in self._tokenizer.encode_batch(list(texts))]
+
+
 def run_sorted(items: Sequence[T], lengths: Sequence[int], run: Callable[[list[T]], list],
                *, max_batch_tokens: int, max_batch_size: int = 256) -> list:
     """``run`` over length-sorted batches of ``items``; the results in the order of ``items``."""
@@ -104,5 +116,5 @@ def run_sorted(items: Sequence[T], lengths: Sequence[int], run: Callable[[list[T
 
 
 __all__ = ["DEVICES", "HEADS_FILE", "MODEL_FILE", "TOKENIZER_FILE", "TOKENIZER_FILES",
-           "physical_cores", "plan_batches", "resolve_compute_type", "resolve_device",
+           "TokenCounter", "physical_cores", "plan_batches", "resolve_compute_type", "resolve_device",
            "run_sorted"]

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from fsa_edge.errors import BackendError
-from fsa_edge.runtime import TOKENIZER_FILE
+from fsa_edge.runtime import TOKENIZER_FILE, TokenCounter
 
 
 class TokenizerAdapter:
@@ -25,8 +25,7 @@ class TokenizerAdapter:
         except Exception as exc:  # noqa: BLE001 - a corrupt file is a user error
             raise BackendError(f"{path}: cannot be read by tokenizers ({exc})") from None
         self.tokenizer.no_padding()
-        self.counter = Tokenizer.from_str(self.tokenizer.to_str())  # never truncates
-        self.counter.no_truncation()
+        self.counter = TokenCounter(self.tokenizer)
         if max_length:
             self.tokenizer.enable_truncation(max_length=int(max_length))
         else:
@@ -53,7 +52,7 @@ class TokenizerAdapter:
 
     def lengths(self, texts: Sequence[str]) -> list[int]:
         """Source tokens each text takes, special tokens included, uncut."""
-        return [len(encoding.ids) for encoding in self.counter.encode_batch(list(texts))]
+        return self.counter(texts)
 
     def ids(self, tokens: Sequence[str]) -> list[int]:
         """Token ids; a token outside the vocabulary becomes the unknown token."""

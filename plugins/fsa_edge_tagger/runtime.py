@@ -19,7 +19,7 @@ import numpy as np
 from fsa_edge.card import ModelCard
 from fsa_edge.errors import BackendError
 from fsa_edge.model import SentimentElement
-from fsa_edge.runtime import HEADS_FILE, TOKENIZER_FILE, run_sorted
+from fsa_edge.runtime import HEADS_FILE, TOKENIZER_FILE, TokenCounter, run_sorted
 from fsa_edge.tasks import canonical_category
 
 from .scheme import (CATEGORY_CLASSES, TAGS, category_logits, decode_categories, decode_terms,
@@ -234,8 +234,7 @@ class TaggerRuntime:
                  encode: Encoder, none_below: float | None = None,
                  score_calibration: Mapping[str, Any] | None = None) -> None:
         self.tokenizer = tokenizer
-        self.counter = type(tokenizer).from_str(tokenizer.to_str())  # never truncates
-        self.counter.no_truncation()
+        self.counter = TokenCounter(tokenizer)
         self.heads = heads
         self.categories = tuple(categories)
         self.encode = encode
@@ -264,7 +263,7 @@ class TaggerRuntime:
 
     def input_lengths(self, texts: Sequence[str]) -> list[int]:
         """Word pieces each text takes, special tokens included, uncut."""
-        return [len(encoding.ids) for encoding in self.counter.encode_batch(list(texts))]
+        return self.counter(texts)
 
     def category_logits(self, texts: Sequence[str]) -> np.ndarray:
         """``(len(texts), categories * 5)`` category-head logits."""
