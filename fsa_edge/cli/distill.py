@@ -12,7 +12,6 @@ from typing import Any, Iterator
 
 import click
 
-from ..errors import TeacherError
 from .engine import engine_from, engine_options
 
 
@@ -27,12 +26,6 @@ def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
         except json.JSONDecodeError:
             options[key.strip()] = value
     return options
-
-
-def _teacher_class(path: Path, name: str | None) -> type:
-    from ..plugins import choose, registry
-
-    return choose(registry().teachers, name=name, path=path, kind="teacher", error=TeacherError)
 
 
 def _input_format(input_path: str, chosen: str) -> str:
@@ -151,14 +144,14 @@ def distill(input_path: str, teacher_path: str, teacher_name: str | None, prompt
     Resumable: rerun the same command after an interruption and it continues where it
     stopped. Prints a JSON summary on stdout, progress and the cost summary on stderr.
     """
-    from ..teaching import Sampling, distill as run, export_paper, load_prompt
+    from ..teaching import Sampling, distill as run, export_paper, load_prompt, select_teacher
 
     chosen = engine_from(engine)
     prompt = load_prompt(prompt_file or prompt_name)
     items, total = _items(input_path, _input_format(input_path, input_format), text_field,
                           id_field, keep_fields, dataset_format)
     sampling = Sampling(seed=seed, temperature=temperature, top_p=top_p, max_tokens=max_tokens)
-    teacher_cls = _teacher_class(Path(teacher_path), teacher_name)
+    teacher_cls = select_teacher(teacher_path, teacher_name)
     common = {"retries": retries, "retry_errors": retry_errors, "total": total,
               "progress": progress, "sync_every": sync_every, "price_in": price_in,
               "price_out": price_out, "limit": limit}

@@ -20,7 +20,7 @@ from ..teaching.corpus import CorpusWriter, row_key
 from ..teaching.cost import CostSummary
 from ..teaching.prompts import Prompt
 from ..teaching.runner import DistillItem, DistillProgress, RowMaker, with_occurrences
-from ..teaching.teacher import Sampling
+from ..teaching.teacher import Sampling, select_teacher
 from .cluster import connect, plan_actors, quiet_logs, require_ray
 
 ITEMS_PER_CALL = 4  # small: rows stream back, and a lost actor redoes little
@@ -31,11 +31,7 @@ class _Teach:
 
     def __init__(self, teacher_path: str, teacher_name: str | None, options: Mapping[str, Any],
                  sampling: Mapping[str, Any], prompt: Prompt, retries: int) -> None:
-        from ..errors import TeacherError
-        from ..plugins import choose, registry
-
-        teacher_class = choose(registry().teachers, name=teacher_name, path=Path(teacher_path),
-                               kind="teacher", error=TeacherError)
+        teacher_class = select_teacher(teacher_path, teacher_name)
         self.teacher = teacher_class(teacher_path, sampling=Sampling(**sampling), **options)
         self.rows = RowMaker(self.teacher, prompt, retries)
 

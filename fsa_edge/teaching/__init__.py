@@ -17,11 +17,11 @@ from .hashing import file_sha256
 from .label import LabelFormatError, LabelParse, parse_label
 from .prompts import Prompt, load_prompt, prompt_names
 from .runner import DistillItem, distill, items_from_reviews
-from .teacher import Sampling, Teacher, TeacherReply, TeacherRequest
+from .teacher import Sampling, Teacher, TeacherReply, TeacherRequest, select_teacher
 
 __all__ = [
     "CorpusWriter", "CostSummary", "DistillItem", "EXPORT_FORMATS", "LabelFormatError",
     "LabelParse", "Prompt", "Sampling", "Teacher", "TeacherReply", "TeacherRequest",
     "distill", "export_paper", "file_sha256", "items_from_reviews", "iter_corpus_rows",
-    "load_prompt", "parse_label", "prompt_names", "row_key",
+    "load_prompt", "parse_label", "prompt_names", "row_key", "select_teacher",
 ]

@@ -124,3 +124,14 @@ class Teacher(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def select_teacher(path: str | Path, name: str | None = None) -> type["Teacher"]:
+    """The registered teacher class for ``path``: the one ``name``d, else the first whose
+    ``can_load`` accepts it (what ``fsa-edge distill --teacher`` picks, on either engine)."""
+    from ..errors import TeacherError
+    from ..plugins import choose, registry
+
+    return choose(registry().teachers, name=name, path=Path(path), kind="teacher",
+                  error=TeacherError)
+
