@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import types
 from pathlib import Path
-from typing import Sequence
+from contextlib import contextmanager
+from typing import Callable, Iterator, Sequence
 
 import pytest
 
@@ -47,28 +48,30 @@ class KeywordBackend(GenerativeBackend):
         return outputs
 
 
+@contextmanager
+def registered_plugin(name: str, **hooks: Callable) -> Iterator[types.ModuleType]:
+    """A plugin module named after ``name`` whose hook implementations are ``hooks`` (hook name
+    → a function of the hook's arguments), registered for the block, unregistered after."""
+    plugin = types.ModuleType(f"fsa_edge_{name.replace('-', '_')}")
+    for hook, function in hooks.items():
+        setattr(plugin, hook, hookimpl(function))
+    load_plugins()
+    pm.register(plugin, name=name)
+    try:
+        yield plugin
+    finally:
+        pm.unregister(plugin)
+
+
 @pytest.fixture
 def keyword_model(tmp_path: Path):
     """A model directory served by the fake ``keyword`` backend, registered as a plugin."""
-    plugin = types.ModuleType("fsa_edge_test_keyword")
-
-    @hookimpl
-    def register_backends(register):
-        register(KeywordBackend)
-
-    @hookimpl
-    def register_models(register):
-        register("keyword-test", tmp_path / "model", description="test model")
-
-    plugin.register_backends = register_backends
-    plugin.register_models = register_models
-    load_plugins()
-    pm.register(plugin, name="test-keyword")
     model = tmp_path / "model"
     model.mkdir()
     (model / "keyword.txt").write_text("keyword model\n")
     (model / "fsa_edge.json").write_text(json.dumps({"tasks": ["atsa"], "default_task": "atsa"}))
-    try:
+    with registered_plugin(
+            "test-keyword", register_backends=lambda register: register(KeywordBackend),
+            register_models=lambda register: register("keyword-test", model,
+                                                      description="test model")):
         yield model
-    finally:
-        pm.unregister(plugin)

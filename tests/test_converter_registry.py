@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import json
 import re
-import types
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from fsa_edge import hookimpl
 from fsa_edge.card import ModelCard
 from fsa_edge.errors import ConversionError, PluginError
-from fsa_edge.plugins import describe_plugins, load_plugins, pm, registry
+from fsa_edge.plugins import describe_plugins, registry
+from conftest import registered_plugin
 from fsa_edge_converters import (ArchitectureConverter, ParityThresholds, convert, converter_for,
                                  parity_report, supported_architectures, weights_checksum)
 
@@ -58,20 +57,12 @@ class MarkedConverter(FakeConverter):
 @contextmanager
 def plugin_registering(*converters: type, name: str = "test-converters"):
     """A fake plugin that registers ``converters`` through the hook, unregistered after."""
-    plugin = types.ModuleType(f"fsa_edge_{name.replace('-', '_')}")
-
-    @hookimpl
     def register_converters(register):
         for converter in converters:
             register(converter)
 
-    plugin.register_converters = register_converters
-    load_plugins()
-    pm.register(plugin, name=name)
-    try:
+    with registered_plugin(name, register_converters=register_converters) as plugin:
         yield plugin
-    finally:
-        pm.unregister(plugin)
 
 
 @pytest.fixture

@@ -217,13 +217,10 @@ def test_deprecated_command_names_still_work_and_say_so(tmp_path):
 
 
 def test_a_student_without_a_command_line_is_left_out_of_train():
-    import types
-
     from click.testing import CliRunner
+    from conftest import registered_plugin
 
     from fsa_edge.cli import build_cli
-    from fsa_edge.hookspecs import hookimpl
-    from fsa_edge.plugins import load_plugins, pm
     from fsa_edge.training import Student
 
     class Silent(Student):
@@ -235,19 +232,8 @@ def test_a_student_without_a_command_line_is_left_out_of_train():
         def finetune(self, data, *, student, out, **settings):
             return {}
 
-    plugin = types.ModuleType("fsa_edge_test_silent")
-
-    @hookimpl
-    def register_students(register):
-        register(Silent)
-
-    plugin.register_students = register_students
-    load_plugins()
-    pm.register(plugin, name="test-silent")
-    try:
+    with registered_plugin("test-silent", register_students=lambda register: register(Silent)):
         listing = CliRunner().invoke(build_cli(), ["train", "--help"])
         assert listing.exit_code == 0 and "tagger" in listing.output
         assert "silent" not in listing.output
         assert CliRunner().invoke(build_cli(), ["train", "silent"]).exit_code == 2
-    finally:
-        pm.unregister(plugin)

@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import json
 import re
-import types
 from typing import Sequence
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
 import fsa_edge
-from fsa_edge import hookimpl
 from fsa_edge.model import SentimentElement
-from fsa_edge.plugins import load_plugins, pm
 from fsa_edge.windows import merge_parts, plan_parts
 
-from conftest import KeywordBackend
+from conftest import KeywordBackend, registered_plugin
 
 
 def fits_chars(limit: int):
@@ -73,7 +70,6 @@ class WordWindowBackend(KeywordBackend):
     """The keyword backend with a window of 12 words (one word = one token, plus 2)."""
 
     name = "word-window"
-    seen: list[str] = []
 
     @classmethod
     def can_load(cls, path):
@@ -84,28 +80,17 @@ class WordWindowBackend(KeywordBackend):
 
     def generate(self, inputs):
         assert all(len(text.split()) + 2 <= 12 for text in inputs), "a text over the window"
-        WordWindowBackend.seen.extend(inputs)
         return super().generate(inputs)
 
 
 @pytest.fixture
 def window_model(tmp_path):
-    plugin = types.ModuleType("fsa_edge_test_window")
-
-    @hookimpl
-    def register_backends(register):
-        register(WordWindowBackend)
-
-    plugin.register_backends = register_backends
-    load_plugins()
-    pm.register(plugin, name="test-window")
     (tmp_path / "window.txt").write_text("x")
     (tmp_path / "fsa_edge.json").write_text(json.dumps(
         {"tasks": ["atsa"], "default_task": "atsa", "max_input_length": 12}))
-    try:
+    with registered_plugin("test-window",
+                           register_backends=lambda register: register(WordWindowBackend)):
         yield tmp_path
-    finally:
-        pm.unregister(plugin)
 
 
 def test_a_long_review_gets_aspects_from_every_part(window_model):
