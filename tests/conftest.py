@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 import types
 from pathlib import Path
 from contextlib import contextmanager
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import pytest
 
@@ -75,3 +76,14 @@ def keyword_model(tmp_path: Path):
             register_models=lambda register: register("keyword-test", model,
                                                       description="test model")):
         yield model
+
+
+def wait_for_lines(process: Any, path: Path, lines: int, seconds: float = 120) -> None:
+    """Return once ``path`` holds ``lines`` lines, ``process`` has ended, or ``seconds`` went by
+    (the moment a test kills a run mid-way)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and process.poll() is None:
+        if path.exists() and path.read_bytes().count(b"\n") >= lines:
+            return
+        time.sleep(0.01)
+

@@ -23,6 +23,8 @@ from fsa_edge.jsonlines import dumps_line  # noqa: E402
 from fsa_edge.readers import iter_jsonl_reviews  # noqa: E402
 from fsa_edge.teaching import iter_corpus_rows  # noqa: E402
 
+from conftest import wait_for_lines  # noqa: E402
+
 pytestmark = pytest.mark.ray
 
 CLI = [sys.executable, "-c", "from fsa_edge.cli import main; main()"]
@@ -208,11 +210,7 @@ def kill_driver_then_rerun(command: list[str], out: Path, n: int, at_least: int,
     the corpus, rerun it to the end; returns the rows the killed run left."""
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True, env=env)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None:
-        if out.exists() and out.read_bytes().count(b"\n") >= at_least:
-            break
-        time.sleep(0.02)
+    wait_for_lines(process, out, at_least)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     before = out.read_bytes().count(b"\n")

@@ -9,12 +9,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import wait_for_lines
 
 from fsa_edge.card import ModelCard
 from fsa_edge.cli import build_cli
@@ -104,11 +104,7 @@ def distill_reviews(teacher: Path, folder: Path, count: int, *, empty: bool = Fa
 def kill_after_rows(process: subprocess.Popen, corpus: Path, rows: int) -> int:
     """SIGKILL ``process`` once ``corpus`` holds ``rows`` lines (or it ended, or 120 s went
     by); the lines it holds then."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None:
-        if corpus.exists() and corpus.read_bytes().count(b"\n") >= rows:
-            break
-        time.sleep(0.01)
+    wait_for_lines(process, corpus, rows)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     return corpus.read_bytes().count(b"\n")
