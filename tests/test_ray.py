@@ -155,6 +155,57 @@ def test_analyze_dataset_on_any_ray_dataset(local_ray):
     assert by_id["blank"]["error"] == "field 'text' is empty"
 
 
+SLOW_PLUGIN = """
+import time
+
+from fsa_edge import Generation, GenerativeBackend, hookimpl
+
+
+class SlowKeywordBackend(GenerativeBackend):
+    \"\"\"Names soup/waiter/keyboard as positive, taking ``slow.txt`` seconds per text.\"\"\"
+
+    name = "slow-keyword"
+
+    @classmethod
+    def can_load(cls, path):
+        return (path / "slow.txt").exists()
+
+    def generate(self, inputs):
+        time.sleep(float((self.path / "slow.txt").read_text()) * len(inputs))
+        outputs = []
+        for text in inputs:
+            found = [w for w in ("soup", "waiter", "keyboard") if w in text.lower()]
+            outputs.append(Generation(" ; ".join(f"{w} | positive" for w in found) or "none", 0.9))
+        return outputs
+
+
+@hookimpl
+def register_backends(register):
+    register(SlowKeywordBackend)
+"""
+
+
+def slow_model(tmp_path: Path, seconds_per_text: float) -> tuple[Path, dict]:
+    """A model served by a third-party backend installed into a folder (module + dist-info, on
+    ``PYTHONPATH`` so Ray's workers find it too) that takes a known time per text: the actor is
+    killed while work is certainly left, on a fast machine as on a slow one."""
+    site = tmp_path / "site"
+    info = site / "fsa_edge_slow-0.1.dist-info"
+    info.mkdir(parents=True)
+    (site / "fsa_edge_slow.py").write_text(SLOW_PLUGIN)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fsa-edge-slow\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[fsa_edge]\nslow = fsa_edge_slow\n")
+    (info / "RECORD").write_text("")
+    model = tmp_path / "slow-model"
+    model.mkdir()
+    (model / "slow.txt").write_text(str(seconds_per_text))
+    (model / "fsa_edge.json").write_text(json.dumps({"tasks": ["atsa"], "default_task": "atsa"}))
+    env = dict(os.environ)
+    env.pop("FSA_EDGE_LOAD_PLUGINS", None)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
+    return model, env
+
+
 def analyze_actors(driver: int) -> list:
     """The analyze actors of the Ray a driver process started (its descendants)."""
     found = []
@@ -172,11 +223,14 @@ def analyze_actors(driver: int) -> list:
 
 
 def test_an_actor_killed_mid_run_loses_and_doubles_nothing(tmp_path):
-    source = write_reviews(tmp_path / "in.jsonl", 6000, bad_every=500)
+    n = 3000  # 2 ms a text on 2 actors: at least 3 s of work, killed after the first 256 rows
+    source = write_reviews(tmp_path / "in.jsonl", n, bad_every=500)
+    model, env = slow_model(tmp_path, 0.002)
+    common = ["analyze", str(source), "--model", str(model)]
     out = tmp_path / "out.jsonl"
-    process = subprocess.Popen([*CLI, "analyze", str(source), "-o", str(out), "--engine", "ray",
-                                "--actors", "2"], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, start_new_session=True)
+    process = subprocess.Popen([*CLI, *common, "-o", str(out), "--engine", "ray", "--actors", "2"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               start_new_session=True, env=env)
     killed = None
     try:
         deadline = time.monotonic() + 240  # a safety net for a loaded CI machine
@@ -192,11 +246,15 @@ def test_an_actor_killed_mid_run_loses_and_doubles_nothing(tmp_path):
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
     lines = out.read_bytes().count(b"\n") if out.exists() else 0
-    assert killed is not None and killed < 6000, (
+    assert killed is not None and killed < n, (
         f"an actor must be killed mid-run (killed at {killed} lines; exit {process.returncode}; "
         f"{lines} lines written)")
     assert process.returncode == 0, stderr.decode()
-    assert out.read_text(encoding="utf-8").splitlines() == plain_lines(source)
+    plain = tmp_path / "plain.jsonl"
+    subprocess.run([*CLI, *common, "-o", str(plain)], env=env, check=True, capture_output=True)
+    expected = plain.read_text(encoding="utf-8").splitlines()
+    assert len(expected) == n and sum('"waiter"' in line for line in expected) > n // 10
+    assert out.read_text(encoding="utf-8").splitlines() == expected
 
 
 def distill_command(reviews: Path, teacher: Path, out: Path, *extra: str) -> list[str]:
