@@ -56,8 +56,7 @@ def write_teacher_inputs(path: Path, data: Path, names: list[str], unlabeled: Pa
 
     rows = []
     for name in names:
-        folder = train_default.DATASETS[name][1]
-        for example in read_dataset(data / folder / "train.json").examples:
+        for example in read_dataset(train_default.split_file(name, "train", data)).examples:
             rows.append({"id": f"{name}:{example.review.id}", "text": example.review.text})
     if unlabeled is not None:
         with unlabeled.open(encoding="utf-8") as handle:

@@ -42,11 +42,32 @@ DATASETS = {
     "laptop14": ("atsa", "fsa-benchmark/atsa/laptop14"),
     "rest16": ("acsa", "fsa-benchmark/acsa/rest16"),
     "laptop16": ("acsa", "fsa-benchmark/acsa/laptop16"),
+    "aste14res": ("aste", "aste-data-v2/ASTE-Data-V2-EMNLP2020/14res"),
+    "aste14lap": ("aste", "aste-data-v2/ASTE-Data-V2-EMNLP2020/14lap"),
+    "aste15res": ("aste", "aste-data-v2/ASTE-Data-V2-EMNLP2020/15res"),
+    "aste16res": ("aste", "aste-data-v2/ASTE-Data-V2-EMNLP2020/16res"),
 }
-
 EXTRA_TRAIN = {  # training-only corpora of the same task (no dev split; not scored)
     "acos-laptop": ("acsa", "acos/data/Laptop-ACOS/laptop_quad_train.tsv"),
 }
+
+
+def split_file(name: str, split: str, data: Path = DATA) -> Path:
+    """The ``split`` (train, dev, test) file of data set ``name`` (a key of :data:`DATASETS`)."""
+    task, folder = DATASETS[name]
+    return data / folder / (f"{split}_triplets.txt" if task == "aste" else f"{split}.json")
+
+
+def held_out_files(data: Path = DATA) -> list[Path]:
+    """The dev and test files of every set fsa-edge scores (:data:`DATASETS`, trained or not,
+    and the sentence sets): none of their sentences enters training, whichever task's file
+    holds it (ASTE-V2 and the benchmark share SemEval sentences). ACOS and ASQP dev/test
+    splits are drawn from SemEval train data and never scored here: held out, they would only
+    remove training sentences (384 of laptop16's)."""
+    files = [split_file(name, split, data) for name in DATASETS for split in ("dev", "test")]
+    files += sorted((data / "sentence-sentiment").glob("*/val.json"))
+    files += sorted((data / "sentence-sentiment").glob("*/test.json"))
+    return [path for path in files if path.is_file()]
 
 
 def run(command: list[str]) -> str:
@@ -66,7 +87,7 @@ def write_samples(data: Path, names: list[str], path: Path, count: int = 32) -> 
 
     texts = []
     for name in names:
-        texts += [ex.review.text for ex in read_dataset(data / DATASETS[name][1] / "dev.json").examples]
+        texts += [ex.review.text for ex in read_dataset(split_file(name, "dev", data)).examples]
     step = max(1, len(texts) // count)
     with path.open("w", encoding="utf-8") as handle:
         for text in texts[::step][:count]:
@@ -112,8 +133,8 @@ def score(model: Path, data: Path, names: list[str], limit: int | None,
     analyzer = fsa_edge.load(model)  # the card names the backend
     scores = {}
     for name in names:
-        task, folder = DATASETS[name]
-        examples = read_dataset(data / folder / f"{split}.json").examples[:limit]
+        task = DATASETS[name][0]
+        examples = read_dataset(split_file(name, split, data)).examples[:limit]
         results = analyzer.analyze([ex.review for ex in examples], task=task)
         evaluation = fsa_edge.evaluate(task, gold_by_id(examples),
                                        {r.id: r.elements for r in results if r.error is None})
@@ -189,12 +210,10 @@ def main(argv: list[str] | None = None) -> int:
         from fsa_edge.trainer import resumable
 
         checkpoint = args.out / "hf"
-        specs, held_out = [], []
-        for name in names:
-            task, folder = DATASETS[name]
-            specs += ["--data", f"{task}:{args.data / folder / 'train.json'}:{args.data / folder / 'dev.json'}"]
-            held_out += ["--held-out", str(args.data / folder / "test.json"),
-                         "--held-out", str(args.data / folder / "dev.json")]
+        specs = [part for name in names for part in (
+            "--data", ":".join([DATASETS[name][0], str(split_file(name, "train", args.data)),
+                                str(split_file(name, "dev", args.data))]))]
+        held_out = [a for path in held_out_files(args.data) for a in ("--held-out", str(path))]
         common = ["--student", args.student, "--out", str(checkpoint), "--epochs",
                   str(args.epochs), "--seed", str(args.seed), "--threads", str(args.threads),
                   "--device", args.device]
@@ -216,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from fsa_edge.card import ModelCard
 
-    devs = {task: [str(args.data / DATASETS[n][1] / "dev.json") for n in names
+    devs = {task: [str(split_file(n, "dev", args.data)) for n in names
                    if DATASETS[n][0] == task] for task in ("atsa", "acsa")}
     samples = args.out / "parity_samples.jsonl"
     write_samples(args.data, names, samples)

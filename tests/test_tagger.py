@@ -383,8 +383,8 @@ def test_the_tagger_refuses_other_tasks(tmp_path):
     from fsa_edge.training import TaskData
     from fsa_edge_tagger import TaggerStudent
 
-    with pytest.raises(TrainingError, match="not 'aste'"):
-        TaggerStudent().finetune([TaskData(get_task("aste"), tmp_path, tmp_path)],
+    with pytest.raises(TrainingError, match="not 'asqp'"):
+        TaggerStudent().finetune([TaskData(get_task("asqp"), tmp_path, tmp_path)],
                                  student="minilm", out=tmp_path / "o")
 
 

@@ -198,8 +198,8 @@ def _set_layer_norm(spec: Any, module: Any) -> None:
 
 def _decoded(results: list) -> list:
     """What must agree: the elements without their scores."""
-    return [[(e.aspect, e.aspect_span, e.category, e.polarity) for e in found]
-            for found in results]
+    return [[(e.aspect, e.aspect_span, e.opinion, e.opinion_span, e.category, e.polarity)
+             for e in found] for found in results]
 
 
 def encoder_parity(source: Path, output: Path, texts: Sequence[str], *, quantization: str,
@@ -224,7 +224,7 @@ def encoder_parity(source: Path, output: Path, texts: Sequence[str], *, quantiza
     hidden_delta = 0.0
     agree: list[bool] = []
     disagreements: list[dict[str, str]] = []
-    tasks = [t for t in card.tasks if t in ("atsa", "acsa")]
+    tasks = [t for t in card.tasks if t in ("atsa", "acsa", "aste")]
     reference = TaggerRuntime.from_directory(source, card, torch_encode)
     candidate = TaggerRuntime(reference.tokenizer, reference.heads, reference.categories,
                               converted, reference.none_below)

@@ -25,9 +25,12 @@ from fsa_edge.tasks import canonical_category
 from .scheme import (CATEGORY_CLASSES, TAGS, category_logits, decode_categories, decode_terms,
                      pieces_of)
 from .sentence_head import decode_sentence, mean_pieces, sentence_logits
+from .triplets import decode_triplets, has_triplet_heads
 
 Encoder = Callable[[list[list[str]]], np.ndarray]
 HEAD_BLAS_THREADS_ENV = "FSA_EDGE_HEAD_BLAS_THREADS"
+#: the tasks a tagger can serve (each needs its head in ``heads.npz``)
+SERVED_TASKS = ("atsa", "acsa", "sentence", "aste")
 #: the field of the card's ``tagger`` section, written by the converter, saying that the
 #: CTranslate2 encoder takes each piece's position (0, 1, …) as a second input stream (MPNet:
 #: its absolute position table is the second source embedding)
@@ -331,27 +334,28 @@ class TaggerRuntime:
                      ) -> list[dict[str, tuple[SentimentElement, ...]]]:
         """Per text, the raw-scored elements of each of ``tasks`` from one encoder pass."""
         for task in tasks:
-            if task not in ("atsa", "acsa", "sentence"):
-                raise BackendError(f"a tagger serves atsa, acsa and sentence, not {task!r}")
+            if task not in SERVED_TASKS:
+                raise BackendError(f"a tagger serves {', '.join(SERVED_TASKS)}, not {task!r}")
             if task == "acsa" and not self.categories:
                 raise BackendError("this tagger has no category head (task acsa)")
             if task == "sentence" and "sentence.weight" not in self.heads:
                 raise BackendError("this tagger has no sentence head (task sentence; add one "
                                    "with fsa-edge train tagger sentence-head)")
+            if task == "aste" and not has_triplet_heads(self.heads):
+                raise BackendError("this tagger has no triplet heads (task aste; train it with "
+                                   "aste data)")
         if not texts:
             return []
         encodings = self.tokenizer.encode_batch(list(texts))
         hidden = self.encode([e.tokens for e in encodings])
         answers: list[dict[str, tuple[SentimentElement, ...]]] = [{} for _ in texts]
+        pieces = [pieces_of(e.tokens, e.offsets, e.special_tokens_mask) for e in encodings]
         if "atsa" in tasks:
-            for answer, text, encoding, row in zip(answers, texts, encodings,
-                                                   self.term_head(hidden)):
-                pieces = pieces_of(encoding.tokens, encoding.offsets,
-                                   encoding.special_tokens_mask)
+            for answer, text, own, row in zip(answers, texts, pieces, self.term_head(hidden)):
                 answer["atsa"] = tuple(
                     SentimentElement(polarity=p, aspect=text[s:e], aspect_span=(s, e),
                                      score=score)
-                    for s, e, p, score in decode_terms(row, pieces))
+                    for s, e, p, score in decode_terms(row, own))
         if "acsa" in tasks:
             logits = self.category_head(hidden, [len(e.tokens) for e in encodings])
             for answer, row in zip(answers, logits):
@@ -362,6 +366,14 @@ class TaggerRuntime:
             for answer, row in zip(answers, logits):
                 polarity, probability = decode_sentence(row)
                 answer["sentence"] = (SentimentElement(polarity=polarity, score=probability),)
+        if "aste" in tasks:
+            with one_blas_thread():
+                for answer, text, own, states in zip(answers, texts, pieces, hidden):
+                    answer["aste"] = tuple(
+                        SentimentElement(polarity=t.polarity, aspect=text[slice(*t.aspect)],
+                                         aspect_span=t.aspect, opinion=text[slice(*t.opinion)],
+                                         opinion_span=t.opinion, score=t.score)
+                        for t in decode_triplets(states, own, self.heads))
         return answers
 
     @staticmethod
@@ -422,6 +434,6 @@ def ctranslate2_encoder(directory: Path, *, device: str, compute_type: str, thre
 
 
 __all__ = ["Encoder", "GROUPS", "HEAD_BLAS_THREADS_ENV", "LOGIT_EPS", "POSITION_INPUT",
-           "SCORE_CALIBRATION", "ScoreMap", "TaggerRuntime", "category_score_maps",
+           "SCORE_CALIBRATION", "SERVED_TASKS", "ScoreMap", "TaggerRuntime", "category_score_maps",
            "ctranslate2_encoder", "feeds_positions", "load_heads", "load_tokenizer", "logit",
            "one_blas_thread", "score_maps"]

@@ -66,6 +66,17 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
+def whole_words(first: int, last: int, pieces: Sequence[Piece]) -> tuple[int, int]:
+    """Piece range ``[first, last]`` grown to whole words (a span never starts or ends inside a
+    word)."""
+    while first > 0 and pieces[first].continuation and not pieces[first - 1].special:
+        first -= 1
+    while last + 1 < len(pieces) and pieces[last + 1].continuation \
+            and not pieces[last + 1].special:
+        last += 1
+    return first, last
+
+
 def decode_terms(logits: np.ndarray, pieces: Sequence[Piece]
                  ) -> list[tuple[int, int, str, float]]:
     """``(start, end, polarity, score)`` of each term in one text from its ``(pieces, tags)``
@@ -91,12 +102,7 @@ def decode_terms(logits: np.ndarray, pieces: Sequence[Piece]
             current.append(index)
     terms = []
     for group in groups:
-        first, last = group[0], group[-1]
-        while first > 0 and pieces[first].continuation and not pieces[first - 1].special:
-            first -= 1
-        while (last + 1 < len(pieces) and pieces[last + 1].continuation
-               and not pieces[last + 1].special):
-            last += 1
+        first, last = whole_words(group[0], group[-1], pieces)
         span = probs[first:last + 1]
         by_polarity = [span[:, TAGS.index(f"B-{p}")].sum() + span[:, TAGS.index(f"I-{p}")].sum()
                        for p in POLARITIES]
@@ -175,4 +181,4 @@ def category_logits(hidden: np.ndarray, lengths: Sequence[int], heads: dict[str,
 
 __all__ = ["CATEGORY_CLASSES", "IGNORE", "POLARITIES", "Piece", "TAGS", "attention_weights",
            "category_logits", "decode_categories", "decode_terms", "log_softmax", "pieces_of",
-           "softmax", "term_tags"]
+           "softmax", "term_tags", "whole_words"]

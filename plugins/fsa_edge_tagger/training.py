@@ -1,8 +1,11 @@
-"""Fine-tuning the tagger: a BERT encoder (MiniLM warm start) with a term head and a category head.
+"""Fine-tuning the tagger: a BERT encoder (MiniLM warm start) with a term head, a category head
+and triplet heads.
 
 ATSA examples train the term head (cross-entropy over unified tags per word-piece), ACSA examples
 the category head (cross-entropy over none/polarities per category, summed over categories, from
-each category's attention-pooled state or the mean piece state). The loop is the core's
+each category's attention-pooled state or the mean piece state), ASTE examples the span head
+(aspect/opinion tags per word-piece) and the pair head (none/polarity for every gold aspect × gold
+opinion of the sentence, :mod:`.triplets`). The loop is the core's
 :class:`fsa_edge.trainer.Trainer`; :class:`TaggerJob` supplies the model, the loss (one task per
 batch), the dev score — the core metric on the same decoding the shipped model uses — and the
 saved directory: a Hugging Face BERT directory + ``heads.npz`` + tokenizer + card
@@ -28,8 +31,12 @@ from fsa_edge.training import HeldOut, TaskData, sentence_key
 from .distillation import SOFT, Distillation, distillation_loss, soften
 from .runtime import TaggerRuntime, load_tokenizer
 from .scheme import CATEGORY_CLASSES, IGNORE, POLARITIES, TAGS, pieces_of, term_tags
+from .triplets import (DISTANCE_BUCKETS, PAIR_CLASSES, SPAN_TAGS, distance_bucket, pieces_in,
+                       span_tags)
 
-TASKS = ("atsa", "acsa")
+TASKS = ("atsa", "acsa", "aste")
+#: width of the pair head's hidden layer
+PAIR_HIDDEN = 256
 #: each special token's spelling in the families' vocabularies (WordPiece, then BPE)
 SPECIAL_TOKENS = {"cls": ("[CLS]", "<s>"), "sep": ("[SEP]", "</s>"), "pad": ("[PAD]", "<pad>"),
                   "mask": ("[MASK]", "<mask>")}
@@ -88,7 +95,8 @@ class _Net:
     training: :meth:`heads` exports their sums, the same arrays an unshared head has."""
 
     def __init__(self, encoder: Any, categories: int, dropout: float, pooling: str,
-                 parts: tuple[list[int], list[int], int, int] | None = None) -> None:
+                 parts: tuple[list[int], list[int], int, int] | None = None,
+                 triplets: bool = False) -> None:
         import torch
 
         hidden = encoder.config.hidden_size
@@ -98,6 +106,13 @@ class _Net:
         self.term = torch.nn.Linear(hidden, len(TAGS))
         self.category = torch.nn.Linear(hidden, self.categories * len(CATEGORY_CLASSES))
         modules = [encoder, self.term, self.category, self.dropout]
+        self.triplet_heads: list[Any] = []
+        if triplets:  # only in models trained on ASTE data (an untrained head is not shipped)
+            self.span = torch.nn.Linear(hidden, len(SPAN_TAGS))
+            self.pair_hidden = torch.nn.Linear(3 * hidden + 2 * DISTANCE_BUCKETS, PAIR_HIDDEN)
+            self.pair_out = torch.nn.Linear(PAIR_HIDDEN, len(PAIR_CLASSES))
+            self.triplet_heads = [self.span, self.pair_hidden, self.pair_out]
+            modules += self.triplet_heads
         self.query = self.shared = None
         if pooling == "attention":
             self.query = torch.nn.Parameter(torch.randn(self.categories, hidden) * 0.02)
@@ -149,7 +164,8 @@ class _Net:
         return self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
 
     def head_parameters(self) -> list[Any]:
-        params = list(self.term.parameters()) + list(self.category.parameters())
+        params = [p for m in (self.term, self.category, *self.triplet_heads)
+                  for p in m.parameters()]
         if self.query is not None:
             params += [self.query] + list(self.shared.parameters())
         if self.part_params is not None:
@@ -176,6 +192,27 @@ class _Net:
             logits = logits + self.shared(pooled)
         return logits.float()
 
+    def pair_logits(self, hidden: Any, rows: list[dict]) -> tuple[Any, Any] | None:
+        """Pair-head logits ``(pairs, 5)`` for every row's candidate pairs (piece ranges of a gold
+        aspect and a gold opinion), and their gold classes; ``None`` when no row has a pair."""
+        import torch
+
+        features, classes = [], []
+        for states, row in zip(hidden, rows):
+            for (a_first, a_last, o_first, o_last), label in row["pairs"]:
+                a = states[a_first:a_last + 1].mean(0)
+                o = states[o_first:o_last + 1].mean(0)
+                distance = torch.zeros(2 * DISTANCE_BUCKETS, dtype=states.dtype,
+                                       device=states.device)
+                distance[distance_bucket((a_first, a_last), (o_first, o_last))] = 1
+                features.append(torch.cat([a, o, a * o, distance]))
+                classes.append(label)
+        if not features:
+            return None
+        inner = torch.relu(self.pair_hidden(self.dropout(torch.stack(features))))
+        return (self.pair_out(inner).float(),
+                torch.tensor(classes, dtype=torch.long, device=hidden.device))
+
     def heads(self) -> dict[str, np.ndarray]:
         def array(tensor: Any) -> np.ndarray:
             return tensor.detach().float().cpu().numpy()
@@ -184,6 +221,11 @@ class _Net:
         heads = {"term.weight": array(self.term.weight), "term.bias": array(self.term.bias),
                  "category.weight": array(self.category_weight().reshape(-1, size)),
                  "category.bias": array(self.category_bias().reshape(-1))}
+        if self.triplet_heads:
+            heads.update({f"aste.{name}.{kind}": array(getattr(module, kind))
+                          for name, module in zip(("span", "pair.hidden", "pair.out"),
+                                                  self.triplet_heads)
+                          for kind in ("weight", "bias")})
         if self.query is not None:
             heads.update({"category.query": array(self.category_query()),
                           "category.shared.weight": array(self.shared.weight),
@@ -199,11 +241,13 @@ def _examples(tokenizer: Any, task: str, examples: Sequence[Any], categories: Se
     for example in kept:
         encoding = tokenizer.encode(example.review.text)
         row: dict[str, Any] = {"task": task, "ids": encoding.ids, "text": example.review.text}
+        pieces = pieces_of(encoding.tokens, encoding.offsets, encoding.special_tokens_mask)
         if task == "atsa":
             spans = [(e.aspect_span[0], e.aspect_span[1], e.polarity) for e in example.elements
                      if e.aspect_span is not None and e.polarity in POLARITIES]
-            row["tags"] = term_tags(pieces_of(encoding.tokens, encoding.offsets,
-                                              encoding.special_tokens_mask), spans)
+            row["tags"] = term_tags(pieces, spans)
+        elif task == "aste":
+            row["span_tags"], row["pairs"] = _triplet_targets(pieces, example.elements)
         else:
             classes = [0] * len(categories)
             for element in example.elements:
@@ -213,6 +257,29 @@ def _examples(tokenizer: Any, task: str, examples: Sequence[Any], categories: Se
             row["classes"] = classes
         rows.append(row)
     return rows, dropped
+
+
+def _triplet_targets(pieces: Sequence[Any], elements: Sequence[Any]
+                     ) -> tuple[list[int], list[tuple[tuple[int, int, int, int], int]]]:
+    """Span tags and candidate pairs of one ASTE sentence: every gold aspect × every gold opinion
+    as piece ranges, classed by its triplet's polarity or ``none`` (cut-off spans are left out)."""
+    triplets = [e for e in elements if e.aspect_span and e.opinion_span
+                and e.polarity in POLARITIES]
+    aspects = list(dict.fromkeys(e.aspect_span for e in triplets))
+    opinions = list(dict.fromkeys(e.opinion_span for e in triplets))
+    labels = {(e.aspect_span, e.opinion_span): PAIR_CLASSES.index(e.polarity) for e in triplets}
+
+    def piece_range(span: tuple[int, int]) -> tuple[int, int] | None:
+        inside = pieces_in(pieces, *span)
+        return (inside[0], inside[-1]) if inside else None
+
+    pairs = []
+    for aspect in aspects:
+        for opinion in opinions:
+            a, o = piece_range(aspect), piece_range(opinion)
+            if a is not None and o is not None and a != o:
+                pairs.append(((*a, *o), labels.get((aspect, opinion), 0)))
+    return span_tags(pieces, aspects, opinions), pairs
 
 
 def parse_extra_train(spec: str) -> tuple[str, str]:
@@ -244,7 +311,16 @@ def _loss(net: _Net, rows: list[dict], pad: int, device: str,
     ids, mask = ids.to(device), mask.to(device)
     hidden = net.dropout(net.hidden(ids, mask))
     gold = term_logits = category_logits = None
-    if rows[0]["task"] == "atsa":
+    if rows[0]["task"] == "aste":
+        tags = torch.full((len(rows), width), IGNORE, dtype=torch.long)
+        for i, row in enumerate(rows):
+            tags[i, :len(row["span_tags"])] = torch.tensor(row["span_tags"])
+        gold = F.cross_entropy(net.span(hidden).float().view(-1, len(SPAN_TAGS)),
+                               tags.to(device).view(-1), ignore_index=IGNORE)
+        pairs = net.pair_logits(hidden, rows)
+        if pairs is not None:
+            gold = gold + F.cross_entropy(*pairs)
+    elif rows[0]["task"] == "atsa":
         tags = torch.full((len(rows), width), IGNORE, dtype=torch.long)
         for i, row in enumerate(rows):
             tags[i, :len(row["tags"])] = torch.tensor(row["tags"])
@@ -433,7 +509,8 @@ class TaggerJob(TrainingJob):
 
         encoder = AutoModel.from_pretrained(str(self.source), dtype=torch.float32)
         self.net = _Net(encoder, len(self.categories), self.dropout, self.pooling,
-                        category_parts(self.categories) if self.share_parts else None)
+                        category_parts(self.categories) if self.share_parts else None,
+                        triplets=any(row["task"] == "aste" for row in self.rows))
         self.module = self.net.modules
         self.module.to(device)
 
@@ -490,7 +567,7 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
                     soft_targets: Sequence[str | Path] = (),
                     distill: Distillation = Distillation(),
                     resume: bool = False, log_every: int = 50) -> dict[str, Any]:
-    """Fine-tune a tagger on ATSA and/or ACSA data; keep the best epoch by dev F1 of the first
+    """Fine-tune a tagger on ATSA, ACSA and/or ASTE data; keep the best epoch by dev F1 of the first
     data set (``select="first"``) or by the mean dev F1 of all (``"mean"``, every dev set is
     scored each epoch). ``pooling`` is the category head's sentence vector: ``"attention"`` (one
     learned query per category) or ``"mean"``. ``extra_train`` adds ``(task, file)`` training
@@ -499,7 +576,9 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
     moving average of the weights with this decay. ``share_category_parts``: categories
     ``ENTITY#ATTRIBUTE`` share parameters with their entity and attribute (see :class:`_Net`;
     the saved heads are the same arrays either way). Training sentences of the first data set's
-    dev split or of ``held_out_texts`` are dropped. ``soft_targets``: corpora a tagger teacher
+    dev split or of ``held_out_texts`` are dropped (compared by ``sentence_key``: ASTE's
+    tokenised copy of a benchmark sentence is the same sentence); the default's recipe holds out
+    the dev and test splits of every set it scores, whatever their task. ``soft_targets``: corpora a tagger teacher
     wrote (``fsa-edge distill --teacher TAGGER_DIR --prompt label``): their sentences add the
     ``distill`` term (:mod:`.distillation`) — on gold sentences beside the cross-entropy, the
     others as unlabeled sentences; held-out sentences among them are dropped and counted.

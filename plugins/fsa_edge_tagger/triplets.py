@@ -1,0 +1,183 @@
+"""Aspect sentiment triplets (ASTE): an opinion/aspect span head and a pair head, in numpy.
+
+Spans: one tag per word-piece, ``O`` or ``B-``/``I-`` of ``ASP`` (aspect term) or ``OPN``
+(opinion term); a span grows to whole words, as terms do (:func:`scheme.decode_terms`). A span
+is an aspect or an opinion, never both.
+
+Pairs: every aspect span × every opinion span of a text is one candidate; its feature is
+``[a; o; a ⊙ o; distance]`` — the mean piece states of the aspect and of the opinion, their
+product, and a one-hot of how far apart and in which order they are (:func:`distance_bucket`) —
+and a two-layer head (``ReLU``) gives ``none`` or a polarity. One aspect may pair with several
+opinions and one opinion with several aspects (one-to-many both ways); a triplet's score is the
+probability of its polarity.
+
+Heads (``heads.npz``): ``aste.span.weight`` / ``.bias`` (``(5, dim)``), ``aste.pair.hidden.weight``
+/ ``.bias`` (``(H, 3·dim + 16)``), ``aste.pair.out.weight`` / ``.bias`` (``(5, H)``). The torch
+modules in training compute the same (:mod:`.training`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from fsa_edge.model import POLARITIES
+
+from .scheme import IGNORE, Piece, softmax, whole_words
+
+ASPECT, OPINION = "ASP", "OPN"
+SPAN_TAGS = ("O", f"B-{ASPECT}", f"I-{ASPECT}", f"B-{OPINION}", f"I-{OPINION}")
+PAIR_CLASSES = ("none",) + POLARITIES
+#: gaps (word-pieces between the two spans) at which a new distance bucket starts
+DISTANCE_EDGES = (1, 2, 3, 4, 6, 9, 15)
+#: buckets per order (aspect first, opinion first) → the one-hot has twice as many
+DISTANCE_BUCKETS = len(DISTANCE_EDGES) + 1
+HEAD_NAMES = ("aste.span.weight", "aste.span.bias", "aste.pair.hidden.weight",
+              "aste.pair.hidden.bias", "aste.pair.out.weight", "aste.pair.out.bias")
+
+
+@dataclass(frozen=True)
+class SpanPieces:
+    """A decoded span: its kind (:data:`ASPECT` or :data:`OPINION`), first and last piece index,
+    characters ``[start, end)`` and the mean probability of its kind over its pieces."""
+
+    kind: str
+    first: int
+    last: int
+    start: int
+    end: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Triplet:
+    """One decoded (aspect, opinion, polarity) with character spans and a score."""
+
+    aspect: tuple[int, int]
+    opinion: tuple[int, int]
+    polarity: str
+    score: float
+
+
+def pieces_in(pieces: Sequence[Piece], start: int, end: int) -> list[int]:
+    """Indices of the non-special pieces overlapping characters ``[start, end)``."""
+    return [i for i, p in enumerate(pieces) if not p.special and p.start < end and p.end > start]
+
+
+def span_tags(pieces: Sequence[Piece], aspects: Sequence[tuple[int, int]],
+              opinions: Sequence[tuple[int, int]]) -> list[int]:
+    """Gold span-tag ids per piece for aspect and opinion character spans (special pieces
+    IGNORE). Where an opinion overlaps an aspect, the aspect keeps the pieces."""
+    tags = [IGNORE if p.special else 0 for p in pieces]
+    for kind, spans in ((OPINION, opinions), (ASPECT, aspects)):
+        for start, end in spans:
+            for position, index in enumerate(pieces_in(pieces, start, end)):
+                tags[index] = SPAN_TAGS.index(f"{'B' if position == 0 else 'I'}-{kind}")
+    return tags
+
+
+def decode_spans(logits: np.ndarray, pieces: Sequence[Piece]) -> list[SpanPieces]:
+    """Aspect and opinion spans of one text from its ``(pieces, 5)`` span logits: ``I`` after
+    ``O`` (or after the other kind) opens a span; a span grows to whole words."""
+    probs = softmax(logits[:len(pieces)].astype(np.float64))
+    best = probs.argmax(axis=-1)
+    groups: list[tuple[str, list[int]]] = []
+    current: list[int] | None = None
+    kind_now = None
+    for index, piece in enumerate(pieces):
+        if piece.special:
+            current = None
+            continue
+        tag = SPAN_TAGS[int(best[index])]
+        if tag == "O":
+            if not (piece.continuation and current is not None):
+                current = None
+            else:
+                current.append(index)  # the rest of a tagged word
+            continue
+        kind = tag[2:]
+        if current is None or kind != kind_now or (tag.startswith("B-")
+                                                   and not piece.continuation):
+            current, kind_now = [index], kind
+            groups.append((kind, current))
+        else:
+            current.append(index)
+    spans = []
+    for kind, group in groups:
+        first, last = whole_words(group[0], group[-1], pieces)
+        columns = [SPAN_TAGS.index(f"B-{kind}"), SPAN_TAGS.index(f"I-{kind}")]
+        score = float(probs[first:last + 1][:, columns].sum(axis=-1).mean())
+        spans.append(SpanPieces(kind, first, last, pieces[first].start, pieces[last].end, score))
+    return spans
+
+
+def distance_bucket(aspect: tuple[int, int], opinion: tuple[int, int]) -> int:
+    """The one-hot index of a pair's distance: pieces between the spans (0 when they touch or
+    overlap) bucketed by :data:`DISTANCE_EDGES`, plus :data:`DISTANCE_BUCKETS` when the opinion
+    comes first."""
+    (a_first, a_last), (o_first, o_last) = aspect, opinion
+    opinion_first = o_last < a_first
+    gap = max(0, (a_first - o_last - 1) if opinion_first else (o_first - a_last - 1))
+    bucket = int(np.searchsorted(DISTANCE_EDGES, gap, side="right"))
+    return bucket + (DISTANCE_BUCKETS if opinion_first else 0)
+
+
+def pair_features(hidden: np.ndarray, aspects: Sequence[tuple[int, int]],
+                  opinions: Sequence[tuple[int, int]]) -> np.ndarray:
+    """``(len(aspects) · len(opinions), 3·dim + 16)`` pair features of one text's states
+    ``(time, dim)`` for piece ranges ``(first, last)``, aspect-major order."""
+    def means(ranges: Sequence[tuple[int, int]]) -> np.ndarray:
+        return np.stack([hidden[first:last + 1].mean(axis=0) for first, last in ranges])
+
+    dim = hidden.shape[-1]
+    if not aspects or not opinions:
+        return np.zeros((0, 3 * dim + 2 * DISTANCE_BUCKETS), dtype=hidden.dtype)
+    a = np.repeat(means(aspects), len(opinions), axis=0)
+    o = np.tile(means(opinions), (len(aspects), 1))
+    distance = np.zeros((len(a), 2 * DISTANCE_BUCKETS), dtype=hidden.dtype)
+    rows = [distance_bucket(x, y) for x in aspects for y in opinions]
+    distance[np.arange(len(rows)), rows] = 1
+    return np.concatenate([a, o, a * o, distance], axis=1)
+
+
+def pair_logits(features: np.ndarray, heads: Mapping[str, np.ndarray]) -> np.ndarray:
+    """``(pairs, 5)`` logits of the pair head over :func:`pair_features` rows."""
+    inner = features @ heads["aste.pair.hidden.weight"].T + heads["aste.pair.hidden.bias"]
+    return np.maximum(inner, 0) @ heads["aste.pair.out.weight"].T + heads["aste.pair.out.bias"]
+
+
+def decode_triplets(hidden: np.ndarray, pieces: Sequence[Piece],
+                    heads: Mapping[str, np.ndarray]) -> list[Triplet]:
+    """The triplets of one text from its encoder states ``(time, dim)``: spans from the span
+    head, then every aspect × opinion through the pair head; a pair whose best class is not
+    ``none`` is a triplet (ordered by aspect, then opinion)."""
+    span_logits = hidden[:len(pieces)] @ heads["aste.span.weight"].T + heads["aste.span.bias"]
+    spans = decode_spans(span_logits, pieces)
+    aspects = [s for s in spans if s.kind == ASPECT]
+    opinions = [s for s in spans if s.kind == OPINION]
+    features = pair_features(hidden.astype(np.float32, copy=False),
+                             [(s.first, s.last) for s in aspects],
+                             [(s.first, s.last) for s in opinions])
+    if not len(features):
+        return []
+    probs = softmax(pair_logits(features, heads).astype(np.float64))
+    best = probs.argmax(axis=-1)
+    triplets = []
+    for row, (aspect, opinion) in enumerate((a, o) for a in aspects for o in opinions):
+        if best[row]:
+            triplets.append(Triplet((aspect.start, aspect.end), (opinion.start, opinion.end),
+                                    PAIR_CLASSES[int(best[row])], float(probs[row, best[row]])))
+    return triplets
+
+
+def has_triplet_heads(heads: Mapping[str, np.ndarray]) -> bool:
+    """Whether ``heads`` hold the span and pair heads."""
+    return all(name in heads for name in HEAD_NAMES)
+
+
+__all__ = ["ASPECT", "DISTANCE_BUCKETS", "DISTANCE_EDGES", "HEAD_NAMES", "OPINION",
+           "PAIR_CLASSES", "SPAN_TAGS", "SpanPieces", "Triplet", "decode_spans",
+           "decode_triplets", "distance_bucket", "has_triplet_heads", "pair_features",
+           "pair_logits", "pieces_in", "span_tags"]

@@ -1,0 +1,275 @@
+"""ASTE on the tagger: span tags and their decoding, pairing on hand-made cases (one aspect with
+two opinions, two aspects sharing one opinion, opinion before aspect), the torch pair head
+against the numpy one, a toy fine-tuning run served by the converted model, and the held-out
+guard across task data sets."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fsa_edge_tagger.scheme import Piece
+from fsa_edge_tagger.triplets import (DISTANCE_BUCKETS, PAIR_CLASSES, SPAN_TAGS, decode_spans,
+                                      decode_triplets, distance_bucket, pair_features,
+                                      pair_logits, span_tags)
+
+# "The pizza was great and hot , the sta ##ff rude ." with [CLS] / [SEP] around
+TEXT = "The pizza was great and hot, the staff rude."
+WORDS = [(0, 3, False), (4, 9, False), (10, 13, False), (14, 19, False), (20, 23, False),
+         (24, 27, False), (27, 28, False), (29, 32, False), (33, 36, False), (36, 38, True),
+         (39, 43, False), (43, 44, False)]
+
+
+def pieces() -> list[Piece]:
+    return ([Piece(0, 0, True, False)] + [Piece(s, e, False, c) for s, e, c in WORDS]
+            + [Piece(0, 0, True, False)])
+
+
+def one_hot(tags: list[int]) -> np.ndarray:
+    logits = np.full((len(tags), len(SPAN_TAGS)), -9.0)
+    for row, tag in enumerate(tags):
+        logits[row, max(tag, 0)] = 9.0
+    return logits
+
+
+def test_span_tags_decode_back_to_aspects_and_opinions_and_spans_grow_to_whole_words():
+    aspects, opinions = [(4, 9), (33, 38)], [(14, 19), (24, 27), (39, 43)]
+    tags = span_tags(pieces(), aspects, opinions)
+    assert tags[0] == tags[-1] == -100
+    assert [SPAN_TAGS[t] for t in tags[9:11]] == ["B-ASP", "I-ASP"]
+    found = decode_spans(one_hot(tags), pieces())
+    assert [(s.kind, s.start, s.end) for s in found] == [
+        ("ASP", 4, 9), ("OPN", 14, 19), ("OPN", 24, 27), ("ASP", 33, 38), ("OPN", 39, 43)]
+    assert all(s.score > 0.99 for s in found)
+    tags = [0] * len(pieces())
+    tags[10] = SPAN_TAGS.index("I-ASP")  # only "##ff": the span grows to "staff"
+    tags[4], tags[5] = SPAN_TAGS.index("B-OPN"), SPAN_TAGS.index("I-ASP")  # kind change splits
+    found = decode_spans(one_hot(tags), pieces())
+    assert [(s.kind, s.start, s.end) for s in found] == [("OPN", 14, 19), ("ASP", 20, 23),
+                                                         ("ASP", 33, 38)]
+
+
+def test_distance_buckets_count_the_gap_and_the_order():
+    assert distance_bucket((1, 1), (2, 2)) == 0  # adjacent, aspect first
+    assert distance_bucket((1, 1), (3, 3)) == 1  # one piece between
+    assert distance_bucket((5, 6), (1, 2)) == DISTANCE_BUCKETS + 2  # opinion first, gap 2
+    assert distance_bucket((1, 1), (60, 60)) == DISTANCE_BUCKETS - 1
+
+
+def hand_made_heads(dim: int) -> dict[str, np.ndarray]:
+    """Heads that pair an aspect and an opinion when they share a "group" dimension (0 or 1) and
+    read the polarity from the opinion's dimension 2 (positive) or 3 (negative); the span head
+    reads the tag from dimensions 4.. (one per span tag)."""
+    features = 3 * dim + 2 * DISTANCE_BUCKETS
+    hidden = np.zeros((2, features), dtype=np.float32)
+    hidden[0, 2 * dim:2 * dim + 2] = 1  # a ⊙ o on the group dimensions: "they belong together"
+    hidden[1, dim + 3] = 1  # the opinion is negative
+    out = np.zeros((len(PAIR_CLASSES), 2), dtype=np.float32)
+    out_bias = np.zeros(len(PAIR_CLASSES), dtype=np.float32)
+    out_bias[0] = 0.5
+    positive, negative = PAIR_CLASSES.index("positive"), PAIR_CLASSES.index("negative")
+    out[positive] = [2, -2]
+    out[negative], out_bias[negative] = [2, 2], -2
+    span = np.zeros((len(SPAN_TAGS), dim), dtype=np.float32)
+    span[np.arange(len(SPAN_TAGS)), 4 + np.arange(len(SPAN_TAGS))] = 10
+    return {"aste.span.weight": span, "aste.span.bias": np.zeros(len(SPAN_TAGS), np.float32),
+            "aste.pair.hidden.weight": hidden, "aste.pair.hidden.bias": np.zeros(2, np.float32),
+            "aste.pair.out.weight": out, "aste.pair.out.bias": out_bias}
+
+
+def states(rows: dict[int, tuple[str, tuple[int, ...]]], time: int, dim: int) -> np.ndarray:
+    """Piece states: each listed piece gets its span tag's dimension and the given others."""
+    hidden = np.zeros((time, dim), dtype=np.float32)
+    hidden[:, 4] = 1  # "O" unless listed
+    for index, (tag, dims) in rows.items():
+        hidden[index, 4] = 0
+        hidden[index, 4 + SPAN_TAGS.index(tag)] = 1
+        hidden[index, list(dims)] = 1
+    return hidden
+
+
+def test_one_aspect_with_two_opinions_and_two_aspects_sharing_one_opinion():
+    dim = 4 + len(SPAN_TAGS)
+    # pizza (group 0) ← great, hot (positive); staff (group 1) ← rude (negative)
+    hidden = states({2: ("B-ASP", (0,)), 4: ("B-OPN", (0, 2)), 6: ("B-OPN", (0, 2)),
+                     9: ("B-ASP", (1,)), 10: ("I-ASP", (1,)), 11: ("B-OPN", (1, 3))},
+                    len(pieces()), dim)
+    found = decode_triplets(hidden, pieces(), hand_made_heads(dim))
+    assert [(TEXT[slice(*t.aspect)], TEXT[slice(*t.opinion)], t.polarity) for t in found] == [
+        ("pizza", "great", "positive"), ("pizza", "hot", "positive"),
+        ("staff", "rude", "negative")]
+    assert all(0.5 < t.score <= 1 for t in found)
+    # "pizza" and "staff" both in group 1 with "rude": one opinion, two aspects
+    hidden = states({2: ("B-ASP", (1,)), 9: ("B-ASP", (1,)), 10: ("I-ASP", (1,)),
+                     11: ("B-OPN", (1, 3)), 4: ("B-OPN", (0, 2))}, len(pieces()), dim)
+    found = decode_triplets(hidden, pieces(), hand_made_heads(dim))
+    assert [(TEXT[slice(*t.aspect)], TEXT[slice(*t.opinion)], t.polarity) for t in found] == [
+        ("pizza", "rude", "negative"), ("staff", "rude", "negative")]
+    # an opinion before its aspect; no opinion at all → no triplet
+    hidden = states({4: ("B-ASP", (0,)), 2: ("B-OPN", (0, 2))}, len(pieces()), dim)
+    found = decode_triplets(hidden, pieces(), hand_made_heads(dim))
+    assert [(TEXT[slice(*t.aspect)], TEXT[slice(*t.opinion)]) for t in found] == [
+        ("great", "pizza")]
+    assert decode_triplets(states({2: ("B-ASP", (0,))}, len(pieces()), dim), pieces(),
+                           hand_made_heads(dim)) == []
+
+
+# ---------------------------------------------------------------------------- with torch
+ASTE_TEMPLATES = (  # tokens, [(aspect token ids, opinion token ids)]; {o}/{p} take a polarity
+    ("the {a} was {o} .", [([1], [3], "o")]),
+    ("the {a} was {o} but the {b} was {p} .", [([1], [3], "o"), ([6], [8], "p")]),
+    ("the {a} was {o} and {q} .", [([1], [3], "o"), ([1], [5], "q")]),
+    ("the {a} and the {b} were {o} .", [([1], [6], "o"), ([4], [6], "o")]),
+    ("{o} {a} , {p} {b} .", [([1], [0], "o"), ([4], [3], "p")]),
+)
+
+
+def write_aste(path: Path, count: int, seed: int, avoid: set[str] = frozenset()) -> Path:
+    """``count`` synthetic sentences in ASTE-Data-V2's format (none of ``avoid``)."""
+    from tiny_models import ASPECTS, NEGATIVE, POSITIVE
+
+    rng = random.Random(seed)
+    lines: list[str] = []
+    while len(lines) < count:
+        template, triplets = rng.choice(ASTE_TEMPLATES)
+        a, b = rng.sample(ASPECTS, 2)
+        polarity = {k: rng.choice(("POS", "NEG")) for k in "opq"}
+        polarity["q"] = polarity["o"]
+        words = {k: rng.choice(POSITIVE if polarity[k] == "POS" else NEGATIVE) for k in "opq"}
+        while words["q"] == words["o"]:
+            words["q"] = rng.choice(POSITIVE if polarity["q"] == "POS" else NEGATIVE)
+        sentence = template.format(a=a, b=b, **words)
+        if sentence in avoid:
+            continue
+        labels = [(aspect, opinion, polarity[k]) for aspect, opinion, k in triplets]
+        lines.append(f"{sentence}####{labels!r}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def aste_trained(tmp_path_factory):
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from seq2seq_fixtures import tiny_bert
+
+    from fsa_edge.tasks import get_task
+    from fsa_edge.training import TaskData
+    from fsa_edge_tagger.training import finetune_tagger
+
+    root = tmp_path_factory.mktemp("aste")
+    bert = tiny_bert(root / "bert", hidden=64, heads=4)
+    train = write_aste(root / "train_triplets.txt", 500, 1)
+    seen = {line.split("####")[0] for line in train.read_text().splitlines()}
+    dev = write_aste(root / "dev_triplets.txt", 60, 2, avoid=seen)
+    data = TaskData(get_task("aste"), train, dev)
+    summary = finetune_tagger([data], student=str(bert), out=root / "out", epochs=8,
+                              batch_size=16, lr=2e-3, head_lr=5e-3, seed=1, device="cpu",
+                              threads=1, log_every=0)
+    return root, summary, data
+
+
+def test_finetuning_learns_triplets_and_the_converted_model_serves_them(aste_trained, tmp_path):
+    pytest.importorskip("ctranslate2")
+    import fsa_edge
+    from fsa_edge.metric import evaluate
+    from fsa_edge.readers import read_dataset
+    from fsa_edge_converters import convert
+
+    root, summary, data = aste_trained
+    assert summary["best_score"] > 60 and summary["best_score"] > summary["history"][0]["dev_score"]
+    card = json.loads((root / "out" / "fsa_edge.json").read_text())
+    assert card["tasks"] == ["aste"]
+    report = convert(root / "out", tmp_path / "f32", quantization="float32")
+    assert report.parity.passed and report.parity.greedy_agreement == 1.0
+    analyzer = fsa_edge.load(tmp_path / "f32", device="cpu")
+    examples = read_dataset(data.dev).examples
+    results = analyzer.analyze([ex.review for ex in examples], task="aste")
+    f1 = evaluate("aste", {ex.review.id: ex.elements for ex in examples},
+                  {r.id: r.elements for r in results}).overall.f1
+    assert f1 == pytest.approx(summary["best_score"], abs=1e-4)
+    text = "the pizza was great and delicious ."
+    found = analyzer.analyze([text], task="aste")[0].elements
+    assert {(e.aspect, e.opinion, e.polarity) for e in found} <= {
+        ("pizza", "great", "positive"), ("pizza", "delicious", "positive")}
+    assert all(text[slice(*e.aspect_span)] == e.aspect and
+               text[slice(*e.opinion_span)] == e.opinion for e in found)
+
+
+def test_the_torch_pair_head_computes_what_the_numpy_one_does(aste_trained):
+    import torch
+    from transformers import AutoModel
+
+    from fsa_edge_tagger.training import _Net
+
+    root, _, _ = aste_trained
+    net = _Net(AutoModel.from_pretrained(str(root / "out")), 0, 0.0, "mean", triplets=True)
+    net.modules.eval()
+    hidden = torch.randn(1, 9, 64)
+    rows = [{"pairs": [((1, 2, 5, 5), 1), ((6, 6, 3, 4), 0)]}]
+    logits, classes = net.pair_logits(hidden, rows)
+    features = pair_features(hidden[0].numpy(), [(1, 2), (6, 6)], [(5, 5), (3, 4)])
+    expected = pair_logits(features, net.heads())[[0, 3]]  # aspect-major: (a0,o0), (a1,o1)
+    assert np.abs(logits.detach().numpy() - expected).max() < 1e-4
+    assert classes.tolist() == [1, 0]
+
+
+def test_the_guard_drops_shared_sentences_across_task_data_sets(aste_trained, tmp_path):
+    """An ASTE training sentence that is an ATSA dev sentence (tokenised differently) is dropped,
+    and an ATSA training sentence that is an ASTE dev sentence, too (held out as the recipe
+    does it: every scored set's dev and test texts)."""
+    from fsa_edge.readers import read_dataset
+    from fsa_edge.tasks import get_task
+    from fsa_edge.training import TaskData
+    from fsa_edge_tagger.training import TaggerJob
+
+    root, _, aste = aste_trained
+    aste_dev = aste.dev.read_text().splitlines()[0].split("####")[0]  # "the x was y ."
+    atsa_dev_text = "The wine was superb!"
+    atsa_train = tmp_path / "atsa_train.json"
+    atsa_train.write_text(json.dumps([
+        {"ID": "1", "sentence": aste_dev.replace(" .", ".").capitalize(), "aspects": []},
+        {"ID": "2", "sentence": "Good bread.", "aspects": []}]))
+    atsa_dev = tmp_path / "atsa_dev.json"
+    atsa_dev.write_text(json.dumps([{"ID": "3", "sentence": atsa_dev_text, "aspects": []}]))
+    aste_train = tmp_path / "train_triplets.txt"
+    aste_train.write_text("the wine was superb !####[([1], [3], 'POS')]\n"
+                          "the menu was bad .####[([1], [3], 'NEG')]\n")
+    job = TaggerJob([TaskData(get_task("atsa"), atsa_train, atsa_dev),
+                     TaskData(get_task("aste"), aste_train, aste.dev)],
+                    student=str(root / "bert"), dropout=0.1, lr=1e-3, head_lr=1e-3,
+                    weight_decay=0.0, max_input_length=64, select="mean", pooling="mean",
+                    share_category_parts=False, extra_train=(),
+                    held_out_texts=[ex.review.text for ex in read_dataset(aste.dev).examples],
+                    card_extra={})
+    assert job.dropped == {f"atsa:{tmp_path.name}": 1, f"aste:{tmp_path.name}": 1}
+    assert sorted(row["text"] for row in job.rows) == ["Good bread.", "the menu was bad ."]
+
+
+def test_the_recipe_holds_out_every_scored_sets_dev_and_test_across_tasks(data_dir):
+    """``train_default.py`` holds out the dev and test splits of every set it knows (ATSA, ACSA,
+    ASTE, sentence sets), whichever sets it trains: ASTE 15res test sentences that sit in
+    ASTE 16res train and in the benchmark's rest16 train are dropped from both."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import train_default
+    from fsa_edge.readers import read_dataset
+    from fsa_edge.training import HeldOut
+
+    files = train_default.held_out_files(data_dir)
+    for name in train_default.DATASETS:
+        for split in ("dev", "test"):
+            assert train_default.split_file(name, split, data_dir) in files
+    assert any("sst2" in str(path) for path in files)
+    guard = HeldOut([ex.review.text for path in files for ex in read_dataset(path).examples])
+    aste_test = HeldOut([ex.review.text for ex in read_dataset(
+        train_default.split_file("aste15res", "test", data_dir)).examples])
+    for name in ("aste16res", "rest16"):
+        train = read_dataset(train_default.split_file(name, "train", data_dir)).examples
+        shared = [ex for ex in train if ex.review.text in aste_test]
+        assert len(shared) > 100 and all(ex.review.text in guard for ex in shared)
