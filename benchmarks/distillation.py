@@ -73,16 +73,25 @@ def f1s(record: dict, split: str) -> dict[str, float]:
     return {name: row["f1"] for name, row in record[f"{split}_int8"].items()}
 
 
+def set_label(name: str) -> str:
+    """``atsa/rest14``, ``ASTE-Data-V2-EMNLP2020/14res``: a data set's folder below its corpus."""
+    return train_default.DATASETS[name][1].split("/", 1)[1]
+
+
 def summary(teacher: dict, arms: dict[str, dict[int, dict]], names: list[str],
-            seeds: list[int], commands: list[str], corpus: dict) -> dict:
-    result = {"sets": [train_default.DATASETS[n][1].split("/", 1)[1] for n in names],
+            seeds: list[int], commands: list[str], corpus: dict,
+            student_extra: list[str] = ()) -> dict:
+    """The record: teacher and arms on ``names`` (the claim's sets, the gain's), and the arms
+    on ``student_extra`` (sets only the students train on, reported beside, not in the gain)."""
+    result = {"sets": [set_label(n) for n in names],
+              "student_extra_sets": [set_label(n) for n in student_extra],
               "teacher": {split: {train_default.DATASETS[n][1].split("/", 1)[1]:
                                   f1s(teacher, split)[n] for n in names}
                           for split in ("dev", "test")}}
     for arm, runs in arms.items():
         result[arm] = {"seeds": seeds, **{
-            split: {train_default.DATASETS[n][1].split("/", 1)[1]:
-                    [f1s(runs[seed], split)[n] for seed in seeds] for n in names}
+            split: {set_label(n): [f1s(runs[seed], split)[n] for seed in seeds]
+                    for n in [*names, *student_extra]}
             for split in ("dev", "test")}}
     for split in ("dev", "test"):
         gains = [statistics.mean(result["distilled"][split][s]) -
@@ -97,13 +106,17 @@ def markdown(result: dict) -> str:
     lines = ["# Distillation: gold-only vs distilled student (CT2 int8 F1, paper's metric)", "",
              "| set | teacher dev | teacher test | gold-only dev | distilled dev | "
              "gold-only test | distilled test |", "|---|---|---|---|---|---|---|"]
-    for name in result["sets"]:
+    for name in [*result["sets"], *result.get("student_extra_sets", [])]:
         def mean(arm: str, split: str) -> str:
             values = result[arm][split][name]
             return f"{statistics.mean(values):.2f} (±{statistics.pstdev(values):.2f})"
 
-        lines.append(f"| {name} | {result['teacher']['dev'][name]:.2f} | "
-                     f"{result['teacher']['test'][name]:.2f} | {mean('gold_only', 'dev')} | "
+        def teacher(split: str) -> str:
+            value = result["teacher"][split].get(name)
+            return "–" if value is None else f"{value:.2f}"
+
+        lines.append(f"| {name} | {teacher('dev')} | {teacher('test')} | "
+                     f"{mean('gold_only', 'dev')} | "
                      f"{mean('distilled', 'dev')} | {mean('gold_only', 'test')} | "
                      f"{mean('distilled', 'test')} |")
     lines += ["", f"Seeds {result['gold_only']['seeds']}; gain (mean over sets of the "
@@ -118,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--data", type=Path, default=train_default.DATA)
     parser.add_argument("--datasets", default="rest14,laptop14,rest16,laptop16")
+    parser.add_argument("--student-extra-datasets", default="",
+                        help="sets only the student arms train on and report (e.g. the ASTE "
+                             "sets of the default's recipe); not in the gain")
     parser.add_argument("--teacher-student", default="mpnet")
     parser.add_argument("--teacher-checkpoint", type=Path, default=None)
     parser.add_argument("--teacher-epochs", type=int, default=3)
@@ -142,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.datasets.split(",") if n.strip()]
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    student_extra = [n.strip() for n in args.student_extra_datasets.split(",") if n.strip()]
     args.out.mkdir(parents=True, exist_ok=True)
     common = ["--data", str(args.data), "--datasets", ",".join(names), "--threads",
               str(args.threads), "--device", args.device, "--min-agreement",
@@ -170,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
             argv_arm = ["--out", str(args.out / arm / str(seed)), "--student", args.student,
                         "--epochs", str(args.epochs), "--lr", str(args.lr), "--ema",
                         str(args.ema), "--seed", str(seed), *common]
+            if student_extra:
+                argv_arm[argv_arm.index("--datasets") + 1] = ",".join([*names, *student_extra])
             if arm == "distilled":
                 argv_arm += ["--soft-targets", str(corpus), "--distill-weight",
                              str(args.distill_weight), "--temperature", str(args.temperature)]
@@ -178,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     result = summary(teacher, arms, names, seeds, commands,
                      {"sentences": sentences, "distill": {k: distilled.get(k) for k in
                                                           ("written", "skipped", "errors",
-                                                           "seconds") if k in distilled}})
+                                                           "seconds") if k in distilled}},
+                     student_extra)
     args.record.parent.mkdir(parents=True, exist_ok=True)
     args.record.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     args.record.with_suffix(".md").write_text(markdown(result), encoding="utf-8")

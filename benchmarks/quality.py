@@ -33,6 +33,9 @@ DATASETS = [
     ("rest16", "acsa", "fsa-benchmark/acsa/rest16/test.json"),
     ("laptop16", "acsa", "fsa-benchmark/acsa/laptop16/test.json"),
     ("aste-14res", "aste", "aste-data-v2/ASTE-Data-V2-EMNLP2020/14res/test_triplets.txt"),
+    ("aste-14lap", "aste", "aste-data-v2/ASTE-Data-V2-EMNLP2020/14lap/test_triplets.txt"),
+    ("aste-15res", "aste", "aste-data-v2/ASTE-Data-V2-EMNLP2020/15res/test_triplets.txt"),
+    ("aste-16res", "aste", "aste-data-v2/ASTE-Data-V2-EMNLP2020/16res/test_triplets.txt"),
     ("asqp-rest16", "asqp", "asqp/data/rest16/test.txt"),
     ("acos-laptop", "acos", "acos/data/Laptop-ACOS/laptop_quad_test.tsv"),
     ("yelp2", "sentence", "sentence-sentiment/yelp2/test.json"),
@@ -50,9 +53,11 @@ def parse_variant(spec: str) -> tuple[str, str, str | None]:
 
 def split_path(relative: str, split: str) -> str | None:
     """The path of ``split`` for a data set listed by its test file (None: no such split kept
-    here; only the fsa-benchmark sets have a dev split in this layout)."""
+    here; the fsa-benchmark and ASTE sets have a dev split in this layout)."""
     if split == "test":
         return relative
+    if relative.startswith("aste-data-v2/"):
+        return relative.replace("/test_triplets.txt", f"/{split}_triplets.txt")
     return relative[:-len("test.json")] + f"{split}.json" \
         if relative.startswith("fsa-benchmark/") else None
 
@@ -124,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--split", choices=("test", "dev"), default="test",
-                        help="dev: the four benchmark sets' dev splits (for choosing a model)")
+                        help="dev: the benchmark and ASTE sets' dev splits (for choosing a model)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/quality"))
     args = parser.parse_args(argv)
     if not args.data.is_dir():

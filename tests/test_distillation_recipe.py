@@ -13,11 +13,16 @@ pytest.importorskip("transformers")
 from benchmark_scripts import benchmark_script  # noqa: E402
 from seq2seq_fixtures import synthetic_atsa, tiny_bert  # noqa: E402
 from test_default_recipe import _synthetic_rest14  # noqa: E402
+from test_triplets import write_aste  # noqa: E402
 
 
 def test_the_distillation_recipe_writes_the_claims_record(tmp_path, monkeypatch):
     monkeypatch.setenv("FSA_EDGE_CACHE", str(tmp_path / "cache"))
     data = _synthetic_rest14(tmp_path / "data", train=48, rest16=True)
+    aste = data / "aste-data-v2" / "ASTE-Data-V2-EMNLP2020" / "14res"
+    aste.mkdir(parents=True)
+    for split, count, seed in (("train", 40, 1), ("dev", 8, 2), ("test", 8, 3)):
+        write_aste(aste / f"{split}_triplets.txt", count, seed)
     teacher = tiny_bert(tmp_path / "teacher_bert", hidden=32, layers=2, heads=4)
     student = tiny_bert(tmp_path / "student_bert", hidden=32, layers=1, heads=4,
                         whole_words=False)
@@ -29,15 +34,17 @@ def test_the_distillation_recipe_writes_the_claims_record(tmp_path, monkeypatch)
             "--teacher-student", str(teacher), "--teacher-epochs", "1", "--teacher-lr", "2e-3",
             "--student", str(student), "--epochs", "1", "--lr", "2e-3", "--seeds", "1",
             "--unlabeled", str(unlabeled), "--threads", "1", "--min-agreement", "0",
-            "--max-mean-delta", "10", "--record", str(record)]
+            "--max-mean-delta", "10", "--record", str(record),
+            "--student-extra-datasets", "aste14res"]
     assert benchmark_script("distillation").main(argv) == 0
     result = json.loads(record.read_text())
     assert result["sets"] == ["atsa/rest14", "acsa/rest16"]
-    assert set(result["teacher"]["test"]) == set(result["sets"])
+    assert result["student_extra_sets"] == ["ASTE-Data-V2-EMNLP2020/14res"]
+    assert set(result["teacher"]["test"]) == set(result["sets"])  # the teacher: no ASTE
     for arm in ("gold_only", "distilled"):
         assert result[arm]["seeds"] == [1]
         assert all(len(result[arm][split][s]) == 1 for split in ("dev", "test")
-                   for s in result["sets"])
+                   for s in result["sets"] + result["student_extra_sets"])
     assert result["corpus"]["sentences"] == 48 * 2 + 10
     assert result["corpus"]["distill"]["written"] == 48 * 2 + 10
     distilled_card = json.loads((tmp_path / "run" / "distilled" / "1" / "hf" /

@@ -273,3 +273,28 @@ def test_the_recipe_holds_out_every_scored_sets_dev_and_test_across_tasks(data_d
         train = read_dataset(train_default.split_file(name, "train", data_dir)).examples
         shared = [ex for ex in train if ex.review.text in aste_test]
         assert len(shared) > 100 and all(ex.review.text in guard for ex in shared)
+
+
+def test_training_pairs_are_gold_aspect_by_gold_opinion_plus_distractor_words():
+    pytest.importorskip("torch")
+    from fsa_edge.model import SentimentElement
+    from fsa_edge_tagger.training import DISTRACTORS, _triplet_targets
+
+    elements = [SentimentElement(polarity="positive", aspect="pizza", aspect_span=(4, 9),
+                                 opinion="great", opinion_span=(14, 19)),
+                SentimentElement(polarity="positive", aspect="pizza", aspect_span=(4, 9),
+                                 opinion="hot", opinion_span=(24, 27)),
+                SentimentElement(polarity="negative", aspect="staff", aspect_span=(33, 38),
+                                 opinion="rude", opinion_span=(39, 43))]
+    tags, pairs = _triplet_targets(pieces(), elements, TEXT)
+    assert [SPAN_TAGS[t] for t in tags[1:5]] == ["O", "B-ASP", "O", "B-OPN"]
+    gold = pairs[:6]  # 2 aspects × 3 opinions, aspect-major
+    positive, negative = PAIR_CLASSES.index("positive"), PAIR_CLASSES.index("negative")
+    assert gold == [((2, 2, 4, 4), positive), ((2, 2, 6, 6), positive), ((2, 2, 11, 11), 0),
+                    ((9, 10, 4, 4), 0), ((9, 10, 6, 6), 0), ((9, 10, 11, 11), negative)]
+    distractors = pairs[6:]  # each distractor word: × 3 opinions (as aspect), × 2 aspects
+    assert len(distractors) == DISTRACTORS * 5 and all(label == 0 for _, label in distractors)
+    words = {r[:2] for r, _ in distractors[::5]}
+    assert len(words) == DISTRACTORS and not words & {(2, 2), (4, 4), (6, 6), (9, 10), (11, 11)}
+    assert all(TEXT[WORDS[first - 1][0]].isalpha() for first, _ in words)  # no punctuation
+    assert _triplet_targets(pieces(), elements, TEXT) == (tags, pairs)  # reproducible
