@@ -182,8 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     distilled = json.loads(train_default.run(distill).strip().splitlines()[-1])
 
     arms: dict[str, dict[int, dict]] = {arm: {} for arm in ARMS}
-    for seed in seeds:
-        for arm in ARMS:
+    for arm in ARMS:  # every gold-only seed first: they need no corpus
+        for seed in seeds:
             argv_arm = ["--out", str(args.out / arm / str(seed)), "--student", args.student,
                         "--epochs", str(args.epochs), "--lr", str(args.lr), "--ema",
                         str(args.ema), "--seed", str(seed), *common]

@@ -112,3 +112,88 @@ def test_a_student_learns_from_a_tagger_teachers_corpus(tmp_path, monkeypatch):
     card = json.loads((tmp_path / "out" / "fsa_edge.json").read_text())
     assert card["recipe"]["distill_weight"] == 2.0 and card["soft_targets"] == counts
     assert summary["history"][0]["train_loss"] > 0
+
+
+def test_the_sentence_term_moves_a_toy_students_polarity_toward_its_teacher():
+    torch = pytest.importorskip("torch")
+    teacher = np.array([[0.8, 0.15, 0.05], [0.1, 0.7, 0.2]], dtype=np.float32)
+    rows = [{"soft_sentence": (soften(teacher[0], 2.0), np.ones(4, dtype=bool))},
+            {"soft_sentence": (soften(teacher[1], 2.0), np.ones(4, dtype=bool))}, {}]
+    term = torch.zeros((3, 4, len(TAGS)))
+    sentence = torch.zeros((3, 3), requires_grad=True)
+    optimizer = torch.optim.Adam([sentence], lr=0.1)
+    for _ in range(400):
+        loss = distillation_loss(term, None, rows, Distillation(1.0, 2.0), "cpu", sentence)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    learned = torch.softmax(sentence.detach(), -1).numpy()
+    assert np.allclose(learned[:2], teacher, atol=0.02)  # the teacher at T = 1
+    assert np.allclose(learned[2], 1 / 3)  # a row without a sentence target gets no gradient
+
+
+def test_a_teachers_sentence_polarities_become_the_students_sentence_head(tmp_path, monkeypatch):
+    """A teacher with a (zero-shot) sentence head writes its polarity log-probabilities; a
+    student trained on that corpus gets a sentence head learnt through its encoder, serves
+    ``sentence`` after conversion, and its card says where the head came from."""
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    pytest.importorskip("ctranslate2")
+    import json
+
+    from click.testing import CliRunner
+    from seq2seq_fixtures import tagger_data, tiny_bert
+
+    import fsa_edge
+    from fsa_edge.cli import build_cli
+    from fsa_edge.readers import read_dataset
+    from fsa_edge_converters import convert
+    from fsa_edge_tagger.sentence_head import (SENTENCE_CLASSES, add_sentence_head,
+                                               agreeing_polarity, fit_sentence_head)
+    from fsa_edge_tagger.soft_targets import iter_soft_targets
+    from fsa_edge_tagger.training import finetune_tagger, load_for_scoring
+
+    monkeypatch.setenv("FSA_EDGE_CACHE", str(tmp_path / "cache"))
+    atsa, acsa = tagger_data(tmp_path, (64, 8), (40, 8))
+    options = dict(lr=2e-3, head_lr=5e-3, seed=1, device="cpu", threads=1, log_every=0)
+    teacher = tmp_path / "teacher"
+    finetune_tagger([atsa], student=str(tiny_bert(tmp_path / "bert", hidden=32, heads=4)),
+                    out=teacher, epochs=2, **options)
+    examples = read_dataset(atsa.train).examples
+    labelled = [(ex.review.text, agreeing_polarity(e.polarity for e in ex.elements))
+                for ex in examples]
+    labelled = [(text, polarity) for text, polarity in labelled if polarity]
+    runtime = load_for_scoring(teacher)
+    weight, bias = fit_sentence_head(runtime.sentence_features([t for t, _ in labelled]),
+                                     [p for _, p in labelled])
+    add_sentence_head(teacher, weight, bias, {"texts": len(labelled)})
+    reviews = tmp_path / "reviews.jsonl"
+    reviews.write_text("".join(json.dumps({"id": f"r{i}", "text": ex.review.text}) + "\n"
+                               for i, ex in enumerate(examples)))
+    corpus = tmp_path / "soft.jsonl"
+    result = CliRunner().invoke(build_cli(), ["distill", str(reviews), "--teacher", str(teacher),
+                                              "--prompt", "label", "-o", str(corpus)])
+    assert result.exit_code == 0, result.output
+    rows = list(iter_soft_targets(corpus))
+    text, soft = rows[0]
+    with fsa_edge.load(teacher, device="cpu") as served:
+        answer = served.analyze([text], task="sentence")[0].elements[0]
+    probabilities = soft.sentence_targets()
+    assert probabilities.shape == (3,) and probabilities.sum() == pytest.approx(1.0)
+    assert SENTENCE_CLASSES[int(probabilities.argmax())] == answer.polarity
+    assert probabilities.max() == pytest.approx(answer.score, abs=5e-3)  # 3-decimal log-probs
+
+    student = tmp_path / "out"
+    finetune_tagger([atsa, acsa], student=str(tiny_bert(tmp_path / "student", hidden=32,
+                                                        heads=4, whole_words=False)),
+                    out=student, epochs=2, soft_targets=[corpus], **options)
+    card = json.loads((student / "fsa_edge.json").read_text())
+    assert card["tasks"] == ["atsa", "acsa", "sentence"]
+    assert card["tagger"]["sentence_head"]["method"].startswith("distilled")
+    with np.load(student / "heads.npz") as heads:
+        assert heads["sentence.weight"].shape == (3, 32) and heads["sentence.bias"].shape == (3,)
+    assert convert(student, tmp_path / "f32", quantization="float32").parity.passed
+    with fsa_edge.load(tmp_path / "f32", device="cpu") as served:
+        found = served.analyze([text, "The fish was bland."], task="sentence")
+    assert all(len(r.elements) == 1 and r.elements[0].polarity in SENTENCE_CLASSES
+               for r in found)

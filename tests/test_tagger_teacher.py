@@ -366,3 +366,15 @@ def test_malformed_rows_name_file_line_and_field(taggers, tmp_path):
            f"teacher_extra.soft_targets.categories[{len(soft(rows[1])['categories'])}]")
     broken(lambda r: soft(r).__setitem__("version", 2), "teacher_extra.soft_targets.version")
     broken(lambda r: r["teacher"].pop("categories"), "teacher.categories")
+    broken(lambda r: soft(r).__setitem__("sentence", [0.0, -1.0]), "teacher.sentence_classes")
+    with_classes = lambda r: r["teacher"].__setitem__(  # noqa: E731
+        "sentence_classes", ["negative", "positive", "neutral"])
+    broken(lambda r: (with_classes(r), soft(r).__setitem__("sentence", [0.0, -1.0])),
+           "teacher_extra.soft_targets.sentence")
+    row = json.loads(json.dumps(rows[1]))  # classes in another order are put in ours
+    with_classes(row)
+    soft(row)["sentence"] = [-0.1, -2.5, -4.0]
+    good = tmp_path / "good.jsonl"
+    good.write_text(json.dumps(row) + "\n")
+    (_, targets), = iter_soft_targets(good)
+    assert targets.sentence.tolist() == [-2.5, -0.1, -4.0]

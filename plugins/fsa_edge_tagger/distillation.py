@@ -5,7 +5,8 @@ category class distributions for gold and unlabeled sentences; :mod:`.soft_targe
 the student's tokenizer. Training then adds, for every sentence that has them,
 
     weight · T² · ( KL(teacher_T ‖ student_T) over the aligned pieces (mean)
-                  + KL(teacher_T ‖ student_T) over the teacher's categories (sum) )
+                  + KL(teacher_T ‖ student_T) over the teacher's categories (sum)
+                  + KL(teacher_T ‖ student_T) of the text's polarity (mean over texts) )
 
 to the gold cross-entropy (unlabeled sentences have only this term). ``_T`` is a distribution
 softened by the temperature ``T`` (``p^(1/T)``, renormalised; the student's logits divided by
@@ -78,13 +79,15 @@ def _kl(student_logits: Any, teacher: Any, mask: Any, temperature: float) -> Any
 
 
 def distillation_loss(term_logits: Any, category_logits: Any | None, rows: Sequence[dict],
-                      settings: Distillation, device: str) -> Any | None:
+                      settings: Distillation, device: str,
+                      sentence_logits: Any | None = None) -> Any | None:
     """The distillation term of a batch (``None`` when no row of it has soft targets).
 
     ``term_logits``: ``(batch, pieces, tags)``; ``category_logits``: ``(batch, categories, 5)``
-    or ``None`` for a tagger without a category head. Rows carry their softened targets as
-    ``soft_tags = (targets (n, 9), mask (n,))`` and ``soft_categories = (targets (C, 5),
-    mask (C,))``."""
+    or ``None`` for a tagger without a category head; ``sentence_logits``: ``(batch, 3)`` or
+    ``None`` (no sentence head). Rows carry their softened targets as ``soft_tags = (targets
+    (n, 9), mask (n,))``, ``soft_categories = (targets (C, 5), mask (C,))`` and
+    ``soft_sentence = (targets (3,), own pieces (n,))``."""
     temperature = settings.temperature
     parts = []
     if any(row.get("soft_tags") is not None for row in rows):
@@ -100,6 +103,17 @@ def distillation_loss(term_logits: Any, category_logits: Any | None, rows: Seque
         if bool(mask.any()):
             parts.append(_kl(category_logits, targets.to(device), mask,
                              temperature).sum() / len(rows))
+    if sentence_logits is not None and any(row.get("soft_sentence") is not None
+                                           for row in rows):
+        import torch
+
+        targets = torch.zeros(tuple(sentence_logits.shape), dtype=torch.float32)
+        mask = torch.zeros(len(rows), dtype=torch.bool)
+        for i, row in enumerate(rows):
+            if row.get("soft_sentence") is not None:
+                targets[i], mask[i] = torch.from_numpy(row["soft_sentence"][0]), True
+        parts.append(_kl(sentence_logits, targets.to(device), mask.to(device),
+                         temperature).mean())
     if not parts:
         return None
     return settings.weight * temperature ** 2 * sum(parts)

@@ -12,6 +12,7 @@ tokenizer cuts the text differently maps them onto its own pieces:
   teacher's ``max_input_length``) are masked out.
 * :func:`category_targets` — by category name: a student category the teacher lacks is masked
   out; a teacher category left out of the row (P(none) ≥ 0.999) is a one-hot ``none``.
+* :meth:`SoftTargets.sentence_targets` — the text's polarity distribution (no alignment needed).
 * :func:`iter_soft_targets` — the rows of a corpus as ``(text, SoftTargets)``; error rows are
   skipped (their line numbers appended to ``skipped``); a malformed row raises
   :class:`~fsa_edge.errors.InputError` naming the file, line and field.
@@ -32,6 +33,7 @@ from fsa_edge.jsonlines import iter_json_objects
 from fsa_edge.tasks import canonical_category
 
 from .scheme import CATEGORY_CLASSES, TAGS, Piece, softmax
+from .sentence_head import SENTENCE_CLASSES
 
 SOFT_TARGETS_VERSION = 1
 _B_TO_I = [(TAGS.index(f"B-{p}"), TAGS.index(f"I-{p}"))
@@ -106,7 +108,8 @@ class SoftTargets:
     """One row's soft targets. ``spans`` / ``continuation`` / ``tags``: the teacher's pieces
     and their tag log-probabilities in ``TAGS`` order (``None`` when the teacher serves no
     terms); ``categories``: the teacher's category names and ``category_logprobs`` the stored
-    ones by index (``None`` when it serves no categories)."""
+    ones by index (``None`` when it serves no categories); ``sentence``: the text's polarity
+    log-probabilities in ``SENTENCE_CLASSES`` order (``None`` without a sentence head)."""
 
     id: str
     occurrence: int
@@ -116,6 +119,7 @@ class SoftTargets:
     tags: np.ndarray | None
     categories: tuple[str, ...]
     category_logprobs: dict[int, np.ndarray] | None
+    sentence: np.ndarray | None = None
 
     def teacher_pieces(self) -> list[Piece]:
         """The teacher's pieces (no specials), as :class:`~fsa_edge_tagger.scheme.Piece`."""
@@ -136,6 +140,10 @@ class SoftTargets:
         if self.category_logprobs is None:
             return category_targets((), {}, student_categories)
         return category_targets(self.categories, self.category_logprobs, student_categories)
+
+    def sentence_targets(self) -> np.ndarray | None:
+        """The text's polarity probabilities (``SENTENCE_CLASSES`` order), or ``None``."""
+        return None if self.sentence is None else _probabilities(self.sentence)
 
 
 class _Row:
@@ -187,11 +195,21 @@ class _Row:
         stored = None
         if "categories" in soft:
             categories, stored = self.categories(soft, teacher)
+        sentence = self.sentence(soft, teacher) if "sentence" in soft else None
         occurrence = row.get("occurrence", 0)
         if not isinstance(occurrence, int):
             raise self.fail("occurrence", "expected an integer")
         return text, SoftTargets(str(row.get("id")), occurrence, self.line, spans, continuation,
-                                 tags, categories, stored)
+                                 tags, categories, stored, sentence)
+
+    def sentence(self, soft: Mapping[str, Any], teacher: Mapping[str, Any]) -> np.ndarray:
+        names = self.names(teacher, "sentence_classes")
+        if sorted(names) != sorted(SENTENCE_CLASSES):
+            raise self.fail("teacher.sentence_classes",
+                            f"expected the classes {', '.join(SENTENCE_CLASSES)}")
+        values = self.numbers(soft.get("sentence"), "teacher_extra.soft_targets.sentence",
+                              (len(names),))
+        return values[[names.index(name) for name in SENTENCE_CLASSES]]
 
     def pieces(self, soft: Mapping[str, Any], teacher: Mapping[str, Any], length: int
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

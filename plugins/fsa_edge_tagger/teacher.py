@@ -19,10 +19,14 @@ The soft targets go into ``TeacherReply.extra`` (the runner writes them as the r
      "continuation": [0, 0, 1, ...],             #   specials left out; 1: continues a word
      "tags": [[-0.002, -7.31, ...], ...],        # per piece, log-probs in describe()["tags"]
      "categories": [[0, [-2.1, -0.2, ...]], ...]}  # [index into describe()["categories"],
-                                                    #  log-probs in describe()["category_classes"]]
+                                                    #  log-probs in describe()["category_classes"]
+]
+
+     "sentence": [-0.05, -3.2, -4.1]}             # log-probs in describe()["sentence_classes"]
 
 ``tags`` (and ``pieces``, ``continuation``) are there when the model serves ``atsa``,
-``categories`` when it serves ``acsa``. Log-probabilities are rounded to :data:`DECIMALS`
+``categories`` when it serves ``acsa``, ``sentence`` when it has a sentence head (the text's
+overall polarity, zero-shot: :mod:`.sentence_head`). Log-probabilities are rounded to :data:`DECIMALS`
 decimals, and the hard answer is decoded from those rounded values, so the two agree exactly
 (the argmax of the stored tags decodes to the answer's terms). A category the model does not
 report and whose stored P(none) = exp(log-prob) is at least :data:`CERTAIN_NONE` is left out: a
@@ -48,6 +52,7 @@ from fsa_edge.teaching import Teacher, TeacherReply, TeacherRequest, file_sha256
 
 from .scheme import (CATEGORY_CLASSES, TAGS, decode_categories, decode_terms, log_softmax,
                      pieces_of)
+from .sentence_head import SENTENCE_CLASSES, sentence_logits
 from .soft_targets import SOFT_TARGETS_VERSION
 
 #: decimals of the stored log-probabilities
@@ -93,8 +98,8 @@ class TaggerTeacher(Teacher):
     name = "tagger"
     requires = ("tokenizers", "numpy")
     extra = None
-    description = "a trained tagger directory: label answers plus soft targets (tag and " \
-                  "category log-probabilities)"
+    description = "a trained tagger directory: label answers plus soft targets (tag, " \
+                  "category and sentence log-probabilities)"
 
     def __init__(self, source, *, sampling=None, device: str = "cpu",
                  compute_type: str = "auto", cpu_threads: int | None = None,
@@ -119,6 +124,7 @@ class TaggerTeacher(Teacher):
         self.runtime = backend.runtime
         self.terms = "atsa" in self.card.tasks
         self.categories = self.runtime.categories if "acsa" in self.card.tasks else ()
+        self.sentence = "sentence" in self.card.tasks and "sentence.weight" in self.runtime.heads
         self._info: dict[str, Any] | None = None
 
     @classmethod
@@ -146,6 +152,7 @@ class TaggerTeacher(Teacher):
                 "compute_type": self.compute_type, "tasks": list(self.card.tasks),
                 "tags": list(TAGS), "category_classes": list(CATEGORY_CLASSES),
                 "categories": list(self.categories),
+                **({"sentence_classes": list(SENTENCE_CLASSES)} if self.sentence else {}),
                 "none_below": tagger.get("none_below"),
                 "soft_targets": {"version": SOFT_TARGETS_VERSION, "decimals": DECIMALS,
                                  "certain_none": CERTAIN_NONE},
@@ -183,6 +190,10 @@ class TaggerTeacher(Teacher):
             elements.extend(category_element(c, p) for c, p, _ in found)
             soft["categories"] = [[index, row.tolist()] for index, row in enumerate(logp)
                                   if index in reported or math.exp(row[0]) < CERTAIN_NONE]
+        if self.sentence:
+            pooled = runtime.pooled(hidden, [encoding])
+            soft["sentence"] = _rounded_log_softmax(sentence_logits(pooled, runtime.heads)[0]
+                                                    ).tolist()
         answer = json.dumps({"elements": elements}, ensure_ascii=False)
         return TeacherReply(answer, len(encoding.tokens), 0, "stop", {"soft_targets": soft})
 

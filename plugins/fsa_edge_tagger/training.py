@@ -34,6 +34,7 @@ from .distillation import SOFT, Distillation, distillation_loss, soften
 from .runtime import TaggerRuntime, load_tokenizer
 from .scheme import (CATEGORY_CLASSES, IGNORE, POLARITIES, TAGS, pieces_of, term_tags,
                      whole_words)
+from .sentence_head import SENTENCE_CLASSES, SENTENCE_HEAD
 from .triplets import (DISTANCE_BUCKETS, PAIR_CLASSES, SPAN_TAGS, distance_bucket, pieces_in,
                        span_tags)
 
@@ -101,7 +102,7 @@ class _Net:
 
     def __init__(self, encoder: Any, categories: int, dropout: float, pooling: str,
                  parts: tuple[list[int], list[int], int, int] | None = None,
-                 triplets: bool = False) -> None:
+                 triplets: bool = False, sentence: bool = False) -> None:
         import torch
 
         hidden = encoder.config.hidden_size
@@ -118,6 +119,10 @@ class _Net:
             self.pair_out = torch.nn.Linear(PAIR_HIDDEN, len(PAIR_CLASSES))
             self.triplet_heads = [self.span, self.pair_hidden, self.pair_out]
             modules += self.triplet_heads
+        self.sentence = None
+        if sentence:  # learnt from a teacher's sentence polarities (soft targets only)
+            self.sentence = torch.nn.Linear(hidden, len(SENTENCE_CLASSES))
+            modules.append(self.sentence)
         self.query = self.shared = None
         if pooling == "attention":
             self.query = torch.nn.Parameter(torch.randn(self.categories, hidden) * 0.02)
@@ -169,7 +174,8 @@ class _Net:
         return self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
 
     def head_parameters(self) -> list[Any]:
-        params = [p for m in (self.term, self.category, *self.triplet_heads)
+        params = [p for m in (self.term, self.category, *self.triplet_heads,
+                              *([self.sentence] if self.sentence is not None else []))
                   for p in m.parameters()]
         if self.query is not None:
             params += [self.query] + list(self.shared.parameters())
@@ -196,6 +202,14 @@ class _Net:
         if self.shared is not None:
             logits = logits + self.shared(pooled)
         return logits.float()
+
+    def sentence_logits(self, hidden: Any, own: Any) -> Any:
+        """``(batch, 3)`` from the mean of each text's own pieces (``own``: ``(batch, time)``,
+        special tokens and padding false), as :func:`sentence_head.sentence_logits` on
+        :meth:`runtime.TaggerRuntime.pooled` computes it."""
+        weights = own.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
+        return self.sentence(pooled).float()
 
     def pair_logits(self, hidden: Any, rows: list[dict]) -> tuple[Any, Any] | None:
         """Pair-head logits ``(pairs, 5)`` for every row's candidate pairs (piece ranges of a gold
@@ -231,6 +245,9 @@ class _Net:
                           for name, module in zip(("span", "pair.hidden", "pair.out"),
                                                   self.triplet_heads)
                           for kind in ("weight", "bias")})
+        if self.sentence is not None:
+            heads.update({"sentence.weight": array(self.sentence.weight),
+                          "sentence.bias": array(self.sentence.bias)})
         if self.query is not None:
             heads.update({"category.query": array(self.category_query()),
                           "category.shared.weight": array(self.shared.weight),
@@ -356,7 +373,15 @@ def _loss(net: _Net, rows: list[dict], pad: int, device: str,
         term_logits = net.term(hidden)
     if category_logits is None and any(r.get("soft_categories") is not None for r in rows):
         category_logits = net.category_logits(hidden, mask)
-    soft = distillation_loss(term_logits, category_logits, rows, distill, device)
+    sentence_logits = None
+    if net.sentence is not None and any(r.get("soft_sentence") is not None for r in rows):
+        own = torch.zeros((len(rows), width), dtype=torch.bool)
+        for i, row in enumerate(rows):
+            if row.get("soft_sentence") is not None:
+                own[i, :len(row["ids"])] = torch.from_numpy(row["soft_sentence"][1])
+        sentence_logits = net.sentence_logits(hidden, own.to(device))
+    soft = distillation_loss(term_logits, category_logits, rows, distill, device,
+                             sentence_logits)
     if gold is None:
         if soft is None:
             raise TrainingError("a batch of unlabeled sentences without soft targets")
@@ -512,12 +537,17 @@ class TaggerJob(TrainingJob):
                                                     encoding.special_tokens_mask))
         row["soft_tags"] = ((soften(tags, distill.temperature), tag_mask) if tag_mask.any()
                             else None)
-        row["soft_categories"] = None
+        row["soft_categories"] = row["soft_sentence"] = None
         if self.categories:
             classes, category_mask = soft.category_targets(self.categories)
             if category_mask.any():
                 row["soft_categories"] = (soften(classes, distill.temperature), category_mask)
-        return row["soft_tags"] is not None or row["soft_categories"] is not None
+        sentence = soft.sentence_targets()
+        if sentence is not None:  # the text's own pieces are what the head pools
+            own = np.logical_not(np.asarray(encoding.special_tokens_mask, dtype=bool))
+            row["soft_sentence"] = (soften(sentence, distill.temperature), own)
+        return any(row[key] is not None for key in ("soft_tags", "soft_categories",
+                                                    "soft_sentence"))
 
     def build(self, device: str) -> None:
         import torch
@@ -526,7 +556,8 @@ class TaggerJob(TrainingJob):
         encoder = AutoModel.from_pretrained(str(self.source), dtype=torch.float32)
         self.net = _Net(encoder, len(self.categories), self.dropout, self.pooling,
                         category_parts(self.categories) if self.share_parts else None,
-                        triplets=any(row["task"] == "aste" for row in self.rows))
+                        triplets=any(row["task"] == "aste" for row in self.rows),
+                        sentence=any(row.get("soft_sentence") is not None for row in self.rows))
         self.module = self.net.modules
         self.module.to(device)
 
@@ -568,7 +599,7 @@ class TaggerJob(TrainingJob):
             {**self.card_extra, "epoch": record["epoch"], "metrics": record,
              "dropped_overlap": self.dropped, "ignored_unknown_categories": self.unknown,
              **({"soft_targets": self.soft_counts} if self.soft_counts else {})},
-            self.pooling))
+            self.pooling, sentence=self.net.sentence is not None))
 
 
 def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: str | Path,
@@ -650,13 +681,18 @@ def load_for_scoring(directory: str | Path, *, device: str = "cpu",
 
 
 def _card(data: Sequence[TaskData], categories: Sequence[str], max_input_length: int,
-          extra: dict[str, Any], pooling: str) -> ModelCard:
-    tasks = tuple(dict.fromkeys(i.task.name for i in data))
+          extra: dict[str, Any], pooling: str, sentence: bool = False) -> ModelCard:
+    """The card of a trained tagger: the data sets' tasks, plus ``sentence`` when its sentence
+    head was learnt from a teacher's soft targets (zero-shot: no sentence label)."""
+    tasks = tuple(dict.fromkeys(i.task.name for i in data)) + (("sentence",) if sentence else ())
+    tagger: dict[str, Any] = {"tags": list(TAGS), "categories": list(categories),
+                              "pooling": pooling}
+    if sentence:
+        tagger[SENTENCE_HEAD] = {"method": "distilled: the teacher's sentence polarities "
+                                           "(soft targets) through the fine-tuned encoder"}
     return ModelCard(tasks=tasks, default_task=tasks[0], task_prefix=False,
                      max_input_length=max_input_length, max_output_length=0, backend="tagger",
-                     extra={"stage": "finetune", "student": "tagger",
-                            "tagger": {"tags": list(TAGS), "categories": list(categories),
-                                       "pooling": pooling},
+                     extra={"stage": "finetune", "student": "tagger", "tagger": tagger,
                             "data": {i.task.name: {"train": str(i.train), "dev": str(i.dev)}
                                      for i in data}, **extra})
 
