@@ -9,6 +9,10 @@
 2. **Corpus**: the teacher (int8) labels the gold training sentences of those sets and the
    unlabeled sentences (``benchmarks/unlabeled.py`` output; ``--unlabeled-limit``) through
    ``fsa-edge distill --prompt label``: hard answers plus soft targets (resumable).
+   With ``--sentence-head``: the teacher gets a zero-shot sentence head (``sentence_head.py``:
+   pseudo-labels from agreeing gold elements and the teacher's own ``label`` answers in that
+   corpus, never a sentence label; its sst2 / yelp2 accuracy recorded), and labels the same
+   sentences again, now with its sentence polarities as soft targets too.
 3. **Students**, for every seed: the default model's recipe (``train_default.py``: MiniLM, mean dev
    F1 chooses the epoch, weight averaging) on gold alone (``gold_only``) and with the teacher's
    soft targets (``distilled``, ``--distill-weight`` / ``--temperature``); same recipe otherwise.
@@ -33,6 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import sentence_head  # noqa: E402
 import train_default  # noqa: E402
 
 ARMS = ("gold_only", "distilled")
@@ -119,6 +124,15 @@ def markdown(result: dict) -> str:
                      f"{mean('gold_only', 'dev')} | "
                      f"{mean('distilled', 'dev')} | {mean('gold_only', 'test')} | "
                      f"{mean('distilled', 'test')} |")
+    if "zero_shot_sentence" in result:
+        lines += ["", "Zero-shot sentence polarity (accuracy; no sentence label in training):", "",
+                  "| test set | teacher | distilled students |", "|---|---|---|"]
+        scores = result["zero_shot_sentence"]
+        for name, row in scores["teacher"].items():
+            values = [r["accuracy"] for r in scores.get("distilled", {}).get(name, [])]
+            students = (f"{statistics.mean(values):.2f} (±{statistics.pstdev(values):.2f})"
+                        if values else "–")
+            lines.append(f"| {name} | {row['accuracy']:.2f} | {students} |")
     lines += ["", f"Seeds {result['gold_only']['seeds']}; gain (mean over sets of the "
               f"seed-mean difference): dev {result['gain_dev']:+.2f}, test "
               f"{result['gain_test']:+.2f}.", "", "Commands:", ""]
@@ -146,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--unlabeled", type=Path, default=None,
                         help="sentences from benchmarks/unlabeled.py (JSONL of id, text)")
     parser.add_argument("--unlabeled-limit", type=int, default=None)
+    parser.add_argument("--sentence-head", action="store_true",
+                        help="give the teacher a zero-shot sentence head and distil its "
+                             "sentence polarities too (students then serve sentence)")
     parser.add_argument("--distill-weight", type=float, default=1.0)
     parser.add_argument("--temperature", type=float, default=2.0)
     parser.add_argument("--threads", type=int, default=2)
@@ -180,6 +197,23 @@ def main(argv: list[str] | None = None) -> int:
                str(args.out / "teacher" / "ct2-int8"), "--prompt", "label", "-o", str(corpus)]
     commands.append("fsa-edge " + " ".join(distill[3:]))
     distilled = json.loads(train_default.run(distill).strip().splitlines()[-1])
+    teacher_sentence = None
+    if args.sentence_head:
+        folder = args.out / "teacher_sentence"
+        sentence_argv = ["--out", str(folder), "--model", str(args.out / "teacher" / "ct2-int8"),
+                         "--data", str(args.data), "--signals", "gold,teacher",
+                         "--teacher-corpus", str(corpus), "--threads", str(args.threads),
+                         "--record", str(folder / "record.json"),
+                         *(["--test-limit", str(args.test_limit)] if args.test_limit else [])]
+        commands.append("python benchmarks/sentence_head.py " + " ".join(sentence_argv))
+        if not (folder / "record.json").is_file():
+            sentence_head.main(sentence_argv)
+        teacher_sentence = json.loads((folder / "record.json").read_text(encoding="utf-8"))
+        corpus = args.out / "soft_targets_sentence.jsonl"
+        distill = [*train_default.fsa_edge_command(), "distill", str(inputs), "--teacher",
+                   str(folder / "model"), "--prompt", "label", "-o", str(corpus)]
+        commands.append("fsa-edge " + " ".join(distill[3:]))
+        distilled = json.loads(train_default.run(distill).strip().splitlines()[-1])
 
     arms: dict[str, dict[int, dict]] = {arm: {} for arm in ARMS}
     for arm in ARMS:  # every gold-only seed first: they need no corpus
@@ -194,11 +228,25 @@ def main(argv: list[str] | None = None) -> int:
                              str(args.distill_weight), "--temperature", str(args.temperature)]
             arms[arm][seed] = recipe_run(args.out / arm / str(seed), argv_arm, commands)
 
+    if teacher_sentence is not None:
+        sentence_scores = {"teacher": {name: row["head"] for name, row
+                                       in teacher_sentence["zero_shot"].items()}}
+        for seed in seeds:
+            path = args.out / "distilled" / str(seed) / "zero_shot.json"
+            if not path.is_file():
+                path.write_text(json.dumps(sentence_head.zero_shot(
+                    args.out / "distilled" / str(seed) / "ct2-int8", args.data,
+                    args.test_limit)), encoding="utf-8")
+            for name, row in json.loads(path.read_text(encoding="utf-8")).items():
+                sentence_scores.setdefault("distilled", {}).setdefault(name, []).append(
+                    row["head"])
     result = summary(teacher, arms, names, seeds, commands,
                      {"sentences": sentences, "distill": {k: distilled.get(k) for k in
                                                           ("written", "skipped", "errors",
                                                            "seconds") if k in distilled}},
                      student_extra)
+    if teacher_sentence is not None:
+        result["zero_shot_sentence"] = sentence_scores
     args.record.parent.mkdir(parents=True, exist_ok=True)
     args.record.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     args.record.with_suffix(".md").write_text(markdown(result), encoding="utf-8")

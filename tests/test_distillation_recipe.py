@@ -23,6 +23,14 @@ def test_the_distillation_recipe_writes_the_claims_record(tmp_path, monkeypatch)
     aste.mkdir(parents=True)
     for split, count, seed in (("train", 40, 1), ("dev", 8, 2), ("test", 8, 3)):
         write_aste(aste / f"{split}_triplets.txt", count, seed)
+    for name in ("sst2", "yelp2"):  # the zero-shot sentence sets (labels only for scoring)
+        folder = data / "sentence-sentiment" / name
+        folder.mkdir(parents=True)
+        folder.joinpath("test.json").write_text(json.dumps(
+            [{"label": "positive", "sentence": "The food was great."},
+             {"label": "negative", "sentence": "The staff was rude and the fish bland."}]))
+    monkeypatch.setattr(benchmark_script("distillation").sentence_head, "GOLD_TRAIN",
+                        ("fsa-benchmark/atsa/rest14/train.json",))  # the module it imports
     teacher = tiny_bert(tmp_path / "teacher_bert", hidden=32, layers=2, heads=4)
     student = tiny_bert(tmp_path / "student_bert", hidden=32, layers=1, heads=4,
                         whole_words=False)
@@ -35,7 +43,7 @@ def test_the_distillation_recipe_writes_the_claims_record(tmp_path, monkeypatch)
             "--student", str(student), "--epochs", "1", "--lr", "2e-3", "--seeds", "1",
             "--unlabeled", str(unlabeled), "--threads", "1", "--min-agreement", "0",
             "--max-mean-delta", "10", "--record", str(record),
-            "--student-extra-datasets", "aste14res"]
+            "--student-extra-datasets", "aste14res", "--sentence-head"]
     assert benchmark_script("distillation").main(argv) == 0
     result = json.loads(record.read_text())
     assert result["sets"] == ["atsa/rest14", "acsa/rest16"]
@@ -45,6 +53,12 @@ def test_the_distillation_recipe_writes_the_claims_record(tmp_path, monkeypatch)
         assert result[arm]["seeds"] == [1]
         assert all(len(result[arm][split][s]) == 1 for split in ("dev", "test")
                    for s in result["sets"] + result["student_extra_sets"])
+    zero_shot = result["zero_shot_sentence"]
+    assert set(zero_shot["teacher"]) == {"sst2", "yelp2"}
+    assert [len(zero_shot["distilled"][name]) for name in ("sst2", "yelp2")] == [1, 1]
+    assert "sentence" in json.loads((tmp_path / "run" / "distilled" / "1" / "ct2-int8" /
+                                     "fsa_edge.json").read_text())["tasks"]
+    assert "Zero-shot sentence polarity" in record.with_suffix(".md").read_text()
     assert result["corpus"]["sentences"] == 48 * 2 + 10
     assert result["corpus"]["distill"]["written"] == 48 * 2 + 10
     distilled_card = json.loads((tmp_path / "run" / "distilled" / "1" / "hf" /
