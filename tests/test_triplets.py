@@ -198,6 +198,8 @@ def test_finetuning_learns_triplets_and_the_converted_model_serves_them(aste_tra
         ("pizza", "great", "positive"), ("pizza", "delicious", "positive")}
     assert all(text[slice(*e.aspect_span)] == e.aspect and
                text[slice(*e.opinion_span)] == e.opinion for e in found)
+    every = analyzer.analyze(text, task="all")
+    assert set(every.answers) == {"aste"} and every.answers["aste"] == found
 
 
 def test_the_torch_pair_head_computes_what_the_numpy_one_does(aste_trained):
