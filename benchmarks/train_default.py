@@ -14,7 +14,7 @@
    names a trained student.
 2. Converts it with ``fsa-edge convert -q int8`` (parity gate on dev sentences). Tagger with
    ACSA sets: calibrates the int8 model's ``none`` threshold on the ACSA dev splits, then its
-   score maps on the ATSA and ACSA dev splits (``fsa-edge train tagger calibrate``), and writes
+   score maps on the ATSA, ACSA and ASTE dev splits (``fsa-edge train tagger calibrate``), and writes
    the same fields into the checkpoint's card.
 3. Scores the int8 model on the test (and dev) splits with the paper's metric.
 4. Writes the card (data, recipe, seed, metrics, size) and, with ``--install``, copies the
@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     from fsa_edge.card import ModelCard
 
     devs = {task: [str(split_file(n, "dev", args.data)) for n in names
-                   if DATASETS[n][0] == task] for task in ("atsa", "acsa")}
+                   if DATASETS[n][0] == task] for task in ("atsa", "acsa", "aste")}
     samples = args.out / "parity_samples.jsonl"
     write_samples(args.data, names, samples)
     converted = args.out / "ct2-int8"
@@ -251,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
         run([*fsa_edge_command(), "train", "tagger", "calibrate", str(converted), "--also",
              str(checkpoint), "--threads", str(args.threads),
              *[a for dev in devs["acsa"] for a in ("--dev", dev)],
-             *[a for dev in devs["atsa"] for a in ("--term-dev", dev)]])
+             *[a for dev in devs["atsa"] for a in ("--term-dev", dev)],
+             *[a for dev in devs["aste"] for a in ("--triplet-dev", dev)]])
 
     card = ModelCard.load(converted)
     test_scores = score(converted, args.data, names, args.test_limit)

@@ -300,3 +300,31 @@ def test_training_pairs_are_gold_aspect_by_gold_opinion_plus_distractor_words():
     assert len(words) == DISTRACTORS and not words & {(2, 2), (4, 4), (6, 6), (9, 10), (11, 11)}
     assert all(TEXT[WORDS[first - 1][0]].isalpha() for first, _ in words)  # no punctuation
     assert _triplet_targets(pieces(), elements, TEXT) == (tags, pairs)  # reproducible
+
+
+def test_calibrate_fits_a_triplet_score_map_and_the_scores_follow_it(aste_trained, tmp_path):
+    import shutil
+
+    from click.testing import CliRunner
+
+    import fsa_edge
+    from fsa_edge.cli import build_cli
+    from fsa_edge.readers import read_dataset
+
+    root, _, data = aste_trained
+    model = shutil.copytree(root / "out", tmp_path / "model")
+    texts = [ex.review.text for ex in read_dataset(data.dev).examples][:20]
+    with fsa_edge.load(model, device="cpu") as served:
+        raw = [e.score for r in served.analyze(texts, task="aste") for e in r.elements]
+    result = CliRunner().invoke(build_cli(), ["train", "tagger", "calibrate", str(model),
+                                              "--keep-threshold", "--triplet-dev",
+                                              str(data.dev), "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    card = json.loads((model / "fsa_edge.json").read_text())
+    entry = card["tagger"]["score_calibration"]["aste"]
+    assert entry["dev_files"] == [str(data.dev)] and entry["dev_elements"] > 50
+    with fsa_edge.load(model, device="cpu") as served:
+        mapped = [e.score for r in served.analyze(texts, task="aste") for e in r.elements]
+    assert len(mapped) == len(raw) and mapped != raw
+    order = np.argsort(raw, kind="stable")  # a monotone map never reverses two scores
+    assert all(np.diff(np.asarray(mapped)[order]) >= -1e-9)

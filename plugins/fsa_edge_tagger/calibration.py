@@ -225,19 +225,20 @@ def fit_score_map(scores: Sequence[float], correct: Sequence[bool], *, bins: int
     return score_map, record
 
 
-def _term_dev_elements(runtime: TaggerRuntime, term_dev_files: Sequence[str | Path],
-                       batch_size: int) -> tuple[list[float], list[bool]]:
+def _dev_elements(runtime: TaggerRuntime, task: str, files: Sequence[str | Path],
+                  batch_size: int) -> tuple[list[float], list[bool]]:
+    """``(raw scores, correct)`` of the elements ``task`` decodes on the dev ``files``."""
     scores: list[float] = []
     correct: list[bool] = []
-    for path in term_dev_files:
+    for path in files:
         examples = read_dataset(path).examples
         predicted = {}
         for i in range(0, len(examples), batch_size):
             batch = examples[i:i + batch_size]
             texts = [ex.review.text for ex in batch]
             predicted.update({ex.review.id: found
-                              for ex, found in zip(batch, runtime.decode(texts, "atsa"))})
-        s, c = scored_elements("atsa", {ex.review.id: ex.elements for ex in examples}, predicted)
+                              for ex, found in zip(batch, runtime.decode(texts, task))})
+        s, c = scored_elements(task, {ex.review.id: ex.elements for ex in examples}, predicted)
         scores += s
         correct += c
     return scores, correct
@@ -357,7 +358,8 @@ def _label(threshold: float | None) -> str:
 
 
 def calibrate_tagger(directory: str | Path, dev_files: Sequence[str | Path] = (), *,
-                     term_dev_files: Sequence[str | Path] = (), keep_threshold: bool = False,
+                     term_dev_files: Sequence[str | Path] = (),
+                     triplet_dev_files: Sequence[str | Path] = (), keep_threshold: bool = False,
                      thresholds: Sequence[float | None] = THRESHOLDS, device: str = "cpu",
                      threads: int | None = None, also: Sequence[str | Path] = (),
                      category_groups: bool = False, batch_size: int = 64) -> dict[str, Any]:
@@ -368,16 +370,17 @@ def calibrate_tagger(directory: str | Path, dev_files: Sequence[str | Path] = ()
     1. The ``none`` threshold with the best mean F1 on the ACSA ``dev_files`` (argmax wins
        ties), unless ``keep_threshold`` (the card's stays, and its record).
     2. Per task, a score map (:func:`fit_score_map`) on the dev elements as decoded: ATSA on
-       ``term_dev_files``, ACSA on ``dev_files`` with the threshold of step 1. A task with dev
+       ``term_dev_files``, ACSA on ``dev_files`` with the threshold of step 1, ASTE on
+       ``triplet_dev_files`` (each triplet scored by its pair probability). A task with dev
        files but fewer than :data:`MIN_ELEMENTS` elements loses its map; a task without dev
        files keeps the map it had.
     3. With ``category_groups``, ACSA also gets a map per dev file's category group (the module
        docstring; :func:`fit_group_maps`), the pooled map of step 2 as their fallback."""
     from .backend import TaggerBackend
 
-    if not dev_files and not term_dev_files:
-        raise TrainingError("calibration needs at least one ACSA dev file (or, for the term "
-                            "scores alone, an ATSA dev file)")
+    if not dev_files and not term_dev_files and not triplet_dev_files:
+        raise TrainingError("calibration needs at least one ACSA dev file (or, for the term or "
+                            "triplet scores alone, an ATSA or ASTE dev file)")
     if not dev_files and not keep_threshold:
         raise TrainingError("calibration needs at least one ACSA dev file to choose the none "
                             "threshold (or keep the card's: keep_threshold)")
@@ -426,9 +429,9 @@ def calibrate_tagger(directory: str | Path, dev_files: Sequence[str | Path] = ()
         maps["acsa"] = _fit_task(dev_files, *_scored(decodes))
         if category_groups and maps["acsa"] is not None:
             maps["acsa"] = _with_groups(maps["acsa"], dev_files, decodes)
-    if term_dev_files:
-        maps["atsa"] = _fit_task(term_dev_files,
-                                 *_term_dev_elements(runtime, term_dev_files, batch_size))
+    for task, files in (("atsa", term_dev_files), ("aste", triplet_dev_files)):
+        if files:
+            maps[task] = _fit_task(files, *_dev_elements(runtime, task, files, batch_size))
     for entry in maps.values():
         if entry is not None:
             entry["calibrated_on"] = str(directory)
