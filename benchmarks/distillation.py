@@ -15,7 +15,9 @@
    sentences again, now with its sentence polarities as soft targets too.
 3. **Students**, for every seed: the default model's recipe (``train_default.py``: MiniLM, mean dev
    F1 chooses the epoch, weight averaging) on gold alone (``gold_only``) and with the teacher's
-   soft targets (``distilled``, ``--distill-weight`` / ``--temperature``); same recipe otherwise.
+   soft targets (``distilled``, ``--distill-weight`` / ``--temperature``, or the pair of
+   ``--distill-grid`` with the best mean dev F1 on the first seed, whose run is that seed's arm);
+   same recipe otherwise. Every gold-only seed runs first.
 4. **Record** (``--record``, default ``benchmarks/results/distillation.json`` + ``.md``): teacher
    and both arms' int8 F1 on dev and test per set (paper's metric and counting), the gain (mean
    over sets of the seed-mean difference), and every command.
@@ -72,6 +74,21 @@ def write_teacher_inputs(path: Path, data: Path, names: list[str], unlabeled: Pa
                    encoding="utf-8")
     tmp.replace(path)
     return len(rows)
+
+
+def parse_grid(spec: str) -> list[tuple[float, float]]:
+    """``--distill-grid`` ``W:T,W:T,…`` → ``[(weight, temperature), …]``."""
+    settings = []
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        weight, _, temperature = item.partition(":")
+        try:
+            settings.append((float(weight), float(temperature)))
+        except ValueError:
+            raise SystemExit(f"--distill-grid: expected WEIGHT:TEMPERATURE pairs, got {item!r}"
+                             ) from None
+    if not settings:
+        raise SystemExit("--distill-grid: no WEIGHT:TEMPERATURE pair")
+    return settings
 
 
 def f1s(record: dict, split: str) -> dict[str, float]:
@@ -133,6 +150,14 @@ def markdown(result: dict) -> str:
             students = (f"{statistics.mean(values):.2f} (±{statistics.pstdev(values):.2f})"
                         if values else "–")
             lines.append(f"| {name} | {row['accuracy']:.2f} | {students} |")
+    setting = result.get("distillation_setting")
+    if setting:
+        grid = setting.get("chosen_on_dev")
+        lines += ["", f"Distillation weight {setting['weight']:g}, temperature "
+                      f"{setting['temperature']:g}" + (
+                          " (chosen on mean dev F1 with the first seed: " + ", ".join(
+                              f"{k} → {v:.2f}" for k, v in grid.items()) + ")" if grid else "")
+                  + "."]
     lines += ["", f"Seeds {result['gold_only']['seeds']}; gain (mean over sets of the "
               f"seed-mean difference): dev {result['gain_dev']:+.2f}, test "
               f"{result['gain_test']:+.2f}.", "", "Commands:", ""]
@@ -163,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sentence-head", action="store_true",
                         help="give the teacher a zero-shot sentence head and distil its "
                              "sentence polarities too (students then serve sentence)")
+    parser.add_argument("--distill-grid", default="",
+                        help="WEIGHT:TEMPERATURE pairs (comma-separated) tried with the first "
+                             "seed; the best mean dev F1 is used for every distilled seed")
     parser.add_argument("--distill-weight", type=float, default=1.0)
     parser.add_argument("--temperature", type=float, default=2.0)
     parser.add_argument("--threads", type=int, default=2)
@@ -215,27 +243,52 @@ def main(argv: list[str] | None = None) -> int:
         commands.append("fsa-edge " + " ".join(distill[3:]))
         distilled = json.loads(train_default.run(distill).strip().splitlines()[-1])
 
+    def student_argv(out: Path, seed: int, setting: tuple[float, float] | None) -> list[str]:
+        """One student arm's ``train_default.py`` arguments (``setting``: distillation weight
+        and temperature; ``None``: gold only)."""
+        argv_arm = ["--out", str(out), "--student", args.student, "--epochs", str(args.epochs),
+                    "--lr", str(args.lr), "--ema", str(args.ema), "--seed", str(seed), *common]
+        if student_extra:
+            argv_arm[argv_arm.index("--datasets") + 1] = ",".join([*names, *student_extra])
+        if setting is not None:
+            argv_arm += ["--soft-targets", str(corpus), "--distill-weight", str(setting[0]),
+                         "--temperature", str(setting[1])]
+        return argv_arm
+
     arms: dict[str, dict[int, dict]] = {arm: {} for arm in ARMS}
-    for arm in ARMS:  # every gold-only seed first: they need no corpus
-        for seed in seeds:
-            argv_arm = ["--out", str(args.out / arm / str(seed)), "--student", args.student,
-                        "--epochs", str(args.epochs), "--lr", str(args.lr), "--ema",
-                        str(args.ema), "--seed", str(seed), *common]
-            if student_extra:
-                argv_arm[argv_arm.index("--datasets") + 1] = ",".join([*names, *student_extra])
-            if arm == "distilled":
-                argv_arm += ["--soft-targets", str(corpus), "--distill-weight",
-                             str(args.distill_weight), "--temperature", str(args.temperature)]
-            arms[arm][seed] = recipe_run(args.out / arm / str(seed), argv_arm, commands)
+    folders = {arm: {seed: args.out / arm / str(seed) for seed in seeds} for arm in ARMS}
+    for seed in seeds:  # every gold-only seed first: they need no corpus
+        arms["gold_only"][seed] = recipe_run(folders["gold_only"][seed],
+                                             student_argv(folders["gold_only"][seed], seed, None),
+                                             commands)
+    setting = (args.distill_weight, args.temperature)
+    grid_dev: dict[str, float] = {}
+    if args.distill_grid:  # weight and temperature chosen on dev, with the first seed
+        runs = {}
+        for weight, temperature in parse_grid(args.distill_grid):
+            out = args.out / "grid" / f"w{weight:g}_t{temperature:g}"
+            runs[(weight, temperature)] = (out, recipe_run(
+                out, student_argv(out, seeds[0], (weight, temperature)), commands))
+            record = runs[(weight, temperature)][1]
+            grid_dev[f"{weight:g}:{temperature:g}"] = round(statistics.mean(
+                f1s(record, "dev").values()), 4)
+        setting = max(runs, key=lambda key: grid_dev[f"{key[0]:g}:{key[1]:g}"])
+        folders["distilled"][seeds[0]] = runs[setting][0]  # that run is the first seed's arm
+        arms["distilled"][seeds[0]] = runs[setting][1]
+    for seed in seeds:
+        if seed not in arms["distilled"]:
+            arms["distilled"][seed] = recipe_run(
+                folders["distilled"][seed],
+                student_argv(folders["distilled"][seed], seed, setting), commands)
 
     if teacher_sentence is not None:
         sentence_scores = {"teacher": {name: row["head"] for name, row
                                        in teacher_sentence["zero_shot"].items()}}
         for seed in seeds:
-            path = args.out / "distilled" / str(seed) / "zero_shot.json"
+            path = folders["distilled"][seed] / "zero_shot.json"
             if not path.is_file():
                 path.write_text(json.dumps(sentence_head.zero_shot(
-                    args.out / "distilled" / str(seed) / "ct2-int8", args.data,
+                    folders["distilled"][seed] / "ct2-int8", args.data,
                     args.test_limit)), encoding="utf-8")
             for name, row in json.loads(path.read_text(encoding="utf-8")).items():
                 sentence_scores.setdefault("distilled", {}).setdefault(name, []).append(
@@ -245,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
                                                           ("written", "skipped", "errors",
                                                            "seconds") if k in distilled}},
                      student_extra)
+    result["distillation_setting"] = {"weight": setting[0], "temperature": setting[1],
+                                      **({"chosen_on_dev": grid_dev} if grid_dev else {})}
     if teacher_sentence is not None:
         result["zero_shot_sentence"] = sentence_scores
     args.record.parent.mkdir(parents=True, exist_ok=True)

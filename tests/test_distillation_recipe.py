@@ -43,7 +43,8 @@ def test_the_distillation_recipe_writes_the_claims_record(tmp_path, monkeypatch)
             "--student", str(student), "--epochs", "1", "--lr", "2e-3", "--seeds", "1",
             "--unlabeled", str(unlabeled), "--threads", "1", "--min-agreement", "0",
             "--max-mean-delta", "10", "--record", str(record),
-            "--student-extra-datasets", "aste14res", "--sentence-head"]
+            "--student-extra-datasets", "aste14res", "--sentence-head",
+            "--distill-grid", "1:2,0.5:1"]
     assert benchmark_script("distillation").main(argv) == 0
     result = json.loads(record.read_text())
     assert result["sets"] == ["atsa/rest14", "acsa/rest16"]
@@ -53,16 +54,22 @@ def test_the_distillation_recipe_writes_the_claims_record(tmp_path, monkeypatch)
         assert result[arm]["seeds"] == [1]
         assert all(len(result[arm][split][s]) == 1 for split in ("dev", "test")
                    for s in result["sets"] + result["student_extra_sets"])
+    setting = result["distillation_setting"]  # chosen on the first seed's mean dev F1
+    grid = setting["chosen_on_dev"]
+    assert set(grid) == {"1:2", "0.5:1"}
+    assert grid[f"{setting['weight']:g}:{setting['temperature']:g}"] == max(grid.values())
+    chosen = tmp_path / "run" / "grid" / f"w{setting['weight']:g}_t{setting['temperature']:g}"
+    assert json.loads((chosen / "hf" / "fsa_edge.json").read_text())["recipe"][
+        "distill_weight"] == setting["weight"]  # that run is seed 1's distilled arm
+    assert not (tmp_path / "run" / "distilled" / "1").exists()
     zero_shot = result["zero_shot_sentence"]
     assert set(zero_shot["teacher"]) == {"sst2", "yelp2"}
     assert [len(zero_shot["distilled"][name]) for name in ("sst2", "yelp2")] == [1, 1]
-    assert "sentence" in json.loads((tmp_path / "run" / "distilled" / "1" / "ct2-int8" /
-                                     "fsa_edge.json").read_text())["tasks"]
+    assert "sentence" in json.loads((chosen / "ct2-int8" / "fsa_edge.json").read_text())["tasks"]
     assert "Zero-shot sentence polarity" in record.with_suffix(".md").read_text()
     assert result["corpus"]["sentences"] == 48 * 2 + 10
     assert result["corpus"]["distill"]["written"] == 48 * 2 + 10
-    distilled_card = json.loads((tmp_path / "run" / "distilled" / "1" / "hf" /
-                                 "fsa_edge.json").read_text())
+    distilled_card = json.loads((chosen / "hf" / "fsa_edge.json").read_text())
     assert distilled_card["soft_targets"]["unlabeled"] > 0
     assert "soft_targets" not in json.loads(
         (tmp_path / "run" / "gold_only" / "1" / "hf" / "fsa_edge.json").read_text())
