@@ -24,8 +24,8 @@
 
 Each step leaves its outputs under ``--out`` and is skipped when a rerun finds them (a step's
 record file is written last), so an interrupted run resumes at the step it was in; the training
-steps resume at their last finished epoch through ``OUT/last``. On the 2-core CPU this is many hours (background it);
-``--device cuda`` where a GPU is lent.
+steps resume at their last finished epoch through ``OUT/last``. On the 2-core CPU this is many
+hours (background it); ``--device cuda`` where a GPU is lent.
 """
 
 from __future__ import annotations

@@ -278,9 +278,8 @@ def test_the_recipe_holds_out_every_scored_sets_dev_and_test_across_tasks(data_d
 
 
 def test_training_pairs_are_gold_aspect_by_gold_opinion_plus_distractor_words():
-    pytest.importorskip("torch")
     from fsa_edge.model import SentimentElement
-    from fsa_edge_tagger.training import DISTRACTORS, _triplet_targets
+    from fsa_edge_tagger.triplets import DISTRACTORS, triplet_targets
 
     elements = [SentimentElement(polarity="positive", aspect="pizza", aspect_span=(4, 9),
                                  opinion="great", opinion_span=(14, 19)),
@@ -288,7 +287,7 @@ def test_training_pairs_are_gold_aspect_by_gold_opinion_plus_distractor_words():
                                  opinion="hot", opinion_span=(24, 27)),
                 SentimentElement(polarity="negative", aspect="staff", aspect_span=(33, 38),
                                  opinion="rude", opinion_span=(39, 43))]
-    tags, pairs = _triplet_targets(pieces(), elements, TEXT)
+    tags, pairs = triplet_targets(pieces(), elements, TEXT)
     assert [SPAN_TAGS[t] for t in tags[1:5]] == ["O", "B-ASP", "O", "B-OPN"]
     gold = pairs[:6]  # 2 aspects × 3 opinions, aspect-major
     positive, negative = PAIR_CLASSES.index("positive"), PAIR_CLASSES.index("negative")
@@ -299,7 +298,7 @@ def test_training_pairs_are_gold_aspect_by_gold_opinion_plus_distractor_words():
     words = {r[:2] for r, _ in distractors[::5]}
     assert len(words) == DISTRACTORS and not words & {(2, 2), (4, 4), (6, 6), (9, 10), (11, 11)}
     assert all(TEXT[WORDS[first - 1][0]].isalpha() for first, _ in words)  # no punctuation
-    assert _triplet_targets(pieces(), elements, TEXT) == (tags, pairs)  # reproducible
+    assert triplet_targets(pieces(), elements, TEXT) == (tags, pairs)  # reproducible
 
 
 def test_calibrate_fits_a_triplet_score_map_and_the_scores_follow_it(aste_trained, tmp_path):

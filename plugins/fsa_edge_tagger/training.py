@@ -14,9 +14,7 @@ saved directory: a Hugging Face BERT directory + ``heads.npz`` + tokenizer + car
 
 from __future__ import annotations
 
-import random
 import shutil
-import zlib
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -32,17 +30,14 @@ from fsa_edge.training import HeldOut, TaskData, sentence_key
 
 from .distillation import SOFT, Distillation, distillation_loss, soften
 from .runtime import TaggerRuntime, load_tokenizer
-from .scheme import (CATEGORY_CLASSES, IGNORE, POLARITIES, TAGS, pieces_of, term_tags,
-                     whole_words)
+from .scheme import CATEGORY_CLASSES, IGNORE, POLARITIES, TAGS, pieces_of, term_tags
 from .sentence_head import SENTENCE_CLASSES, SENTENCE_HEAD
-from .triplets import (DISTANCE_BUCKETS, PAIR_CLASSES, SPAN_TAGS, distance_bucket, pieces_in,
-                       span_tags)
+from .triplets import (DISTANCE_BUCKETS, PAIR_CLASSES, SPAN_TAGS, distance_bucket,
+                       triplet_targets)
 
 TASKS = ("atsa", "acsa", "aste")
 #: width of the pair head's hidden layer
 PAIR_HIDDEN = 256
-#: words outside the gold spans paired (class none) with a sentence's gold spans in training
-DISTRACTORS = 3
 #: each special token's spelling in the families' vocabularies (WordPiece, then BPE)
 SPECIAL_TOKENS = {"cls": ("[CLS]", "<s>"), "sep": ("[SEP]", "</s>"), "pad": ("[PAD]", "<pad>"),
                   "mask": ("[MASK]", "<mask>")}
@@ -269,8 +264,8 @@ def _examples(tokenizer: Any, task: str, examples: Sequence[Any], categories: Se
                      if e.aspect_span is not None and e.polarity in POLARITIES]
             row["tags"] = term_tags(pieces, spans)
         elif task == "aste":
-            row["span_tags"], row["pairs"] = _triplet_targets(pieces, example.elements,
-                                                              example.review.text)
+            row["span_tags"], row["pairs"] = triplet_targets(pieces, example.elements,
+                                                             example.review.text)
         else:
             classes = [0] * len(categories)
             for element in example.elements:
@@ -280,39 +275,6 @@ def _examples(tokenizer: Any, task: str, examples: Sequence[Any], categories: Se
             row["classes"] = classes
         rows.append(row)
     return rows, dropped
-
-
-def _triplet_targets(pieces: Sequence[Any], elements: Sequence[Any], text: str
-                     ) -> tuple[list[int], list[tuple[tuple[int, int, int, int], int]]]:
-    """Span tags and candidate pairs of one ASTE sentence: every gold aspect × every gold opinion
-    as piece ranges, classed by its triplet's polarity or ``none``, plus ``none`` pairs of up to
-    :data:`DISTRACTORS` words outside every gold span (drawn per sentence, reproducibly) with the
-    gold opinions (as aspects) and the gold aspects (as opinions): a span the span head finds
-    wrongly must not pair. Cut-off spans are left out."""
-    triplets = [e for e in elements if e.aspect_span and e.opinion_span
-                and e.polarity in POLARITIES]
-    aspects = list(dict.fromkeys(e.aspect_span for e in triplets))
-    opinions = list(dict.fromkeys(e.opinion_span for e in triplets))
-    labels = {(e.aspect_span, e.opinion_span): PAIR_CLASSES.index(e.polarity) for e in triplets}
-
-    def piece_range(span: tuple[int, int]) -> tuple[int, int] | None:
-        inside = pieces_in(pieces, *span)
-        return (inside[0], inside[-1]) if inside else None
-
-    a_ranges = list(map(piece_range, aspects))
-    o_ranges = list(map(piece_range, opinions))
-    pairs = [((*a, *o), labels.get((aspect, opinion), 0))
-             for aspect, a in zip(aspects, a_ranges) for opinion, o in zip(opinions, o_ranges)
-             if a is not None and o is not None and a != o]
-    taken = {i for r in a_ranges + o_ranges if r is not None for i in range(r[0], r[1] + 1)}
-    words = [whole_words(i, i, pieces) for i, p in enumerate(pieces)
-             if not p.special and not p.continuation and any(c.isalpha() for c in text[p.start:p.end])]
-    words = [w for w in words if not taken.intersection(range(w[0], w[1] + 1))]
-    for word in random.Random(zlib.crc32(text.encode("utf-8"))).sample(
-            words, min(DISTRACTORS, len(words))):
-        pairs += [((*word, *o), 0) for o in o_ranges if o is not None]
-        pairs += [((*a, *word), 0) for a in a_ranges if a is not None]
-    return span_tags(pieces, aspects, opinions), pairs
 
 
 def parse_extra_train(spec: str) -> tuple[str, str]:
@@ -625,10 +587,11 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
     the saved heads are the same arrays either way). Training sentences of the first data set's
     dev split or of ``held_out_texts`` are dropped (compared by ``sentence_key``: ASTE's
     tokenised copy of a benchmark sentence is the same sentence); the default's recipe holds out
-    the dev and test splits of every set it scores, whatever their task. ``soft_targets``: corpora a tagger teacher
-    wrote (``fsa-edge distill --teacher TAGGER_DIR --prompt label``): their sentences add the
-    ``distill`` term (:mod:`.distillation`) — on gold sentences beside the cross-entropy, the
-    others as unlabeled sentences; held-out sentences among them are dropped and counted.
+    the dev and test splits of every set it scores, whatever their task. ``soft_targets``:
+    corpora a tagger teacher wrote (``fsa-edge distill --teacher TAGGER_DIR --prompt label``):
+    their sentences add the ``distill`` term (:mod:`.distillation`) — on gold sentences beside
+    the cross-entropy, the others as unlabeled sentences; held-out sentences among them are
+    dropped and counted.
     ``max_seconds`` stops the run (``OUT/last/`` keeps its state); ``resume`` continues it."""
     if not data:
         raise TrainingError("no task data given")

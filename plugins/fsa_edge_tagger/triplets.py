@@ -18,12 +18,14 @@ modules in training compute the same (:mod:`.training`).
 
 from __future__ import annotations
 
+import random
+import zlib
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
 
-from fsa_edge.model import POLARITIES
+from fsa_edge.model import POLARITIES, SentimentElement
 
 from .scheme import IGNORE, Piece, softmax, whole_words
 
@@ -34,6 +36,8 @@ PAIR_CLASSES = ("none",) + POLARITIES
 DISTANCE_EDGES = (1, 2, 3, 4, 6, 9, 15)
 #: buckets per order (aspect first, opinion first) → the one-hot has twice as many
 DISTANCE_BUCKETS = len(DISTANCE_EDGES) + 1
+#: words outside the gold spans paired (class none) with a sentence's gold spans in training
+DISTRACTORS = 3
 HEAD_NAMES = ("aste.span.weight", "aste.span.bias", "aste.pair.hidden.weight",
               "aste.pair.hidden.bias", "aste.pair.out.weight", "aste.pair.out.bias")
 
@@ -172,12 +176,46 @@ def decode_triplets(hidden: np.ndarray, pieces: Sequence[Piece],
     return triplets
 
 
+def triplet_targets(pieces: Sequence[Piece], elements: Sequence[SentimentElement], text: str
+                    ) -> tuple[list[int], list[tuple[tuple[int, int, int, int], int]]]:
+    """Span tags and candidate pairs of one ASTE sentence: every gold aspect × every gold opinion
+    as piece ranges, classed by its triplet's polarity or ``none``, plus ``none`` pairs of up to
+    :data:`DISTRACTORS` words outside every gold span (drawn per sentence, reproducibly) with the
+    gold opinions (as aspects) and the gold aspects (as opinions): a span the span head finds
+    wrongly must not pair. Cut-off spans are left out."""
+    triplets = [e for e in elements if e.aspect_span and e.opinion_span
+                and e.polarity in POLARITIES]
+    aspects = list(dict.fromkeys(e.aspect_span for e in triplets))
+    opinions = list(dict.fromkeys(e.opinion_span for e in triplets))
+    labels = {(e.aspect_span, e.opinion_span): PAIR_CLASSES.index(e.polarity) for e in triplets}
+
+    def piece_range(span: tuple[int, int]) -> tuple[int, int] | None:
+        inside = pieces_in(pieces, *span)
+        return (inside[0], inside[-1]) if inside else None
+
+    a_ranges = list(map(piece_range, aspects))
+    o_ranges = list(map(piece_range, opinions))
+    pairs = [((*a, *o), labels.get((aspect, opinion), 0))
+             for aspect, a in zip(aspects, a_ranges) for opinion, o in zip(opinions, o_ranges)
+             if a is not None and o is not None and a != o]
+    taken = {i for r in a_ranges + o_ranges if r is not None for i in range(r[0], r[1] + 1)}
+    words = [whole_words(i, i, pieces) for i, p in enumerate(pieces)
+             if not p.special and not p.continuation
+             and any(c.isalpha() for c in text[p.start:p.end])]
+    words = [w for w in words if not taken.intersection(range(w[0], w[1] + 1))]
+    for word in random.Random(zlib.crc32(text.encode("utf-8"))).sample(
+            words, min(DISTRACTORS, len(words))):
+        pairs += [((*word, *o), 0) for o in o_ranges if o is not None]
+        pairs += [((*a, *word), 0) for a in a_ranges if a is not None]
+    return span_tags(pieces, aspects, opinions), pairs
+
+
 def has_triplet_heads(heads: Mapping[str, np.ndarray]) -> bool:
     """Whether ``heads`` hold the span and pair heads."""
     return all(name in heads for name in HEAD_NAMES)
 
 
-__all__ = ["ASPECT", "DISTANCE_BUCKETS", "DISTANCE_EDGES", "HEAD_NAMES", "OPINION",
+__all__ = ["ASPECT", "DISTANCE_BUCKETS", "DISTRACTORS", "DISTANCE_EDGES", "HEAD_NAMES", "OPINION",
            "PAIR_CLASSES", "SPAN_TAGS", "SpanPieces", "Triplet", "decode_spans",
            "decode_triplets", "distance_bucket", "has_triplet_heads", "pair_features",
-           "pair_logits", "pieces_in", "span_tags"]
+           "pair_logits", "pieces_in", "span_tags", "triplet_targets"]
