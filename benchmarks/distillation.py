@@ -107,8 +107,7 @@ def summary(teacher: dict, arms: dict[str, dict[int, dict]], names: list[str],
     on ``student_extra`` (sets only the students train on, reported beside, not in the gain)."""
     result = {"sets": [set_label(n) for n in names],
               "student_extra_sets": [set_label(n) for n in student_extra],
-              "teacher": {split: {train_default.DATASETS[n][1].split("/", 1)[1]:
-                                  f1s(teacher, split)[n] for n in names}
+              "teacher": {split: {set_label(n): f1s(teacher, split)[n] for n in names}
                           for split in ("dev", "test")}}
     for arm, runs in arms.items():
         result[arm] = {"seeds": seeds, **{
@@ -264,17 +263,17 @@ def main(argv: list[str] | None = None) -> int:
     setting = (args.distill_weight, args.temperature)
     grid_dev: dict[str, float] = {}
     if args.distill_grid:  # weight and temperature chosen on dev, with the first seed
-        runs = {}
+        runs: dict[tuple[float, float], tuple[Path, dict, float]] = {}
         for weight, temperature in parse_grid(args.distill_grid):
             out = args.out / "grid" / f"w{weight:g}_t{temperature:g}"
-            runs[(weight, temperature)] = (out, recipe_run(
-                out, student_argv(out, seeds[0], (weight, temperature)), commands))
-            record = runs[(weight, temperature)][1]
-            grid_dev[f"{weight:g}:{temperature:g}"] = round(statistics.mean(
-                f1s(record, "dev").values()), 4)
-        setting = max(runs, key=lambda key: grid_dev[f"{key[0]:g}:{key[1]:g}"])
-        folders["distilled"][seeds[0]] = runs[setting][0]  # that run is the first seed's arm
-        arms["distilled"][seeds[0]] = runs[setting][1]
+            record = recipe_run(out, student_argv(out, seeds[0], (weight, temperature)),
+                                commands)
+            dev = round(statistics.mean(f1s(record, "dev").values()), 4)
+            runs[(weight, temperature)] = (out, record, dev)
+            grid_dev[f"{weight:g}:{temperature:g}"] = dev
+        setting = max(runs, key=lambda key: runs[key][2])
+        # that run is the first seed's arm
+        folders["distilled"][seeds[0]], arms["distilled"][seeds[0]], _ = runs[setting]
     for seed in seeds:
         if seed not in arms["distilled"]:
             arms["distilled"][seed] = recipe_run(

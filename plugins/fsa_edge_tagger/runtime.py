@@ -349,7 +349,8 @@ class TaggerRuntime:
         encodings = self.tokenizer.encode_batch(list(texts))
         hidden = self.encode([e.tokens for e in encodings])
         answers: list[dict[str, tuple[SentimentElement, ...]]] = [{} for _ in texts]
-        pieces = [pieces_of(e.tokens, e.offsets, e.special_tokens_mask) for e in encodings]
+        pieces = ([pieces_of(e.tokens, e.offsets, e.special_tokens_mask) for e in encodings]
+                  if "atsa" in tasks or "aste" in tasks else [])  # the span tasks' input
         if "atsa" in tasks:
             for answer, text, own, row in zip(answers, texts, pieces, self.term_head(hidden)):
                 answer["atsa"] = tuple(

@@ -13,7 +13,7 @@ category reads the words that speak about it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -77,31 +77,43 @@ def whole_words(first: int, last: int, pieces: Sequence[Piece]) -> tuple[int, in
     return first, last
 
 
-def decode_terms(logits: np.ndarray, pieces: Sequence[Piece]
-                 ) -> list[tuple[int, int, str, float]]:
-    """``(start, end, polarity, score)`` of each term in one text from its ``(pieces, tags)``
-    logits. ``I`` after ``O`` opens a span; a span grows to whole words."""
-    probs = softmax(logits[:len(pieces)].astype(np.float64))
-    best = probs.argmax(axis=-1)
-    groups: list[list[int]] = []
+def bio_groups(tags: Sequence[str], pieces: Sequence[Piece],
+               kind_of: Callable[[str], str | None] = lambda tag: None
+               ) -> list[tuple[str | None, list[int]]]:
+    """The piece indices each span of BIO ``tags`` (one per piece: ``O``, ``B-x``, ``I-x``)
+    covers, with the span's kind ``kind_of(tag)`` of its first tag. ``I`` after ``O`` opens a
+    span, so does ``B`` at the start of a word or a tag of another kind; an ``O`` piece that
+    continues a tagged word stays in its span; a special piece ends one."""
+    groups: list[tuple[str | None, list[int]]] = []
     current: list[int] | None = None
-    for index, piece in enumerate(pieces):
+    kind_now = None
+    for index, (piece, tag) in enumerate(zip(pieces, tags)):
         if piece.special:
             current = None
             continue
-        tag = TAGS[int(best[index])]
         if tag == "O":
             if piece.continuation and current is not None:  # the rest of a tagged word
                 current.append(index)
             else:
                 current = None
-        elif current is None or (tag.startswith("B-") and not piece.continuation):
-            current = [index]
-            groups.append(current)
+            continue
+        kind = kind_of(tag)
+        if current is None or kind != kind_now or (tag.startswith("B-")
+                                                   and not piece.continuation):
+            current, kind_now = [index], kind
+            groups.append((kind, current))
         else:
             current.append(index)
+    return groups
+
+
+def decode_terms(logits: np.ndarray, pieces: Sequence[Piece]
+                 ) -> list[tuple[int, int, str, float]]:
+    """``(start, end, polarity, score)`` of each term in one text from its ``(pieces, tags)``
+    logits. ``I`` after ``O`` opens a span; a span grows to whole words."""
+    probs = softmax(logits[:len(pieces)].astype(np.float64))
     terms = []
-    for group in groups:
+    for _, group in bio_groups([TAGS[i] for i in probs.argmax(axis=-1)], pieces):
         first, last = whole_words(group[0], group[-1], pieces)
         span = probs[first:last + 1]
         by_polarity = [span[:, TAGS.index(f"B-{p}")].sum() + span[:, TAGS.index(f"I-{p}")].sum()
@@ -180,5 +192,5 @@ def category_logits(hidden: np.ndarray, lengths: Sequence[int], heads: dict[str,
 
 
 __all__ = ["CATEGORY_CLASSES", "IGNORE", "POLARITIES", "Piece", "TAGS", "attention_weights",
-           "category_logits", "decode_categories", "decode_terms", "log_softmax", "pieces_of",
-           "softmax", "term_tags", "whole_words"]
+           "bio_groups", "category_logits", "decode_categories", "decode_terms", "log_softmax",
+           "pieces_of", "softmax", "term_tags", "whole_words"]

@@ -83,6 +83,12 @@ def category_parts(categories: Sequence[str]) -> tuple[list[int], list[int], int
     return entity_of, attribute_of, len(entities), len(attributes)
 
 
+def _masked_mean(hidden: Any, mask: Any) -> Any:
+    """``(batch, dim)`` means of the states ``(batch, time, dim)`` where ``mask`` is set."""
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
+
+
 class _Net:
     """The torch modules: encoder, term head, category head (built lazily to keep torch out).
 
@@ -184,9 +190,7 @@ class _Net:
 
         size = hidden.shape[-1]
         if self.query is None:
-            weights = mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = ((hidden * weights).sum(1) / weights.sum(1).clamp(min=1)).unsqueeze(1)
-            pooled = pooled.expand(-1, self.categories, -1)
+            pooled = _masked_mean(hidden, mask).unsqueeze(1).expand(-1, self.categories, -1)
         else:
             scores = torch.einsum("btd,cd->bct", hidden, self.category_query().to(hidden.dtype))
             scores = (scores / size ** 0.5).float()
@@ -202,9 +206,7 @@ class _Net:
         """``(batch, 3)`` from the mean of each text's own pieces (``own``: ``(batch, time)``,
         special tokens and padding false), as :func:`sentence_head.sentence_logits` on
         :meth:`runtime.TaggerRuntime.pooled` computes it."""
-        weights = own.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
-        return self.sentence(pooled).float()
+        return self.sentence(_masked_mean(hidden, own)).float()
 
     def pair_logits(self, hidden: Any, rows: list[dict]) -> tuple[Any, Any] | None:
         """Pair-head logits ``(pairs, 5)`` for every row's candidate pairs (piece ranges of a gold
@@ -290,6 +292,19 @@ def _set_name(item: TaskData) -> str:
     return f"{item.task.name}:{Path(item.train).parent.name}"
 
 
+def _tag_loss(logits: Any, rows: list[dict], key: str, device: str) -> Any:
+    """Cross-entropy of per-piece ``logits`` ``(batch, time, classes)`` against each row's gold
+    tag ids ``row[key]`` (padding and special pieces ignored)."""
+    import torch
+    import torch.nn.functional as F
+
+    tags = torch.full(logits.shape[:2], IGNORE, dtype=torch.long)
+    for i, row in enumerate(rows):
+        tags[i, :len(row[key])] = torch.tensor(row[key])
+    return F.cross_entropy(logits.float().view(-1, logits.shape[-1]), tags.to(device).view(-1),
+                           ignore_index=IGNORE)
+
+
 def _loss(net: _Net, rows: list[dict], pad: int, device: str,
           distill: Distillation | None = None) -> Any:
     """The batch's gold loss (its task's head), plus the distillation term when ``distill`` is
@@ -307,21 +322,13 @@ def _loss(net: _Net, rows: list[dict], pad: int, device: str,
     hidden = net.dropout(net.hidden(ids, mask))
     gold = term_logits = category_logits = None
     if rows[0]["task"] == "aste":
-        tags = torch.full((len(rows), width), IGNORE, dtype=torch.long)
-        for i, row in enumerate(rows):
-            tags[i, :len(row["span_tags"])] = torch.tensor(row["span_tags"])
-        gold = F.cross_entropy(net.span(hidden).float().view(-1, len(SPAN_TAGS)),
-                               tags.to(device).view(-1), ignore_index=IGNORE)
+        gold = _tag_loss(net.span(hidden), rows, "span_tags", device)
         pairs = net.pair_logits(hidden, rows)
         if pairs is not None:
             gold = gold + F.cross_entropy(*pairs)
     elif rows[0]["task"] == "atsa":
-        tags = torch.full((len(rows), width), IGNORE, dtype=torch.long)
-        for i, row in enumerate(rows):
-            tags[i, :len(row["tags"])] = torch.tensor(row["tags"])
         term_logits = net.term(hidden)
-        gold = F.cross_entropy(term_logits.float().view(-1, len(TAGS)),
-                               tags.to(device).view(-1), ignore_index=IGNORE)
+        gold = _tag_loss(term_logits, rows, "tags", device)
     elif rows[0]["task"] == "acsa":
         category_logits = net.category_logits(hidden, mask)
         classes = torch.tensor([r["classes"] for r in rows], device=device)

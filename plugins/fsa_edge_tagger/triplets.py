@@ -27,7 +27,7 @@ import numpy as np
 
 from fsa_edge.model import POLARITIES, SentimentElement
 
-from .scheme import IGNORE, Piece, softmax, whole_words
+from .scheme import IGNORE, Piece, bio_groups, softmax, whole_words
 
 ASPECT, OPINION = "ASP", "OPN"
 SPAN_TAGS = ("O", f"B-{ASPECT}", f"I-{ASPECT}", f"B-{OPINION}", f"I-{OPINION}")
@@ -86,30 +86,9 @@ def decode_spans(logits: np.ndarray, pieces: Sequence[Piece]) -> list[SpanPieces
     """Aspect and opinion spans of one text from its ``(pieces, 5)`` span logits: ``I`` after
     ``O`` (or after the other kind) opens a span; a span grows to whole words."""
     probs = softmax(logits[:len(pieces)].astype(np.float64))
-    best = probs.argmax(axis=-1)
-    groups: list[tuple[str, list[int]]] = []
-    current: list[int] | None = None
-    kind_now = None
-    for index, piece in enumerate(pieces):
-        if piece.special:
-            current = None
-            continue
-        tag = SPAN_TAGS[int(best[index])]
-        if tag == "O":
-            if not (piece.continuation and current is not None):
-                current = None
-            else:
-                current.append(index)  # the rest of a tagged word
-            continue
-        kind = tag[2:]
-        if current is None or kind != kind_now or (tag.startswith("B-")
-                                                   and not piece.continuation):
-            current, kind_now = [index], kind
-            groups.append((kind, current))
-        else:
-            current.append(index)
+    tags = [SPAN_TAGS[i] for i in probs.argmax(axis=-1)]
     spans = []
-    for kind, group in groups:
+    for kind, group in bio_groups(tags, pieces, kind_of=lambda tag: tag[2:]):
         first, last = whole_words(group[0], group[-1], pieces)
         columns = [SPAN_TAGS.index(f"B-{kind}"), SPAN_TAGS.index(f"I-{kind}")]
         score = float(probs[first:last + 1][:, columns].sum(axis=-1).mean())
