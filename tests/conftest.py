@@ -78,6 +78,21 @@ def keyword_model(tmp_path: Path):
         yield model
 
 
+def install_plugin(site: Path, module: str, source: str, *, distribution: str, version: str,
+                   entry_point: str) -> Path:
+    """A third-party plugin installed into the folder ``site`` the way pip lays one out: the
+    module ``module``.py holding ``source`` and a dist-info whose ``fsa_edge`` entry point
+    ``entry_point`` names it (put ``site`` on ``PYTHONPATH`` to install it). Returns ``site``."""
+    info = site / f"{distribution.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (site / f"{module}.py").write_text(source)
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {distribution}\nVersion: {version}\n")
+    (info / "entry_points.txt").write_text(f"[fsa_edge]\n{entry_point} = {module}\n")
+    (info / "RECORD").write_text("")
+    return site
+
+
 def wait_for_lines(process: Any, path: Path, lines: int, seconds: float = 120) -> None:
     """Return once ``path`` holds ``lines`` lines, ``process`` has ended, or ``seconds`` went by
     (the moment a test kills a run mid-way)."""

@@ -16,6 +16,8 @@ import pytest
 from fsa_edge import hookimpl
 from fsa_edge.plugins import describe_plugins, load_plugins, pm
 
+from conftest import install_plugin
+
 PLUGIN_SOURCE = textwrap.dedent('''
     from fsa_edge import Backend, hookimpl
 
@@ -36,15 +38,8 @@ PLUGIN_SOURCE = textwrap.dedent('''
 @pytest.fixture
 def installed_plugin(tmp_path: Path) -> Path:
     """A third-party distribution installed into a folder: a module and its dist-info."""
-    site = tmp_path / "site"
-    (site / "fsa_edge_echo.py").parent.mkdir(parents=True)
-    (site / "fsa_edge_echo.py").write_text(PLUGIN_SOURCE)
-    info = site / "fsa_edge_echo-1.2.3.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fsa-edge-echo\nVersion: 1.2.3\n")
-    (info / "entry_points.txt").write_text("[fsa_edge]\necho = fsa_edge_echo\n")
-    (info / "RECORD").write_text("")
-    return site
+    return install_plugin(tmp_path / "site", "fsa_edge_echo", PLUGIN_SOURCE,
+                          distribution="fsa-edge-echo", version="1.2.3", entry_point="echo")
 
 
 def plugins_json(site: Path | None, allow: str | None) -> list[dict]:

@@ -23,7 +23,7 @@ from fsa_edge.jsonlines import dumps_line  # noqa: E402
 from fsa_edge.readers import iter_jsonl_reviews  # noqa: E402
 from fsa_edge.teaching import iter_corpus_rows  # noqa: E402
 
-from conftest import wait_for_lines  # noqa: E402
+from conftest import install_plugin, wait_for_lines  # noqa: E402
 
 pytestmark = pytest.mark.ray
 
@@ -193,13 +193,8 @@ def slow_model(tmp_path: Path, seconds_per_text: float) -> tuple[Path, dict]:
     """A model served by a third-party backend installed into a folder (module + dist-info, on
     ``PYTHONPATH`` so Ray's workers find it too) that takes a known time per text: the actor is
     killed while work is certainly left, on a fast machine as on a slow one."""
-    site = tmp_path / "site"
-    info = site / "fsa_edge_slow-0.1.dist-info"
-    info.mkdir(parents=True)
-    (site / "fsa_edge_slow.py").write_text(SLOW_PLUGIN)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fsa-edge-slow\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[fsa_edge]\nslow = fsa_edge_slow\n")
-    (info / "RECORD").write_text("")
+    site = install_plugin(tmp_path / "site", "fsa_edge_slow", SLOW_PLUGIN,
+                          distribution="fsa-edge-slow", version="0.1", entry_point="slow")
     model = tmp_path / "slow-model"
     (model / "progress").mkdir(parents=True)
     (model / "slow.txt").write_text(str(seconds_per_text))
