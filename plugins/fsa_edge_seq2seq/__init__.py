@@ -16,13 +16,14 @@ from fsa_edge.training import CorpusPair, Student, TaskData, check_requirements
 
 
 class Seq2SeqStudent(Student):
-    """A local t5 / flan-t5 / bart checkpoint, or a BART warm-started from a BERT (``minilm``)."""
+    """A local t5 / flan-t5 / bart checkpoint, or a BART warm-started from a BERT or MPNet encoder
+    (``minilm``, ``mpnet``)."""
 
     name = "seq2seq"
     requires = ("torch", "transformers")
     extra = "train"
     description = ("seq2seq student (t5, flan-t5, bart, or BART warm-started from the bundled "
-                   "all-MiniLM-L6-v2 with --student minilm)")
+                   "all-MiniLM-L6-v2 with --student minilm, or all-mpnet-base-v2 with --student mpnet)")
     deprecated_commands = ("init", "pretrain", "finetune")
 
     @classmethod

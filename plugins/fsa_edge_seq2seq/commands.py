@@ -20,7 +20,8 @@ def _common(defaults: dict[str, Any]) -> Callable:
     """Options shared by pretrain and finetune; ``defaults`` differ per command."""
     options = [
         click.option("--student", required=True,
-                     help="'minilm' (offline warm start), a BERT dir, or a local HF seq2seq dir."),
+                     help="'minilm' or 'mpnet' (offline warm starts), a BERT or MPNet dir, or a "
+                          "local HF seq2seq dir."),
         click.option("--out", required=True, type=click.Path(file_okay=False),
                      help="Output directory (kept model; last/ checkpoint; metrics.jsonl)."),
         click.option("--epochs", type=int, default=defaults["epochs"], show_default=True),
@@ -33,10 +34,10 @@ def _common(defaults: dict[str, Any]) -> Callable:
         click.option("--label-smoothing", type=float, default=defaults["label_smoothing"],
                      show_default=True),
         click.option("--decoder-layers", type=int, default=3, show_default=True,
-                     help="Decoder depth of a warm-started (minilm / BERT) student."),
+                     help="Decoder depth of a warm-started (minilm / mpnet / encoder dir) student."),
         click.option("--cross-attention", type=click.Choice(["random", "self"]), default="random",
                      show_default=True,
-                     help="Warm start: decoder cross-attention random or copied from the BERT "
+                     help="Warm start: decoder cross-attention random or copied from the encoder "
                           "layer's self-attention."),
         click.option("--max-input-length", type=int, default=128, show_default=True),
         click.option("--max-output-length", type=int, default=defaults["max_output_length"],
@@ -75,7 +76,7 @@ def seq2seq() -> None:
 
 @seq2seq.command("init")
 @click.option("--student", default="minilm", show_default=True,
-              help="'minilm', a BERT dir, or a local HF seq2seq dir.")
+              help="'minilm', 'mpnet', a BERT or MPNet dir, or a local HF seq2seq dir.")
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @click.option("--decoder-layers", type=int, default=3, show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True)

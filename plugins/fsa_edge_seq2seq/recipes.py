@@ -219,7 +219,7 @@ __all__ = ["dev_scores", "finetune", "generate", "init", "pretrain"]
 
 def init(student: str, out: str | Path, *, decoder_layers: int = 3, seed: int = 0,
          cross_attention: str = "random") -> dict[str, Any]:
-    """Write ``student`` as built (for ``minilm`` / a BERT: the untrained warm start) to ``out``."""
+    """Write ``student`` as built (for a warm start or an encoder dir: the untrained BART) to ``out``."""
     from .loop import save_model
 
     out = Path(out)

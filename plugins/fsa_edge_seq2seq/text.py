@@ -16,9 +16,10 @@ from typing import Any, Sequence
 from fsa_edge.card import CARD_FILE
 from fsa_edge.errors import TrainingError
 
-from fsa_edge.student_support import MINILM_ALIAS, is_bert_dir, minilm_path, quiet_transformers
+from fsa_edge.student_support import (WARM_STARTS, encoder_type, quiet_transformers,
+                                      warm_start_path)
 
-from .warmstart import NEWLINE_TOKEN, bart_from_bert
+from .warmstart import NEWLINE_TOKEN, bart_from_encoder
 
 ADDED_NEWLINE_TOKEN = "<newline>"
 
@@ -35,22 +36,23 @@ class LoadedStudent:
 
 def load_student(spec: str | Path, *, decoder_layers: int = 3, seed: int = 0,
                  cross_attention: str = "random") -> LoadedStudent:
-    """``minilm`` (the bundled warm start), a BERT directory (warm start from it), or any
-    local Hugging Face seq2seq checkpoint directory (t5, flan-t5, bart, an fsa-edge student)."""
+    """A warm start (``minilm``, ``mpnet``: :data:`fsa_edge.student_support.WARM_STARTS`), a BERT
+    or MPNet directory (a BART warm-started from it), or any local Hugging Face seq2seq
+    checkpoint directory (t5, flan-t5, bart, an fsa-edge student)."""
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
     quiet_transformers()
-    if str(spec) == MINILM_ALIAS:
-        model, tokenizer = bart_from_bert(minilm_path(), decoder_layers=decoder_layers, seed=seed,
-                                          cross_attention=cross_attention)
-        return LoadedStudent(model, tokenizer, MINILM_ALIAS, NEWLINE_TOKEN)
-    path = Path(spec)
+    alias = warm_start_path(spec)
+    path = alias or Path(spec)
     if not path.is_dir():
-        raise TrainingError(f"student {str(spec)!r} is neither {MINILM_ALIAS!r} nor a directory")
-    if is_bert_dir(path):
-        model, tokenizer = bart_from_bert(path, decoder_layers=decoder_layers, seed=seed,
-                                          cross_attention=cross_attention)
-        return LoadedStudent(model, tokenizer, f"bert:{path}", NEWLINE_TOKEN)
+        raise TrainingError(f"student {str(spec)!r} is neither a warm start "
+                            f"({', '.join(WARM_STARTS)}) nor a directory")
+    family = encoder_type(path)
+    if family is not None:
+        model, tokenizer = bart_from_encoder(path, decoder_layers=decoder_layers, seed=seed,
+                                             cross_attention=cross_attention)
+        return LoadedStudent(model, tokenizer, str(spec) if alias else f"{family}:{path}",
+                             NEWLINE_TOKEN)
     try:
         model = AutoModelForSeq2SeqLM.from_pretrained(str(path))
         tokenizer = AutoTokenizer.from_pretrained(str(path))
