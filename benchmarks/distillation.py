@@ -11,8 +11,10 @@
    ``fsa-edge distill --prompt label``: hard answers plus soft targets (resumable).
    With ``--sentence-head``: the teacher gets a zero-shot sentence head (``sentence_head.py``:
    pseudo-labels from agreeing gold elements and the teacher's own ``label`` answers in that
-   corpus, never a sentence label; its sst2 / yelp2 accuracy recorded), and labels the same
-   sentences again, now with its sentence polarities as soft targets too.
+   corpus and on every ``--unlabeled`` sentence, not only the first ``--unlabeled-limit``
+   (``OUT/teacher_unlabeled.jsonl``); never a sentence label; its sst2 / yelp2 accuracy
+   recorded), and labels the corpus's sentences again, now with its sentence polarities as soft
+   targets too.
 3. **Students**, for every seed: the default model's recipe (``train_default.py``: MiniLM, mean dev
    F1 chooses the epoch, weight averaging) on gold alone (``gold_only``) and with the teacher's
    soft targets (``distilled``, ``--distill-weight`` / ``--temperature``, or the pair of
@@ -227,10 +229,19 @@ def main(argv: list[str] | None = None) -> int:
     teacher_sentence = None
     if args.sentence_head:
         folder = args.out / "teacher_sentence"
+        sentence_corpora = [corpus]
+        if args.unlabeled is not None:  # the head learns from the teacher on every unlabeled text
+            sentence_corpora.append(args.out / "teacher_unlabeled.jsonl")
+            label_all = [*train_default.fsa_edge_command(), "distill", str(args.unlabeled),
+                         "--teacher", str(args.out / "teacher" / "ct2-int8"), "--prompt",
+                         "label", "-o", str(sentence_corpora[-1])]
+            commands.append("fsa-edge " + " ".join(label_all[3:]))
+            train_default.run(label_all)
         sentence_argv = ["--out", str(folder), "--model", str(args.out / "teacher" / "ct2-int8"),
                          "--data", str(args.data), "--signals", "gold,teacher",
-                         "--teacher-corpus", str(corpus), "--threads", str(args.threads),
-                         "--record", str(folder / "record.json"),
+                         *[arg for path in sentence_corpora
+                           for arg in ("--teacher-corpus", str(path))],
+                         "--threads", str(args.threads), "--record", str(folder / "record.json"),
                          *(["--test-limit", str(args.test_limit)] if args.test_limit else [])]
         commands.append("python benchmarks/sentence_head.py " + " ".join(sentence_argv))
         if not (folder / "record.json").is_file():

@@ -41,7 +41,7 @@ def test_the_distillation_recipe_writes_the_claims_record(tmp_path, monkeypatch)
     argv = ["--out", str(tmp_path / "run"), "--data", str(data), "--datasets", "rest14,rest16",
             "--teacher-student", str(teacher), "--teacher-epochs", "1", "--teacher-lr", "2e-3",
             "--student", str(student), "--epochs", "1", "--lr", "2e-3", "--seeds", "1",
-            "--unlabeled", str(unlabeled), "--threads", "1", "--min-agreement", "0",
+            "--unlabeled", str(unlabeled), "--unlabeled-limit", "4", "--threads", "1", "--min-agreement", "0",
             "--max-mean-delta", "10", "--record", str(record),
             "--student-extra-datasets", "aste14res", "--sentence-head",
             "--distill-grid", "1:2,0.5:1"]
@@ -67,8 +67,13 @@ def test_the_distillation_recipe_writes_the_claims_record(tmp_path, monkeypatch)
     assert [len(zero_shot["distilled"][name]) for name in ("sst2", "yelp2")] == [1, 1]
     assert "sentence" in json.loads((chosen / "ct2-int8" / "fsa_edge.json").read_text())["tasks"]
     assert "Zero-shot sentence polarity" in record.with_suffix(".md").read_text()
-    assert result["corpus"]["sentences"] == 48 * 2 + 10
-    assert result["corpus"]["distill"]["written"] == 48 * 2 + 10
+    assert result["corpus"]["sentences"] == 48 * 2 + 4  # the students' corpus: 4 unlabeled
+    assert result["corpus"]["distill"]["written"] == 48 * 2 + 4
+    labelled = tmp_path / "run" / "teacher_unlabeled.jsonl"  # the head's: every unlabeled text
+    assert len(labelled.read_text().splitlines()) == 10
+    sources = json.loads((tmp_path / "run" / "teacher_sentence" / "record.json").read_text())[
+        "pseudo_labels"]["sources"]
+    assert sources[f"teacher:{labelled}"]["texts"] == 10
     distilled_card = json.loads((chosen / "hf" / "fsa_edge.json").read_text())
     assert distilled_card["soft_targets"]["unlabeled"] > 0
     assert "soft_targets" not in json.loads(
