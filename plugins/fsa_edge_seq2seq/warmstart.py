@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from fsa_edge.errors import TrainingError
 from fsa_edge.runtime import TOKENIZER_FILE
@@ -37,28 +37,13 @@ CROSS_ATTENTION_INITS = ("random", "self")
 NEWLINE_TOKEN = "[unused1]"
 
 
-@dataclass(frozen=True)
-class SpecialTokens:
-    """An encoder family's begin / end / padding / mask tokens (bos=cls, eos=sep in BART)."""
-
-    bos: str
-    eos: str
-    pad: str
-    mask: str
-
-
-#: per encoder family (:data:`fsa_edge.student_support.ENCODER_TYPES`), its special tokens
-SPECIAL_TOKENS = {"bert": SpecialTokens("[CLS]", "[SEP]", "[PAD]", "[MASK]"),
-                  "mpnet": SpecialTokens("<s>", "</s>", "<pad>", "<mask>")}
-
-
 def wordpiece_tokenizer(encoder_dir: Path, family: str = "bert") -> Any:
-    """The encoder's fast WordPiece tokenizer as a seq2seq tokenizer: its begin / end / padding
-    tokens as bos / eos / pad (:data:`SPECIAL_TOKENS`), no fixed padding, no truncation."""
+    """The encoder's fast WordPiece tokenizer as a seq2seq tokenizer: its family's begin / end /
+    padding tokens as bos / eos / pad (:data:`FAMILIES`), no fixed padding, no truncation."""
     from tokenizers import AddedToken, Tokenizer
     from transformers import PreTrainedTokenizerFast
 
-    specials = SPECIAL_TOKENS[family]
+    specials = FAMILIES[family]
     file = encoder_dir / TOKENIZER_FILE
     if not file.is_file():
         raise TrainingError(f"{encoder_dir} has no {TOKENIZER_FILE} (a fast WordPiece tokenizer)")
@@ -167,7 +152,21 @@ def _mpnet_weights(directory: Path) -> EncoderWeights:
                           embeddings.position_embeddings.weight, embeddings.LayerNorm, layers)
 
 
-ENCODER_WEIGHTS = {"bert": _bert_weights, "mpnet": _mpnet_weights}
+@dataclass(frozen=True)
+class EncoderFamily:
+    """An encoder family the warm start reads: its begin / end / padding / mask tokens (BART's
+    bos = cls, eos = sep) and how its weights are loaded."""
+
+    bos: str
+    eos: str
+    pad: str
+    mask: str
+    weights: Callable[[Path], EncoderWeights]
+
+
+#: per encoder family (:data:`fsa_edge.student_support.ENCODER_TYPES`)
+FAMILIES = {"bert": EncoderFamily("[CLS]", "[SEP]", "[PAD]", "[MASK]", _bert_weights),
+            "mpnet": EncoderFamily("<s>", "</s>", "<pad>", "<mask>", _mpnet_weights)}
 
 
 def _copy(target: Any, source: Any) -> None:
@@ -221,7 +220,7 @@ def bart_from_encoder(encoder_dir: str | Path, *, decoder_layers: int = 3, seed:
         raise TrainingError(f"cross_attention must be one of {CROSS_ATTENTION_INITS}, "
                             f"got {cross_attention!r}")
     tokenizer = wordpiece_tokenizer(encoder_dir, family)
-    source = ENCODER_WEIGHTS[family](encoder_dir)
+    source = FAMILIES[family].weights(encoder_dir)
     torch.manual_seed(seed)
     config = bart_config_from_encoder(source.config, tokenizer, decoder_layers=decoder_layers,
                                       positions=source.positions.shape[0] - 2)
@@ -247,5 +246,5 @@ def bart_from_encoder(encoder_dir: str | Path, *, decoder_layers: int = 3, seed:
     return model, tokenizer
 
 
-__all__ = ["CROSS_ATTENTION_INITS", "NEWLINE_TOKEN", "SPECIAL_TOKENS", "bart_config_from_encoder",
+__all__ = ["CROSS_ATTENTION_INITS", "FAMILIES", "NEWLINE_TOKEN", "bart_config_from_encoder",
            "bart_from_encoder", "wordpiece_tokenizer"]
