@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from fsa_edge.errors import ConversionError
 
@@ -37,6 +37,8 @@ class ParityReport:
     passed: bool = False
     failures: list[str] = field(default_factory=list)
     disagreements: list[dict[str, str]] = field(default_factory=list)
+    #: per task, where a model decodes several from each sample (``greedy_agreement``: the lowest)
+    agreement_by_task: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -54,25 +56,33 @@ def apply_thresholds(report: ParityReport, thresholds: ParityThresholds, *, delt
         report.failures.append(f"{report.quantization} mean |Δ {delta}| "
                                f"{report.mean_abs_delta:.3g} > {thresholds.quantized_mean_abs:g}")
     if report.greedy_agreement < thresholds.min_agreement:
+        worst = [f" ({task})" for task, share in report.agreement_by_task.items()
+                 if share == report.greedy_agreement][:1]
         report.failures.append(f"{agreement} {report.greedy_agreement:.2f} < "
-                               f"{thresholds.min_agreement:g}")
+                               f"{thresholds.min_agreement:g}{''.join(worst)}")
     report.passed = not report.failures
 
 
-def parity_report(deltas: Sequence[float], agree: Sequence[bool], *, quantization: str,
-                  thresholds: ParityThresholds, disagreements: Sequence[dict[str, str]] = (),
-                  tokenization_mismatches: int = 0, delta: str = "log-prob",
-                  agreement: str = "greedy agreement") -> ParityReport:
+def parity_report(deltas: Sequence[float], agree: Sequence[bool] | Mapping[str, Sequence[bool]],
+                  *, quantization: str, thresholds: ParityThresholds,
+                  disagreements: Sequence[dict[str, str]] = (), tokenization_mismatches: int = 0,
+                  delta: str = "log-prob", agreement: str = "greedy agreement") -> ParityReport:
     """The judged report of one parity check: ``deltas`` are the |Δ log-prob| of every unit
-    compared, ``agree`` says per sample whether the decoded outputs agree, ``delta`` and
-    ``agreement`` name both in the failures. Runtime tokenization that differs from the source
-    tokenizer's (``tokenization_mismatches`` samples) fails the gate too."""
+    compared, ``agree`` says per sample whether the decoded outputs agree (a mapping: per task
+    of a model that decodes several from each sample; each task must agree on its own, so the
+    lowest task's share is judged), ``delta`` and ``agreement`` name both in the failures.
+    Runtime tokenization that differs from the source tokenizer's (``tokenization_mismatches``
+    samples) fails the gate too."""
+    by_task = ({task: sum(flags) / len(flags) if flags else 1.0 for task, flags in agree.items()}
+               if isinstance(agree, Mapping) else {})
+    samples = max((len(flags) for flags in agree.values()), default=0) if by_task else len(agree)
     report = ParityReport(
-        samples=len(agree), tokens=len(deltas), max_abs_delta=max(deltas, default=0.0),
+        samples=samples, tokens=len(deltas), max_abs_delta=max(deltas, default=0.0),
         mean_abs_delta=sum(deltas) / len(deltas) if deltas else 0.0,
-        greedy_agreement=sum(agree) / len(agree) if agree else 1.0,
+        greedy_agreement=(min(by_task.values(), default=1.0) if by_task else
+                          sum(agree) / len(agree) if agree else 1.0),
         tokenization_mismatches=int(tokenization_mismatches), quantization=quantization,
-        disagreements=list(disagreements)[:5])
+        disagreements=list(disagreements)[:5], agreement_by_task=by_task)
     apply_thresholds(report, thresholds, delta=delta, agreement=agreement)
     if report.tokenization_mismatches:
         report.failures.append(f"runtime tokenization differs from the HF tokenizer on "

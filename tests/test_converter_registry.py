@@ -170,3 +170,19 @@ def test_no_first_party_plugin_imports_another():
                 if module not in allowed:
                     offenders.append(f"{path.relative_to(ROOT)} imports {module}")
     assert not offenders, offenders
+
+
+def test_each_task_of_a_multi_task_model_is_judged_on_its_own():
+    thresholds = ParityThresholds(min_agreement=0.8)
+    # two tasks that each disagree on a different sample: 3 of 5 samples fully agree (0.6),
+    # yet each task agrees on 4 of 5 (0.8) and passes
+    agree = {"atsa": [True, True, True, True, False], "acsa": [False, True, True, True, True]}
+    report = parity_report([0.01], agree, quantization="int8", thresholds=thresholds)
+    assert report.passed and report.samples == 5
+    assert report.agreement_by_task == {"atsa": 0.8, "acsa": 0.8}
+    agree["aste"] = [True, False, False, True, True]
+    report = parity_report([0.01], agree, quantization="int8", thresholds=thresholds)
+    assert not report.passed and report.greedy_agreement == 0.6  # the lowest task's share
+    assert report.failures == ["greedy agreement 0.60 < 0.8 (aste)"]
+    plain = parity_report([0.01], [True, False], quantization="int8", thresholds=thresholds)
+    assert plain.greedy_agreement == 0.5 and plain.agreement_by_task == {}

@@ -222,9 +222,9 @@ def encoder_parity(source: Path, output: Path, texts: Sequence[str], *, quantiza
                                     position_input=position_input)
     deltas: list[float] = []
     hidden_delta = 0.0
-    agree: list[bool] = []
     disagreements: list[dict[str, str]] = []
     tasks = [t for t in card.tasks if t in ("atsa", "acsa", "aste")]
+    agree: dict[str, list[bool]] = {task: [] for task in tasks}
     reference = TaggerRuntime.from_directory(source, card, torch_encode)
     candidate = TaggerRuntime(reference.tokenizer, reference.heads, reference.categories,
                               converted, reference.none_below)
@@ -244,7 +244,8 @@ def encoder_parity(source: Path, output: Path, texts: Sequence[str], *, quantiza
             deltas.extend(np.abs(ref[rows, chosen] - got[rows, chosen]).tolist())
         differing = [t for t in tasks
                      if _decoded(reference.run([text], t)) != _decoded(candidate.run([text], t))]
-        agree.append(not differing)
+        for task in tasks:
+            agree[task].append(task not in differing)
         if differing and len(disagreements) < 5:  # shown for the first task that differs
             task = differing[0]
             disagreements.append({"input": text, "task": task,
