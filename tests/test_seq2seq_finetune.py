@@ -140,7 +140,7 @@ def test_cli_errors_are_one_line(tmp_path, atsa):
     missing = CliRunner().invoke(cli, ["train", "seq2seq", "finetune", "--task", "atsa", "--train",
                                        str(atsa.train), "--dev", str(atsa.dev), "--student",
                                        str(tmp_path / "nothing"), "--out", str(tmp_path / "o")])
-    assert missing.exit_code == 2 and "neither 'minilm' nor a directory" in missing.output
+    assert missing.exit_code == 2 and "neither a warm start (minilm, mpnet) nor a directory" in missing.output
 
 
 def _f1_of(task, examples, generated):
