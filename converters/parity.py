@@ -73,14 +73,16 @@ def parity_report(deltas: Sequence[float], agree: Sequence[bool] | Mapping[str, 
     lowest task's share is judged), ``delta`` and ``agreement`` name both in the failures.
     Runtime tokenization that differs from the source tokenizer's (``tokenization_mismatches``
     samples) fails the gate too."""
-    by_task = ({task: sum(flags) / len(flags) if flags else 1.0 for task, flags in agree.items()}
-               if isinstance(agree, Mapping) else {})
-    samples = max((len(flags) for flags in agree.values()), default=0) if by_task else len(agree)
+    if isinstance(agree, Mapping):
+        by_task = {task: sum(flags) / len(flags) if flags else 1.0 for task, flags in agree.items()}
+        samples = max(map(len, agree.values()), default=0)
+        share = min(by_task.values(), default=1.0)
+    else:
+        by_task, samples = {}, len(agree)
+        share = sum(agree) / len(agree) if agree else 1.0
     report = ParityReport(
         samples=samples, tokens=len(deltas), max_abs_delta=max(deltas, default=0.0),
-        mean_abs_delta=sum(deltas) / len(deltas) if deltas else 0.0,
-        greedy_agreement=(min(by_task.values(), default=1.0) if by_task else
-                          sum(agree) / len(agree) if agree else 1.0),
+        mean_abs_delta=sum(deltas) / len(deltas) if deltas else 0.0, greedy_agreement=share,
         tokenization_mismatches=int(tokenization_mismatches), quantization=quantization,
         disagreements=list(disagreements)[:5], agreement_by_task=by_task)
     apply_thresholds(report, thresholds, delta=delta, agreement=agreement)

@@ -37,7 +37,7 @@ CROSS_ATTENTION_INITS = ("random", "self")
 NEWLINE_TOKEN = "[unused1]"
 
 
-def wordpiece_tokenizer(encoder_dir: Path, family: str = "bert") -> Any:
+def wordpiece_tokenizer(encoder_dir: Path, family: str) -> Any:
     """The encoder's fast WordPiece tokenizer as a seq2seq tokenizer: its family's begin / end /
     padding tokens as bos / eos / pad (:data:`FAMILIES`), no fixed padding, no truncation."""
     from tokenizers import AddedToken, Tokenizer
