@@ -7,7 +7,7 @@ import json
 import pytest
 
 from fsa_edge import InputError
-from fsa_edge.readers import read_dataset
+from fsa_edge.readers import read_benchmark, read_dataset, read_sentences
 
 
 def write(path, text, encoding="utf-8"):
@@ -92,6 +92,20 @@ def test_sentences_json(tmp_path):
                                                     {"sentence": "bad", "label": "meh"}]))
     with pytest.raises(InputError, match=r"record 2, field 'label'"):
         read_dataset(path)
+
+
+@pytest.mark.parametrize("reader", [read_benchmark, read_sentences])
+@pytest.mark.parametrize("text,expected", [
+    ('[{"sentence": "good",\n "label": }]', r"line 2.*invalid JSON"),
+    ('{"sentence": "good"}', "expected a JSON array"),
+    ('[{"ID": "a", "sentence": "good", "aspects": [], "label": "positive"}, "bad"]',
+     "record 2.*expected an object"),
+])
+def test_json_array_files_name_the_bad_line_or_record(tmp_path, reader, text, expected):
+    path = write(tmp_path / "set.json", text)
+    with pytest.raises(InputError, match=expected) as info:
+        reader(path)
+    assert str(path) in str(info.value)
 
 
 def test_invalid_utf8_and_missing_file(tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,20 @@ def read_text(path: Path) -> str:
         raise InputError("no such file", path=path) from None
     except UnicodeDecodeError as exc:
         raise InputError(f"not valid UTF-8 ({exc.reason} at byte {exc.start})", path=path) from None
+
+
+def json_records(path: Path) -> Iterator[tuple[int, dict]]:
+    """The objects of a file holding one JSON array, numbered from 1 (what errors name)."""
+    try:
+        records = json.loads(read_text(path))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from None
+    if not isinstance(records, list):
+        raise InputError("expected a JSON array of records", path=path)
+    for number, raw in enumerate(records, start=1):
+        if not isinstance(raw, dict):
+            raise InputError("expected an object", path=path, record=number)
+        yield number, raw
 
 
 def polarity_of(value: Any, *, path: Path, field: str, line: int | None = None,

@@ -8,14 +8,13 @@ its term (a few dozen in laptop14) is repaired to the nearest occurrence of the 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
 from ..model import LabeledExample, Review, SentimentElement
 from ..tasks import canonical_category
-from ._common import polarity_of, read_text, term_span
+from ._common import json_records, polarity_of, term_span
 
 
 def _int_or_none(value: Any, *, path: Path, record: str, field: str) -> int | None:
@@ -75,16 +74,8 @@ def _element(aspect: Any, text: str, *, path: Path, record: str, index: int) -> 
 
 def read_benchmark(path: str | Path) -> list[LabeledExample]:
     path = Path(path)
-    try:
-        records = json.loads(read_text(path))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from None
-    if not isinstance(records, list):
-        raise InputError("expected a JSON array of records", path=path)
     examples = []
-    for number, raw in enumerate(records, start=1):
-        if not isinstance(raw, dict):
-            raise InputError("expected an object", path=path, record=number)
+    for number, raw in json_records(path):
         for key in ("ID", "sentence", "aspects"):
             if key not in raw:
                 raise InputError("missing", path=path, record=number, field=key)

@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ..errors import InputError
 from ..model import LabeledExample, Review, SentimentElement
-from ._common import polarity_of, read_text
+from ._common import json_records, polarity_of
 
 
 def read_sentences(path: str | Path) -> list[LabeledExample]:
     path = Path(path)
-    try:
-        records = json.loads(read_text(path))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from None
-    if not isinstance(records, list):
-        raise InputError("expected a JSON array of records", path=path)
     examples = []
-    for number, raw in enumerate(records, start=1):
-        if not isinstance(raw, dict):
-            raise InputError("expected an object", path=path, record=number)
+    for number, raw in json_records(path):
         text = raw.get("sentence")
         if not isinstance(text, str):
             raise InputError("missing or not a string", path=path, record=number, field="sentence")
