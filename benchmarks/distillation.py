@@ -23,6 +23,10 @@
 4. **Record** (``--record``, default ``benchmarks/results/distillation.json`` + ``.md``): teacher
    and both arms' int8 F1 on dev and test per set (paper's metric and counting), the gain (mean
    over sets of the seed-mean difference), and every command.
+5. **Default**: every student run (both arms, every seed, every grid point) is a candidate; the
+   one with the best mean dev F1 over all the sets it is scored on is named in the record
+   (``default_choice``: dev chooses, test reports), and ``--install`` copies its int8 model into
+   ``fsa_edge/models/default``.
 
 Each step leaves its outputs under ``--out`` and is skipped when a rerun finds them (a step's
 record file is written last), so an interrupted run resumes at the step it was in; the training
@@ -34,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 from pathlib import Path
@@ -95,6 +100,19 @@ def parse_grid(spec: str) -> list[tuple[float, float]]:
 
 def f1s(record: dict, split: str) -> dict[str, float]:
     return {name: row["f1"] for name, row in record[f"{split}_int8"].items()}
+
+
+def choose_default(runs: dict[str, Path]) -> dict:
+    """The student run with the best mean dev F1 over all the sets it is scored on, among
+    ``runs`` (label → run folder): its label, its int8 model and every candidate's means."""
+    candidates = {}
+    for label, folder in runs.items():
+        record = json.loads((folder / "record.json").read_text(encoding="utf-8"))
+        candidates[label] = {split: round(statistics.mean(f1s(record, split).values()), 4)
+                             for split in ("dev", "test")}
+    chosen = max(candidates, key=lambda label: candidates[label]["dev"])
+    return {"chosen": chosen, "model": str(runs[chosen] / "ct2-int8"),
+            "mean_f1_of_candidates": candidates}
 
 
 def set_label(name: str) -> str:
@@ -163,6 +181,13 @@ def markdown(result: dict) -> str:
               f"seed-mean difference): dev {result['gain_dev']:+.2f}, test "
               f"{result['gain_test']:+.2f}.", "", "Commands:", ""]
     lines += [f"    {command}" for command in result["commands"]]
+    choice = result.get("default_choice")
+    if choice:
+        lines += ["", "Default model candidates (mean int8 F1 over every scored set; dev "
+                      "chooses):", "", "| run | dev | test |", "|---|---|---|"]
+        lines += [f"| {label}{' (chosen)' if label == choice['chosen'] else ''} | "
+                  f"{means['dev']:.2f} | {means['test']:.2f} |"
+                  for label, means in choice["mean_f1_of_candidates"].items()]
     return "\n".join(lines) + "\n"
 
 
@@ -201,6 +226,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test-limit", type=int, default=None)
     parser.add_argument("--record", type=Path,
                         default=ROOT / "benchmarks" / "results" / "distillation.json")
+    parser.add_argument("--install", action="store_true",
+                        help="copy the chosen student's int8 model to "
+                             f"{train_default.INSTALL_DIR.relative_to(ROOT)}")
+    parser.add_argument("--install-dir", type=Path, default=train_default.INSTALL_DIR,
+                        help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.datasets.split(",") if n.strip()]
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
@@ -273,18 +303,18 @@ def main(argv: list[str] | None = None) -> int:
                                              commands)
     setting = (args.distill_weight, args.temperature)
     grid_dev: dict[str, float] = {}
+    grid_runs: dict[tuple[float, float], tuple[Path, dict, float]] = {}
     if args.distill_grid:  # weight and temperature chosen on dev, with the first seed
-        runs: dict[tuple[float, float], tuple[Path, dict, float]] = {}
         for weight, temperature in parse_grid(args.distill_grid):
             out = args.out / "grid" / f"w{weight:g}_t{temperature:g}"
             record = recipe_run(out, student_argv(out, seeds[0], (weight, temperature)),
                                 commands)
             dev = round(statistics.mean(f1s(record, "dev").values()), 4)
-            runs[(weight, temperature)] = (out, record, dev)
+            grid_runs[(weight, temperature)] = (out, record, dev)
             grid_dev[f"{weight:g}:{temperature:g}"] = dev
-        setting = max(runs, key=lambda key: runs[key][2])
+        setting = max(grid_runs, key=lambda key: grid_runs[key][2])
         # that run is the first seed's arm
-        folders["distilled"][seeds[0]], arms["distilled"][seeds[0]], _ = runs[setting]
+        folders["distilled"][seeds[0]], arms["distilled"][seeds[0]], _ = grid_runs[setting]
     for seed in seeds:
         if seed not in arms["distilled"]:
             arms["distilled"][seed] = recipe_run(
@@ -312,10 +342,20 @@ def main(argv: list[str] | None = None) -> int:
                                       **({"chosen_on_dev": grid_dev} if grid_dev else {})}
     if teacher_sentence is not None:
         result["zero_shot_sentence"] = sentence_scores
+    student_runs = {str(folder.relative_to(args.out)): folder for folder in sorted(
+        {*folders["gold_only"].values(), *(run[0] for run in grid_runs.values()),
+         *folders["distilled"].values()}, key=str)}
+    result["default_choice"] = choose_default(student_runs)
     args.record.parent.mkdir(parents=True, exist_ok=True)
     args.record.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     args.record.with_suffix(".md").write_text(markdown(result), encoding="utf-8")
     print(markdown(result))
+    if args.install:
+        if args.install_dir.exists():
+            shutil.rmtree(args.install_dir)
+        shutil.copytree(result["default_choice"]["model"], args.install_dir)
+        print(f"installed {result['default_choice']['chosen']} into {args.install_dir}",
+              file=sys.stderr)
     return 0
 
 

@@ -44,7 +44,7 @@ def test_the_distillation_recipe_writes_the_claims_record(tmp_path, monkeypatch)
             "--unlabeled", str(unlabeled), "--unlabeled-limit", "4", "--threads", "1", "--min-agreement", "0",
             "--max-mean-delta", "10", "--record", str(record),
             "--student-extra-datasets", "aste14res", "--sentence-head",
-            "--distill-grid", "1:2,0.5:1"]
+            "--distill-grid", "1:2,0.5:1", "--install", "--install-dir", str(tmp_path / "default")]
     assert benchmark_script("distillation").main(argv) == 0
     result = json.loads(record.read_text())
     assert result["sets"] == ["atsa/rest14", "acsa/rest16"]
@@ -68,6 +68,14 @@ def test_the_distillation_recipe_writes_the_claims_record(tmp_path, monkeypatch)
     assert "sentence" in json.loads((chosen / "ct2-int8" / "fsa_edge.json").read_text())["tasks"]
     assert "Zero-shot sentence polarity" in record.with_suffix(".md").read_text()
     assert result["corpus"]["sentences"] == 48 * 2 + 4  # the students' corpus: 4 unlabeled
+    # the default: the student run with the best mean dev F1 (both arms, every grid point)
+    choice = result["default_choice"]
+    assert set(choice["mean_f1_of_candidates"]) == {"gold_only/1", "grid/w1_t2", "grid/w0.5_t1"}
+    best = max(means["dev"] for means in choice["mean_f1_of_candidates"].values())
+    assert choice["mean_f1_of_candidates"][choice["chosen"]]["dev"] == best
+    assert ((tmp_path / "default" / "fsa_edge.json").read_bytes()
+            == (tmp_path / "run" / choice["chosen"] / "ct2-int8" / "fsa_edge.json").read_bytes())
+    assert "Default model candidates" in record.with_suffix(".md").read_text()
     assert result["corpus"]["distill"]["written"] == 48 * 2 + 4
     labelled = tmp_path / "run" / "teacher_unlabeled.jsonl"  # the head's: every unlabeled text
     assert len(labelled.read_text().splitlines()) == 10
