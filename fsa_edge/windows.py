@@ -28,13 +28,13 @@ _WORD = re.compile(r"\S+")
 def plan_parts(text: str, fits: Fits) -> list[Span]:
     """``(start, end)`` parts of ``text``, in order, each one that ``fits`` (a lone character
     always counts as fitting): the whole text when it fits, else its sentences (cut further
-    where one does not fit)."""
+    where one does not fit); a text of spaces only that does not fit: one empty part."""
     if fits(text):
         return [(0, len(text))]
     parts: list[Span] = []
     for start, end in split_sentences(text, min_words=0, max_words=None):
         parts += ([(start, end)] if fits(text[start:end]) else _cut_sentence(text, start, end, fits))
-    return parts or [(0, len(text))]
+    return parts or [(0, 0)]
 
 
 def _cut_sentence(text: str, start: int, end: int, fits: Fits) -> list[Span]:

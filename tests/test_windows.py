@@ -40,6 +40,10 @@ def test_sentences_then_words_then_characters():
     assert non_space(text, parts) == text.replace(" ", "")
 
 
+def test_spaces_only_that_do_not_fit_give_one_empty_part():
+    assert plan_parts("  \n ", fits_chars(1)) == [(0, 0)]  # found by the property test below
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet=st.sampled_from("ab .!?\nC"), min_size=1, max_size=200),
        st.integers(min_value=1, max_value=30))
