@@ -175,7 +175,7 @@ def shipped():
     return DEFAULT_MODEL_DIR
 
 
-@pytest.mark.parametrize("task", ["asqp", "aste"])
+@pytest.mark.parametrize("task", ["asqp", "acos"])
 def test_analyze_unserved_task_on_default_model_is_a_usage_error(shipped, tmp_path, task):
     source = tmp_path / "x.jsonl"
     source.write_text('{"id": "1", "text": "The food was great."}\n'
