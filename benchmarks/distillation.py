@@ -102,16 +102,18 @@ def f1s(record: dict, split: str) -> dict[str, float]:
     return {name: row["f1"] for name, row in record[f"{split}_int8"].items()}
 
 
-def choose_default(runs: dict[str, Path]) -> dict:
-    """The student run with the best mean dev F1 over all the sets it is scored on, among
-    ``runs`` (label → run folder): its label, its int8 model and every candidate's means."""
-    candidates = {}
-    for label, folder in runs.items():
-        record = json.loads((folder / "record.json").read_text(encoding="utf-8"))
-        candidates[label] = {split: round(statistics.mean(f1s(record, split).values()), 4)
-                             for split in ("dev", "test")}
+def mean_f1(record: dict, split: str) -> float:
+    """A run's mean int8 F1 over every set it is scored on."""
+    return round(statistics.mean(f1s(record, split).values()), 4)
+
+
+def choose_default(records: dict[str, dict], out: Path) -> dict:
+    """The student run with the best mean dev F1 among ``records`` (label: its folder below
+    ``out`` → its record): its label, its int8 model and every candidate's means."""
+    candidates = {label: {split: mean_f1(record, split) for split in ("dev", "test")}
+                  for label, record in sorted(records.items())}
     chosen = max(candidates, key=lambda label: candidates[label]["dev"])
-    return {"chosen": chosen, "model": str(runs[chosen] / "ct2-int8"),
+    return {"chosen": chosen, "model": str(out / chosen / "ct2-int8"),
             "mean_f1_of_candidates": candidates}
 
 
@@ -309,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
             out = args.out / "grid" / f"w{weight:g}_t{temperature:g}"
             record = recipe_run(out, student_argv(out, seeds[0], (weight, temperature)),
                                 commands)
-            dev = round(statistics.mean(f1s(record, "dev").values()), 4)
+            dev = mean_f1(record, "dev")
             grid_runs[(weight, temperature)] = (out, record, dev)
             grid_dev[f"{weight:g}:{temperature:g}"] = dev
         setting = max(grid_runs, key=lambda key: grid_runs[key][2])
@@ -342,10 +344,11 @@ def main(argv: list[str] | None = None) -> int:
                                       **({"chosen_on_dev": grid_dev} if grid_dev else {})}
     if teacher_sentence is not None:
         result["zero_shot_sentence"] = sentence_scores
-    student_runs = {str(folder.relative_to(args.out)): folder for folder in sorted(
-        {*folders["gold_only"].values(), *(run[0] for run in grid_runs.values()),
-         *folders["distilled"].values()}, key=str)}
-    result["default_choice"] = choose_default(student_runs)
+    student_records = {str(folders[arm][seed].relative_to(args.out)): arms[arm][seed]
+                       for arm in ARMS for seed in seeds}
+    student_records.update({str(folder.relative_to(args.out)): record
+                            for folder, record, _ in grid_runs.values()})
+    result["default_choice"] = choose_default(student_records, args.out)
     args.record.parent.mkdir(parents=True, exist_ok=True)
     args.record.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     args.record.with_suffix(".md").write_text(markdown(result), encoding="utf-8")

@@ -56,10 +56,10 @@ def apply_thresholds(report: ParityReport, thresholds: ParityThresholds, *, delt
         report.failures.append(f"{report.quantization} mean |Δ {delta}| "
                                f"{report.mean_abs_delta:.3g} > {thresholds.quantized_mean_abs:g}")
     if report.greedy_agreement < thresholds.min_agreement:
-        worst = [f" ({task})" for task, share in report.agreement_by_task.items()
-                 if share == report.greedy_agreement][:1]
+        worst = next((f" ({task})" for task, share in report.agreement_by_task.items()
+                      if share == report.greedy_agreement), "")
         report.failures.append(f"{agreement} {report.greedy_agreement:.2f} < "
-                               f"{thresholds.min_agreement:g}{''.join(worst)}")
+                               f"{thresholds.min_agreement:g}{worst}")
     report.passed = not report.failures
 
 
