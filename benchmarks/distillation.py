@@ -7,7 +7,8 @@
    to CTranslate2 int8 and scored by ``benchmarks/train_default.py`` on the four benchmark sets
    (``--teacher-checkpoint DIR`` reuses a trained one).
 2. **Corpus**: the teacher (int8) labels the gold training sentences of those sets and the
-   unlabeled sentences (``benchmarks/unlabeled.py`` output; ``--unlabeled-limit``) through
+   unlabeled sentences (``benchmarks/unlabeled.py`` output, less the gold texts it repeats;
+   ``--unlabeled-limit`` takes every source in turn, so that a limit keeps every domain) through
    ``fsa-edge distill --prompt label``: hard answers plus soft targets (resumable).
    With ``--sentence-head``: the teacher gets a zero-shot sentence head (``sentence_head.py``:
    pseudo-labels from agreeing gold elements and the teacher's own ``label`` answers in that
@@ -37,6 +38,8 @@ hours (background it); ``--device cuda`` where a GPU is lent.
 from __future__ import annotations
 
 import argparse
+import collections
+import itertools
 import json
 import shutil
 import statistics
@@ -64,23 +67,49 @@ def recipe_run(out: Path, argv: list[str], commands: list[str]) -> dict:
 
 
 def write_teacher_inputs(path: Path, data: Path, names: list[str], unlabeled: Path | None,
-                         limit: int | None) -> int:
-    """The sentences the teacher labels: gold train texts, then unlabeled sentences."""
+                         limit: int | None) -> dict:
+    """The sentences the teacher labels: gold train texts, then unlabeled sentences
+    (:func:`pick_unlabeled`). Returns the counts the record keeps."""
     from fsa_edge.readers import read_dataset
 
     rows = []
     for name in names:
         for example in read_dataset(train_default.split_file(name, "train", data)).examples:
             rows.append({"id": f"{name}:{example.review.id}", "text": example.review.text})
+    counts: dict = {}
     if unlabeled is not None:
         with unlabeled.open(encoding="utf-8") as handle:
-            extra = [json.loads(line) for line in handle if line.strip()][:limit]
+            extra = [json.loads(line) for line in handle if line.strip()]
+        extra, counts = pick_unlabeled(extra, limit, [row["text"] for row in rows])
         rows += [{"id": row["id"], "text": row["text"]} for row in extra]
     tmp = path.with_suffix(".tmp")
     tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
                    encoding="utf-8")
     tmp.replace(path)
-    return len(rows)
+    return {"sentences": len(rows), **counts}
+
+
+def pick_unlabeled(rows: list[dict], limit: int | None, gold_texts: list[str]
+                   ) -> tuple[list[dict], dict]:
+    """The unlabeled sentences of the corpus: every row that is not already a gold text (by
+    :func:`~fsa_edge.training.sentence_key`; the fsa-benchmark source repeats the train
+    sentences), then at most ``limit`` of them taken from each ``source`` in turn, in file order
+    within a source, so that a limit keeps every domain (the file's head is one source: yelp2).
+    Returns the rows and their counts (kept per source, dropped as gold)."""
+    from fsa_edge.training import sentence_key
+
+    gold = {sentence_key(text) for text in gold_texts}
+    by_source: dict[str, list[dict]] = {}
+    dropped = 0
+    for row in rows:
+        if sentence_key(row["text"]) in gold:
+            dropped += 1
+        else:
+            by_source.setdefault(str(row.get("source", "")), []).append(row)
+    picked = [row for turn in itertools.zip_longest(*by_source.values())
+              for row in turn if row is not None][:limit]
+    kept = collections.Counter(str(row.get("source", "")) for row in picked)
+    return picked, {"unlabeled_per_source": dict(kept), "unlabeled_dropped_as_gold": dropped}
 
 
 def parse_grid(spec: str) -> list[tuple[float, float]]:
@@ -252,8 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     teacher = recipe_run(args.out / "teacher", teacher_argv, commands)
 
     inputs, corpus = args.out / "teacher_inputs.jsonl", args.out / "soft_targets.jsonl"
-    sentences = write_teacher_inputs(inputs, args.data, names, args.unlabeled,
-                                     args.unlabeled_limit)
+    inputs_counts = write_teacher_inputs(inputs, args.data, names, args.unlabeled,
+                                         args.unlabeled_limit)
     distill = [*train_default.fsa_edge_command(), "distill", str(inputs), "--teacher",
                str(args.out / "teacher" / "ct2-int8"), "--prompt", "label", "-o", str(corpus)]
     commands.append("fsa-edge " + " ".join(distill[3:]))
@@ -336,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
                 sentence_scores.setdefault("distilled", {}).setdefault(name, []).append(
                     row["head"])
     result = summary(teacher, arms, names, seeds, commands,
-                     {"sentences": sentences, "distill": {k: distilled.get(k) for k in
+                     {**inputs_counts, "distill": {k: distilled.get(k) for k in
                                                           ("written", "skipped", "errors",
                                                            "seconds") if k in distilled}},
                      student_extra)

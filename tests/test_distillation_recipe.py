@@ -92,3 +92,18 @@ def test_the_distillation_recipe_writes_the_claims_record(tmp_path, monkeypatch)
     again = json.loads(record.read_text())
     assert {k: v for k, v in again.items() if k != "corpus"} == \
         {k: v for k, v in result.items() if k != "corpus"}
+
+
+def test_the_unlabeled_limit_takes_every_source_in_turn_and_skips_gold_texts():
+    pick = benchmark_script("distillation").pick_unlabeled
+    rows = ([{"id": f"y{i}", "text": f"Yelp sentence {i}.", "source": "yelp2"} for i in range(6)]
+            + [{"id": "g", "text": "the pasta, was GREAT", "source": "fsa-benchmark"}]
+            + [{"id": f"a{i}", "text": f"Laptop sentence {i}.", "source": "acos"}
+               for i in range(2)])
+    picked, counts = pick(rows, 5, ["The pasta was great."])
+    # the file's head is all yelp2; a limit still keeps the laptop source, in file order
+    assert [row["id"] for row in picked] == ["y0", "a0", "y1", "a1", "y2"]
+    assert counts == {"unlabeled_per_source": {"yelp2": 3, "acos": 2},
+                      "unlabeled_dropped_as_gold": 1}
+    everything, counts = pick(rows, None, [])
+    assert len(everything) == len(rows) and counts["unlabeled_dropped_as_gold"] == 0
