@@ -208,6 +208,12 @@ def markdown(result: dict) -> str:
                           " (chosen on mean dev F1 with the first seed: " + ", ".join(
                               f"{k} → {v:.2f}" for k, v in grid.items()) + ")" if grid else "")
                   + "."]
+    corpus = result.get("corpus", {})
+    if corpus.get("unlabeled_per_source"):
+        lines += ["", f"Teacher corpus: {corpus['sentences']:,} sentences; unlabeled ones per "
+                      "source: " + ", ".join(f"{source} {count:,}" for source, count
+                                             in corpus["unlabeled_per_source"].items())
+                  + f" ({corpus['unlabeled_dropped_as_gold']:,} dropped: a gold train text)."]
     lines += ["", f"Seeds {result['gold_only']['seeds']}; gain (mean over sets of the "
               f"seed-mean difference): dev {result['gain_dev']:+.2f}, test "
               f"{result['gain_test']:+.2f}.", "", "Commands:", ""]

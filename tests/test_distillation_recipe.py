@@ -67,6 +67,7 @@ def test_the_distillation_recipe_writes_the_claims_record(tmp_path, monkeypatch)
     assert [len(zero_shot["distilled"][name]) for name in ("sst2", "yelp2")] == [1, 1]
     assert "sentence" in json.loads((chosen / "ct2-int8" / "fsa_edge.json").read_text())["tasks"]
     assert "Zero-shot sentence polarity" in record.with_suffix(".md").read_text()
+    assert "unlabeled ones per source" in record.with_suffix(".md").read_text()
     assert result["corpus"]["sentences"] == 48 * 2 + 4  # the students' corpus: 4 unlabeled
     # the default: the student run with the best mean dev F1 (both arms, every grid point)
     choice = result["default_choice"]
