@@ -70,6 +70,8 @@ def write_teacher_inputs(path: Path, data: Path, names: list[str], unlabeled: Pa
                          limit: int | None) -> dict:
     """The sentences the teacher labels: gold train texts, then unlabeled sentences
     (:func:`pick_unlabeled`). Returns the counts the record keeps."""
+    from fsa_edge.errors import InputError
+    from fsa_edge.jsonlines import iter_json_objects
     from fsa_edge.readers import read_dataset
 
     rows = []
@@ -78,8 +80,13 @@ def write_teacher_inputs(path: Path, data: Path, names: list[str], unlabeled: Pa
             rows.append({"id": f"{name}:{example.review.id}", "text": example.review.text})
     counts: dict = {}
     if unlabeled is not None:
-        with unlabeled.open(encoding="utf-8") as handle:
-            extra = [json.loads(line) for line in handle if line.strip()]
+        extra = []
+        for line, record in iter_json_objects(unlabeled):
+            for field in ("id", "text"):
+                if not isinstance(record.get(field), str):
+                    raise InputError("expected a string", path=unlabeled, line=line,
+                                     field=field)
+            extra.append(record)
         extra, counts = pick_unlabeled(extra, limit, [row["text"] for row in rows])
         rows += [{"id": row["id"], "text": row["text"]} for row in extra]
     tmp = path.with_suffix(".tmp")
@@ -98,6 +105,9 @@ def pick_unlabeled(rows: list[dict], limit: int | None, gold_texts: list[str]
     Returns the rows and their counts (kept per source, dropped as gold)."""
     from fsa_edge.training import sentence_key
 
+    def source(row: dict) -> str:
+        return str(row.get("source", ""))
+
     gold = {sentence_key(text) for text in gold_texts}
     by_source: dict[str, list[dict]] = {}
     dropped = 0
@@ -105,10 +115,10 @@ def pick_unlabeled(rows: list[dict], limit: int | None, gold_texts: list[str]
         if sentence_key(row["text"]) in gold:
             dropped += 1
         else:
-            by_source.setdefault(str(row.get("source", "")), []).append(row)
+            by_source.setdefault(source(row), []).append(row)
     picked = [row for turn in itertools.zip_longest(*by_source.values())
               for row in turn if row is not None][:limit]
-    kept = collections.Counter(str(row.get("source", "")) for row in picked)
+    kept = collections.Counter(source(row) for row in picked)
     return picked, {"unlabeled_per_source": dict(kept), "unlabeled_dropped_as_gold": dropped}
 
 

@@ -108,3 +108,13 @@ def test_the_unlabeled_limit_takes_every_source_in_turn_and_skips_gold_texts():
                       "unlabeled_dropped_as_gold": 1}
     everything, counts = pick(rows, None, [])
     assert len(everything) == len(rows) and counts["unlabeled_dropped_as_gold"] == 0
+
+
+def test_a_bad_unlabeled_line_is_named_with_its_file_line_and_field(tmp_path):
+    from fsa_edge.errors import InputError
+
+    unlabeled = tmp_path / "unlabeled.jsonl"
+    unlabeled.write_text('{"id": "u0", "text": "Fine."}\n{"id": "u1"}\n')
+    with pytest.raises(InputError, match=r"unlabeled\.jsonl, line 2, field 'text'"):
+        benchmark_script("distillation").write_teacher_inputs(
+            tmp_path / "inputs.jsonl", tmp_path, [], unlabeled, None)
