@@ -2,6 +2,7 @@
 
     python benchmarks/unlabeled.py --out /tmp/unlabeled/sentences.jsonl
     python benchmarks/unlabeled.py --out FILE.jsonl --sources yelp2,acos --max-per-source 200
+    python benchmarks/unlabeled.py --out FILE.jsonl --hu-liu vaderSentiment-3.3.2.tar.gz
 
 Reads the sources named by ``--sources`` (in that order; default: all, in the order below) from
 ``--data`` (default ``../shared/data``), splits every text into sentences with
@@ -24,8 +25,15 @@ Sources (labels are never read into the output; no dev/test/val file is ever a s
 - ``semeval14``: semeval14-scapt Laptops/Restaurants_Train_v2.xml sentences (its train files
   hold the benchmark's dev sentences too: the held-out guard drops them).
 - ``acos``, ``asqp``, ``aste``: their train splits' sentences (tokenised text as in the files;
-  ACOS is also lower-cased). They come last by default so that the same sentence, untokenised,
-  is kept from fsa-benchmark or semeval14.
+  ACOS is also lower-cased). They come after the others of ``--data`` so that the same sentence,
+  untokenised, is kept from fsa-benchmark or semeval14.
+- ``hu-liu`` (only with ``--hu-liu SDIST``; then last by default): the 3,707 lower-cased sentences
+  of Hu & Liu's (2004) customer reviews of five electronics products (cameras, a DVD player, an
+  MP3 player, a phone) that the vaderSentiment 3.3.2 sdist ships in
+  ``additional_resources/hutto_ICWSM_2014.tar.gz`` as ``amazonReviewSnippets_GroundTruth.txt``
+  (id, a crowd rating that is never read, text). Laptop-like review text, which the benchmark sets
+  have little of. Read in place from the sdist (``pip download --no-deps --no-binary :all:
+  vadersentiment==3.3.2 -d DIR``; not a run-time dependency); its sha256 is checked.
 
 Writes ``--out`` (JSON lines ``{id: "<source>:<n>", text, source, origin}``, atomically) and the
 record ``--record`` (default ``benchmarks/results/unlabeled_sentences.json``): per source the files
@@ -107,14 +115,42 @@ def _teacher_samples(path: Path, data: Path) -> Iterator[Text]:
             yield _relative(path, data), str(record.get("ID", record.get("id", line))), text
 
 
+HU_LIU_SDIST = "vaderSentiment-3.3.2.tar.gz"
+HU_LIU_SHA256 = "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9"
+HU_LIU_INNER = "vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz"
+HU_LIU_MEMBER = "hutto_ICWSM_2014/amazonReviewSnippets_GroundTruth.txt"
+HU_LIU_LICENCE = ("package MIT (vaderSentiment 3.3.2 LICENSE.txt); the Hu & Liu (KDD 2004) "
+                  "customer review data CC BY 4.0 per NLTK's data index")
+
+
+def _hu_liu_snippets(path: Path, data: Path) -> Iterator[Text]:
+    """The snippets' texts, in file order; the rating column is skipped, never parsed."""
+    import tarfile
+
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != HU_LIU_SHA256:
+        raise SystemExit(f"{path}: sha256 {digest} is not the vaderSentiment 3.3.2 sdist's "
+                         f"({HU_LIU_SHA256})")
+    with tarfile.open(path, "r:gz") as outer:
+        inner_file = outer.extractfile(HU_LIU_INNER)
+        with tarfile.open(fileobj=inner_file, mode="r:gz") as inner:
+            raw = inner.extractfile(HU_LIU_MEMBER).read()
+    label = f"{path.name}!{HU_LIU_MEMBER}"
+    for number, line in enumerate(raw.decode("utf-8").splitlines(), 1):
+        fields = line.split("\t")
+        if len(fields) != 3 or not fields[0].strip():
+            raise SystemExit(f"{label}: line {number}: expected id<TAB>rating<TAB>text")
+        yield label, fields[0].strip(), fields[2]
+
+
 class Source(NamedTuple):
     name: str
-    manifest: str  # the folder's entry in MANIFEST.md's table
-    patterns: tuple[str, ...]
+    manifest: str  # the folder's entry in MANIFEST.md's table, or the licence of a given file
+    patterns: tuple[str, ...]  # under --data; empty: the file is given on the command line
     read: Callable[[Path, Path], Iterator[Text]] = _labelled_texts
 
-    def files(self, data: Path) -> list[Path]:
-        return _files(data, self.patterns)
+    def files(self, data: Path, given: Path | None = None) -> list[Path]:
+        return [given] if given is not None else _files(data, self.patterns)
 
 
 SOURCES = {source.name: source for source in (
@@ -126,7 +162,10 @@ SOURCES = {source.name: source for source in (
     Source("acos", "acos/", ("acos/data/*/*_train.tsv",)),
     Source("asqp", "asqp/", ("asqp/data/*/train.txt",)),
     Source("aste", "aste-data-v2/", ("aste-data-v2/*/*/train_triplets.txt",)),
+    Source("hu-liu", HU_LIU_LICENCE, (), _hu_liu_snippets),
 )}
+#: sources whose file is given by an option (``--hu-liu``), not found under ``--data``
+GIVEN_SOURCES = tuple(name for name, source in SOURCES.items() if not source.patterns)
 
 
 def held_out_files(data: Path) -> list[Path]:
@@ -180,9 +219,11 @@ class Counts:
         self.capped = False
 
 
-def collect(data: Path, names: list[str], held_out: set[str], max_per_source: int | None
+def collect(data: Path, names: list[str], held_out: set[str], max_per_source: int | None,
+            given: dict[str, Path] | None = None
             ) -> tuple[list[dict[str, str]], dict[str, Counts]]:
-    """The kept sentences (output rows) and the counts per source."""
+    """The kept sentences (output rows) and the counts per source (``given``: the file of a
+    source that does not live under ``data``)."""
     from fsa_edge.text import MAX_WORDS, MIN_WORDS, normalise_space, split_sentences, word_count
     from fsa_edge.training import sentence_key
 
@@ -192,8 +233,8 @@ def collect(data: Path, names: list[str], held_out: set[str], max_per_source: in
     for name in names:
         source = SOURCES[name]
         tally = counts[name] = Counts()
-        for path in source.files(data):
-            tally.files.append(_relative(path, data))
+        for path in source.files(data, (given or {}).get(name)):
+            tally.files.append(_relative(path, data) if source.patterns else str(path))
             for file, rid, text in source.read(path, data):
                 if tally.capped:
                     break
@@ -262,13 +303,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="the sentences (JSON lines)")
     parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--sources", default=",".join(SOURCES),
-                        help=f"comma-separated, in priority order; known: {', '.join(SOURCES)}")
+    parser.add_argument("--sources", default=None,
+                        help="comma-separated, in priority order (default: every source under "
+                             f"--data, then those given by a file option); known: "
+                             f"{', '.join(SOURCES)}")
+    parser.add_argument("--hu-liu", type=Path, default=None, metavar="SDIST",
+                        help=f"the {HU_LIU_SDIST} that holds the hu-liu source")
     parser.add_argument("--max-per-source", type=int, default=None,
                         help="keep at most this many sentences of each source")
     parser.add_argument("--record", type=Path, default=RECORD)
     args = parser.parse_args(argv)
-    names = [n.strip() for n in args.sources.split(",") if n.strip()]
+    given = {"hu-liu": args.hu_liu} if args.hu_liu is not None else {}
+    if args.sources is None:
+        names = [n for n in SOURCES if n not in GIVEN_SOURCES or n in given]
+    else:
+        names = [n.strip() for n in args.sources.split(",") if n.strip()]
     unknown = [n for n in names if n not in SOURCES]
     if unknown or not names:
         raise SystemExit(f"unknown sources {unknown}; known: {', '.join(SOURCES)}")
@@ -278,12 +327,19 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("--max-per-source must be at least 1")
     if not args.data.is_dir():
         raise SystemExit(f"no data folder: {args.data}")
+    missing = [n for n in names if n in GIVEN_SOURCES and n not in given]
+    if missing:
+        raise SystemExit(f"source {missing[0]} needs --{missing[0]} FILE ({HU_LIU_SDIST}: pip "
+                         "download --no-deps --no-binary :all: vadersentiment==3.3.2 -d DIR)")
+    for name, path in given.items():
+        if not path.is_file():
+            raise SystemExit(f"--{name}: no such file: {path}")
 
     from fsa_edge.jsonlines import dumps_line
     from fsa_edge.text import ABBREVIATIONS, MAX_WORDS, MIN_WORDS
 
     held_out, held_out_texts = held_out_keys(args.data)
-    rows, counts = collect(args.data, names, held_out, args.max_per_source)
+    rows, counts = collect(args.data, names, held_out, args.max_per_source, given)
     digest = write_atomically(args.out, (dumps_line(row) + "\n" for row in rows))
     licences = manifest_licences(args.data)
     record = {
@@ -305,7 +361,8 @@ def main(argv: list[str] | None = None) -> int:
             "too_short": c.too_short, "too_long": c.too_long,
             "dropped_held_out": c.dropped_held_out, "dropped_duplicate": c.dropped_duplicate,
             "kept": c.kept, "capped": c.capped,
-            "licence": licences.get(SOURCES[name].manifest, {}).get("licence", "not in MANIFEST.md"),
+            "licence": licences.get(SOURCES[name].manifest, {}).get("licence", "not in MANIFEST.md")
+            if SOURCES[name].patterns else SOURCES[name].manifest,
             "repository": licences.get(SOURCES[name].manifest, {}).get("repository"),
         } for name, c in counts.items()},
         "held_out": {"files": held_out_texts, "texts": sum(held_out_texts.values()),

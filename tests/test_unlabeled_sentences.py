@@ -4,6 +4,7 @@ and that no dev/test/val file is ever a source."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -290,6 +291,79 @@ def test_builder_refuses_unknown_sources_and_a_missing_folder(unlabeled, data, t
     assert not (tmp_path / "o.jsonl").exists()
 
 
+def _vader_sdist(path: Path, snippets: str) -> Path:
+    """A stand-in for the vaderSentiment 3.3.2 sdist: the same nesting (a tar.gz inside the
+    tar.gz) and the same snippet file name; ``snippets`` is its text."""
+    import tarfile
+
+    def add(archive: tarfile.TarFile, name: str, payload: bytes) -> None:
+        info = tarfile.TarInfo(name)
+        info.size = len(payload)
+        archive.addfile(info, io.BytesIO(payload))
+
+    inner = io.BytesIO()
+    with tarfile.open(fileobj=inner, mode="w:gz") as archive:
+        add(archive, "hutto_ICWSM_2014/_README_.txt", b"readme")
+        add(archive, "hutto_ICWSM_2014/amazonReviewSnippets_GroundTruth.txt",
+            snippets.encode("utf-8"))
+    with tarfile.open(path, "w:gz") as archive:
+        add(archive, "vaderSentiment-3.3.2/LICENSE.txt", b"MIT")
+        add(archive, "vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz",
+            inner.getvalue())
+    return path
+
+
+HU_LIU = ("1_1\t-0.9\tthe picture quality of this camera is amazing .\r\n"
+          "1_2\t2.25\tthe battery lasts all day long, which i love.\r\n"  # an acos duplicate
+          "1_3\t0.1\tthe bread is top notch as well.\r\n"  # a test sentence: held out
+          "2_1\t-1.5\tthe menus are hard to navigate and the zoom is slow .\r\n")
+
+
+def test_hu_liu_sentences_come_from_the_sdist_without_their_ratings(unlabeled, data, tmp_path,
+                                                                    monkeypatch):
+    sdist = _vader_sdist(tmp_path / "vaderSentiment-3.3.2.tar.gz", HU_LIU)
+    monkeypatch.setattr(unlabeled, "HU_LIU_SHA256", hashlib.sha256(sdist.read_bytes()).hexdigest())
+    rows, record, status = _run(unlabeled, data, tmp_path, "--hu-liu", str(sdist))
+    assert status == 0 and list(record["sources"])[-1] == "hu-liu"  # last, after --data's
+    hu_liu = [row for row in rows if row["source"] == "hu-liu"]
+    assert [row["text"] for row in hu_liu] == [
+        "the picture quality of this camera is amazing .",
+        "the menus are hard to navigate and the zoom is slow ."]
+    assert [row["id"] for row in hu_liu] == ["hu-liu:1", "hu-liu:2"]
+    assert hu_liu[1]["origin"] == ("vaderSentiment-3.3.2.tar.gz!hutto_ICWSM_2014/"
+                                   "amazonReviewSnippets_GroundTruth.txt#2_1")
+    assert set(hu_liu[0]) == {"id", "text", "source", "origin"}  # no rating anywhere
+    assert not any(rating in json.dumps(hu_liu) for rating in ("-0.9", "-1.5", "2.25"))
+    counts = record["sources"]["hu-liu"]
+    assert counts == counts | {"files": [str(sdist)], "reviews": 4, "sentences": 4,
+                               "dropped_held_out": 1, "dropped_duplicate": 1, "kept": 2}
+    assert counts["licence"] == unlabeled.HU_LIU_LICENCE
+    # the other sources' rows and ids are the same as without it (a corpus resumes by id)
+    without, _, _ = _run(unlabeled, data, tmp_path)
+    assert [row for row in rows if row["source"] != "hu-liu"] == without
+
+
+def test_hu_liu_needs_its_sdist_and_checks_it(unlabeled, data, tmp_path):
+    out = ["--data", str(data), "--out", str(tmp_path / "o.jsonl"),
+           "--record", str(tmp_path / "r.json")]
+    with pytest.raises(SystemExit, match="hu-liu needs --hu-liu .*pip download"):
+        unlabeled.main([*out, "--sources", "yelp2,hu-liu"])
+    with pytest.raises(SystemExit, match="no such file"):
+        unlabeled.main([*out, "--hu-liu", str(tmp_path / "missing.tar.gz")])
+    sdist = _vader_sdist(tmp_path / "vaderSentiment-3.3.2.tar.gz", HU_LIU)  # not the real one
+    with pytest.raises(SystemExit, match="sha256 .* is not the vaderSentiment 3.3.2 sdist"):
+        unlabeled.main([*out, "--hu-liu", str(sdist)])
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_a_malformed_hu_liu_line_is_named(unlabeled, data, tmp_path, monkeypatch):
+    sdist = _vader_sdist(tmp_path / "vaderSentiment-3.3.2.tar.gz",
+                         "1_1\t0.5\tfine .\n1_2 no tabs here\n")
+    monkeypatch.setattr(unlabeled, "HU_LIU_SHA256", hashlib.sha256(sdist.read_bytes()).hexdigest())
+    with pytest.raises(SystemExit, match="amazonReviewSnippets_GroundTruth.txt: line 2: "):
+        _run(unlabeled, data, tmp_path, "--sources", "hu-liu", "--hu-liu", str(sdist))
+
+
 # -- the real data -------------------------------------------------------------------------------
 
 REAL_HELD_OUT = sorted(
@@ -311,7 +385,7 @@ REAL_HELD_OUT = sorted(
 def test_real_data_output_holds_no_dev_or_test_sentence(unlabeled, data_dir, tmp_path):
     rows, record, _ = _run(unlabeled, data_dir, tmp_path, "--max-per-source", "200")
     assert sorted(record["held_out"]["files"]) == REAL_HELD_OUT
-    assert set(record["sources"]) == set(unlabeled.SOURCES)
+    assert set(record["sources"]) == set(unlabeled.SOURCES) - set(unlabeled.GIVEN_SOURCES)
     assert all(c["kept"] <= 200 for c in record["sources"].values())
     assert record["sources"]["yelp2"]["kept"] == 200
     # every evaluation text, read here without the script's help, and its sentences
