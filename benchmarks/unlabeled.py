@@ -27,7 +27,7 @@ Sources (labels are never read into the output; no dev/test/val file is ever a s
 - ``acos``, ``asqp``, ``aste``: their train splits' sentences (tokenised text as in the files;
   ACOS is also lower-cased). They come after the others of ``--data`` so that the same sentence,
   untokenised, is kept from fsa-benchmark or semeval14.
-- ``hu-liu`` (only with ``--hu-liu SDIST``; then last by default): the 3,707 lower-cased sentences
+- ``hu-liu`` (only with ``--hu-liu SDIST``; then last by default): the 3,708 lower-cased sentences
   of Hu & Liu's (2004) customer reviews of five electronics products (cameras, a DVD player, an
   MP3 player, a phone) that the vaderSentiment 3.3.2 sdist ships in
   ``additional_resources/hutto_ICWSM_2014.tar.gz`` as ``amazonReviewSnippets_GroundTruth.txt``
