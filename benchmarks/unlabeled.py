@@ -145,9 +145,10 @@ def _hu_liu_snippets(path: Path, data: Path) -> Iterator[Text]:
 
 class Source(NamedTuple):
     name: str
-    manifest: str  # the folder's entry in MANIFEST.md's table, or the licence of a given file
+    manifest: str  # the folder's entry in MANIFEST.md's table ("" for a given file)
     patterns: tuple[str, ...]  # under --data; empty: the file is given on the command line
     read: Callable[[Path, Path], Iterator[Text]] = _labelled_texts
+    licence: str | None = None  # as stated by a given file's package (else MANIFEST.md's)
 
     def files(self, data: Path, given: Path | None = None) -> list[Path]:
         return [given] if given is not None else _files(data, self.patterns)
@@ -162,7 +163,7 @@ SOURCES = {source.name: source for source in (
     Source("acos", "acos/", ("acos/data/*/*_train.tsv",)),
     Source("asqp", "asqp/", ("asqp/data/*/train.txt",)),
     Source("aste", "aste-data-v2/", ("aste-data-v2/*/*/train_triplets.txt",)),
-    Source("hu-liu", HU_LIU_LICENCE, (), _hu_liu_snippets),
+    Source("hu-liu", "", (), _hu_liu_snippets, HU_LIU_LICENCE),
 )}
 #: sources whose file is given by an option (``--hu-liu``), not found under ``--data``
 GIVEN_SOURCES = tuple(name for name, source in SOURCES.items() if not source.patterns)
@@ -361,8 +362,8 @@ def main(argv: list[str] | None = None) -> int:
             "too_short": c.too_short, "too_long": c.too_long,
             "dropped_held_out": c.dropped_held_out, "dropped_duplicate": c.dropped_duplicate,
             "kept": c.kept, "capped": c.capped,
-            "licence": licences.get(SOURCES[name].manifest, {}).get("licence", "not in MANIFEST.md")
-            if SOURCES[name].patterns else SOURCES[name].manifest,
+            "licence": SOURCES[name].licence or licences.get(SOURCES[name].manifest, {}).get(
+                "licence", "not in MANIFEST.md"),
             "repository": licences.get(SOURCES[name].manifest, {}).get("repository"),
         } for name, c in counts.items()},
         "held_out": {"files": held_out_texts, "texts": sum(held_out_texts.values()),
