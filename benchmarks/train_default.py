@@ -10,7 +10,8 @@
    ``--kind seq2seq`` (``fsa-edge train seq2seq finetune``, best epoch by the first set's dev F1);
    ``--extra acos-laptop`` adds a training-only corpus (ACOS laptop quads as ACSA);
    ``--soft-targets CORPUS`` distils a tagger teacher's soft targets (``--distill-weight``,
-   ``--temperature``); sentences of the dev and test splits never enter training. Skipped when ``--checkpoint``
+   ``--temperature``; ``--sentence-soft-targets CORPUS``: only its sentence polarities, e.g.
+   from another teacher); sentences of the dev and test splits never enter training. Skipped when ``--checkpoint``
    names a trained student.
 2. Converts it with ``fsa-edge convert -q int8`` (parity gate on dev sentences). Tagger with
    ACSA sets: calibrates the int8 model's ``none`` threshold on the ACSA dev splits, then its
@@ -170,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
                              "attribute")
     parser.add_argument("--soft-targets", type=Path, action="append", default=[],
                         help="tagger: a tagger teacher's corpus to distil (repeatable)")
+    parser.add_argument("--sentence-soft-targets", type=Path, action="append", default=[],
+                        help="tagger: a teacher's corpus whose sentence polarities only are "
+                             "distilled, replacing those of --soft-targets (repeatable)")
     parser.add_argument("--distill-weight", type=float, default=1.0,
                         help="tagger: weight of the distillation term")
     parser.add_argument("--temperature", type=float, default=2.0,
@@ -194,7 +198,9 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"unknown data sets {unknown}; known: {', '.join(DATASETS)}")
     tagger_only = [flag for flag, value in (("--extra", args.extra), ("--ema", args.ema),
                                             ("--share-category-parts", args.share_category_parts),
-                                            ("--soft-targets", args.soft_targets))
+                                            ("--soft-targets", args.soft_targets),
+                                            ("--sentence-soft-targets",
+                                             args.sentence_soft_targets))
                    if value]
     if args.kind != "tagger" and tagger_only:
         raise SystemExit(f"{', '.join(tagger_only)}: only for --kind tagger")
@@ -226,8 +232,11 @@ def main(argv: list[str] | None = None) -> int:
                  *(["--ema", str(args.ema)] if args.ema else []),
                  *(["--share-category-parts"] if args.share_category_parts else []),
                  *[a for path in args.soft_targets for a in ("--soft-targets", str(path))],
+                 *[a for path in args.sentence_soft_targets
+                   for a in ("--sentence-soft-targets", str(path))],
                  *(["--distill-weight", str(args.distill_weight), "--temperature",
-                    str(args.temperature)] if args.soft_targets else [])])
+                    str(args.temperature)]
+                   if args.soft_targets or args.sentence_soft_targets else [])])
         else:
             run([*fsa_edge_command(), "train", "seq2seq", "finetune", *specs, *common,
                  "--lr", str(args.lr or 1.5e-4), "--decoder-layers", str(args.decoder_layers),

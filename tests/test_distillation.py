@@ -197,3 +197,100 @@ def test_a_teachers_sentence_polarities_become_the_students_sentence_head(tmp_pa
         found = served.analyze([text, "The fish was bland."], task="sentence")
     assert all(len(r.elements) == 1 and r.elements[0].polarity in SENTENCE_CLASSES
                for r in found)
+
+
+def test_sentence_polarities_can_come_from_another_teacher(tmp_path, monkeypatch):
+    """``--soft-targets`` from a teacher without a sentence head (tags, categories) and
+    ``--sentence-soft-targets`` from one with it: gold rows carry both, a sentence only the
+    second corpus has becomes a row with only its polarity, a dev sentence is dropped, and the
+    CLI run records both corpora and serves ``sentence``."""
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    import json
+    import shutil
+
+    from click.testing import CliRunner
+    from seq2seq_fixtures import synthetic_atsa, tagger_data, tiny_bert
+
+    from fsa_edge.cli import build_cli
+    from fsa_edge.readers import read_dataset
+    from fsa_edge.training import sentence_key
+    from fsa_edge_tagger.sentence_head import (add_sentence_head, agreeing_polarity,
+                                               fit_sentence_head)
+    from fsa_edge_tagger.soft_targets import iter_soft_targets
+    from fsa_edge_tagger.training import TaggerJob, finetune_tagger, load_for_scoring
+
+    monkeypatch.setenv("FSA_EDGE_CACHE", str(tmp_path / "cache"))
+    atsa, acsa = tagger_data(tmp_path, (48, 8), (40, 8))
+    options = dict(lr=2e-3, head_lr=5e-3, seed=1, device="cpu", threads=1, log_every=0)
+    tags_teacher, sentence_teacher = tmp_path / "tags_teacher", tmp_path / "sentence_teacher"
+    finetune_tagger([atsa, acsa], student=str(tiny_bert(tmp_path / "bert", hidden=32, heads=4)),
+                    out=tags_teacher, epochs=1, **options)
+    shutil.copytree(tags_teacher, sentence_teacher)
+    examples = read_dataset(atsa.train).examples
+    labelled = [(ex.review.text, agreeing_polarity(e.polarity for e in ex.elements))
+                for ex in examples]
+    labelled = [(text, polarity) for text, polarity in labelled if polarity]
+    weight, bias = fit_sentence_head(
+        load_for_scoring(sentence_teacher).sentence_features([t for t, _ in labelled]),
+        [p for _, p in labelled])
+    add_sentence_head(sentence_teacher, weight, bias, {"texts": len(labelled)})
+
+    train = list(dict.fromkeys(ex.review.text for ex in examples))
+    dev = read_dataset(atsa.dev).examples[0].review.text
+    taken = {sentence_key(t) for path in (atsa.train, atsa.dev, acsa.train, acsa.dev)
+             for t in (ex.review.text for ex in read_dataset(path).examples)}
+    extra = [r["sentence"] for r in synthetic_atsa(400, 23) if sentence_key(r["sentence"])
+             not in taken and not taken.add(sentence_key(r["sentence"]))][:6]
+    corpora = {}
+    for name, teacher, texts in (("tags", tags_teacher, train[:20]),
+                                 ("sentence", sentence_teacher, train + extra + [dev])):
+        reviews = tmp_path / f"{name}.jsonl"
+        reviews.write_text("".join(json.dumps({"id": f"r{i}", "text": t}) + "\n"
+                                   for i, t in enumerate(texts)))
+        corpora[name] = tmp_path / f"{name}_soft.jsonl"
+        result = CliRunner().invoke(build_cli(), ["distill", str(reviews), "--teacher",
+                                                  str(teacher), "--prompt", "label", "-o",
+                                                  str(corpora[name])])
+        assert result.exit_code == 0, result.output
+    assert all(soft.sentence_targets() is None for _, soft in iter_soft_targets(corpora["tags"]))
+    answers = {text: soft.sentence_targets() for text, soft in
+               iter_soft_targets(corpora["sentence"])}
+
+    student = tiny_bert(tmp_path / "student", hidden=32, heads=4, whole_words=False)
+    job = TaggerJob([atsa, acsa], student=str(student), dropout=0.1, lr=1e-3, head_lr=1e-3,
+                    weight_decay=0.0, max_input_length=64, select="first",
+                    pooling="attention", share_category_parts=False, held_out_texts=(),
+                    extra_train=(), card_extra={}, distill=Distillation(1.0, 1.0),
+                    soft_targets=[corpora["tags"]],
+                    sentence_soft_targets=[corpora["sentence"]])
+    counts = job.soft_counts
+    assert counts["gold"] == 20 and counts["unlabeled"] == 0
+    only = counts["sentence_only"]
+    assert only == {"gold": len(train), "soft_rows": 0, "unlabeled": len(extra),
+                    "held_out": 1, "duplicates": 0, "other_spelling": 0, "error_rows": 0}
+    by_text = {}
+    for row in job.rows:
+        by_text.setdefault(row["text"], []).append(row)
+    for text in train:
+        for row in by_text[text]:
+            assert (row["soft_tags"] is not None) == (text in train[:20])
+            target = row["soft_sentence"][0]  # temperature 1: the teacher's distribution
+            assert np.allclose(target, answers[text], atol=1e-6)
+    for text in extra:
+        (row,) = by_text[text]
+        assert row["task"] == "soft" and row["soft_tags"] is None
+        assert row["soft_categories"] is None and row["soft_sentence"] is not None
+    assert dev not in by_text  # the held-out dev sentence never became a row
+
+    out = tmp_path / "out"
+    result = CliRunner().invoke(build_cli(), [
+        "train", "tagger", "finetune", "--student", str(student), "--out", str(out),
+        "--data", f"atsa:{atsa.train}:{atsa.dev}", "--data", f"acsa:{acsa.train}:{acsa.dev}",
+        "--epochs", "1", "--threads", "1", "--device", "cpu", "--soft-targets",
+        str(corpora["tags"]), "--sentence-soft-targets", str(corpora["sentence"])])
+    assert result.exit_code == 0, result.output
+    card = json.loads((out / "fsa_edge.json").read_text())
+    assert card["recipe"]["sentence_soft_targets"] == [str(corpora["sentence"])]
+    assert card["soft_targets"]["sentence_only"]["unlabeled"] == len(extra)
+    assert card["tasks"] == ["atsa", "acsa", "sentence"]

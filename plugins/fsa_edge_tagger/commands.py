@@ -61,6 +61,11 @@ def tagger() -> None:
               type=click.Path(exists=True, dir_okay=False),
               help="A corpus of a tagger teacher (fsa-edge distill --teacher TAGGER_DIR --prompt "
                    "label): its soft targets are distilled into the student. Repeatable.")
+@click.option("--sentence-soft-targets", "sentence_soft_targets", multiple=True,
+              type=click.Path(exists=True, dir_okay=False),
+              help="A corpus of the same form from which only the sentence polarities are "
+                   "distilled (they replace those of --soft-targets: tags from one teacher, "
+                   "sentence polarities from another). Repeatable.")
 @click.option("--distill-weight", type=click.FloatRange(min=0), default=1.0, show_default=True,
               help="Weight of the distillation term (KL to the teacher).")
 @click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=2.0,
@@ -72,7 +77,7 @@ def train_command(data_specs: tuple[str, ...], student: str, out: str, epochs: i
                   held_out: tuple[str, ...], select: str, extra_train: tuple[str, ...],
                   pooling: str, ema: float | None, share_category_parts: bool,
                   max_minutes: float | None, soft_targets: tuple[str, ...],
-                  distill_weight: float, temperature: float, resume: bool) -> None:
+                  sentence_soft_targets: tuple[str, ...], distill_weight: float, temperature: float, resume: bool) -> None:
     """Fine-tune; the best epoch by dev F1 is written to OUT (convert it with fsa-edge convert)."""
     from fsa_edge.readers import read_dataset
 
@@ -89,7 +94,8 @@ def train_command(data_specs: tuple[str, ...], student: str, out: str, epochs: i
         device=device, threads=threads, select=select, pooling=pooling, extra_train=extras,
         held_out_texts=held_out_texts, ema=ema, share_category_parts=share_category_parts,
         max_seconds=max_minutes * 60 if max_minutes is not None else None,
-        soft_targets=soft_targets, distill=Distillation(distill_weight, temperature),
+        soft_targets=soft_targets, sentence_soft_targets=sentence_soft_targets,
+        distill=Distillation(distill_weight, temperature),
         resume=resume)
     click.echo(json.dumps({k: v for k, v in summary.items() if k != "history"}))
 

@@ -29,6 +29,8 @@ from fsa_edge.trainer import Schedule, Trainer, TrainingJob, TrainSettings, chec
 from fsa_edge.training import HeldOut, TaskData, sentence_key
 
 from .distillation import SOFT, Distillation, distillation_loss, soften
+
+SOFT_PARTS = ("tags", "categories", "sentence")  # what a teacher's corpus row may give a student
 from .runtime import TaggerRuntime, load_tokenizer
 from .scheme import CATEGORY_CLASSES, IGNORE, POLARITIES, TAGS, pieces_of, term_tags
 from .sentence_head import SENTENCE_CLASSES, SENTENCE_HEAD
@@ -413,7 +415,8 @@ class TaggerJob(TrainingJob):
                  pooling: str, share_category_parts: bool, held_out_texts: Sequence[str],
                  extra_train: Sequence[tuple[str, str | Path]], card_extra: dict[str, Any],
                  distill: Distillation | None = None,
-                 soft_targets: Sequence[str | Path] = ()) -> None:
+                 soft_targets: Sequence[str | Path] = (),
+                 sentence_soft_targets: Sequence[str | Path] = ()) -> None:
         from fsa_edge.student_support import quiet_transformers
 
         quiet_transformers()
@@ -450,9 +453,10 @@ class TaggerJob(TrainingJob):
                        if self.unknown[name] else "")
             log(f"{name}: {len(part)} train ({self.dropped[name]} dropped: held-out "
                 f"sentences{ignored})")
-        self.distill = distill if soft_targets else None
-        self.soft_counts = (self._add_soft_targets(soft_targets, held_out, distill)
-                            if soft_targets else {})
+        self.distill = distill if soft_targets or sentence_soft_targets else None
+        self.soft_counts = (self._add_soft_targets(soft_targets, held_out, distill,
+                                                   sentence_soft_targets)
+                            if soft_targets or sentence_soft_targets else {})
         self.lengths = [len(row["ids"]) for row in self.rows]
         self.groups = [[i for i, row in enumerate(self.rows) if row["task"] == task]
                        for task in (*TASKS, SOFT)]
@@ -461,16 +465,35 @@ class TaggerJob(TrainingJob):
         self.net: _Net | None = None
 
     def _add_soft_targets(self, corpora: Sequence[str | Path], held_out: HeldOut,
-                          distill: Distillation) -> dict[str, int]:
+                          distill: Distillation,
+                          sentence_corpora: Sequence[str | Path] = ()) -> dict[str, Any]:
         """The teachers' soft targets onto the gold rows of the same sentence, and the other
-        sentences as rows of their own (group ``soft``); held-out sentences are dropped."""
-        from .soft_targets import iter_soft_targets
-
+        sentences as rows of their own (group ``soft``); held-out sentences are dropped. A
+        sentence's first corpus wins. ``sentence_corpora`` give sentence polarities only: they
+        replace the sentence target of a row the other corpora (or gold) already have and add
+        the other sentences as rows with only that target (counted under ``sentence_only``)."""
         by_key: dict[str, list[int]] = {}
         for index, row in enumerate(self.rows):
             by_key.setdefault(sentence_key(row["text"]), []).append(index)
-        counts = {"gold": 0, "unlabeled": 0, "held_out": 0, "duplicates": 0,
-                  "other_spelling": 0, "error_rows": 0}
+        counts: dict[str, Any] = {"gold": 0, "unlabeled": 0, "held_out": 0, "duplicates": 0,
+                                  "other_spelling": 0, "error_rows": 0}
+        self._read_soft_corpora(corpora, held_out, distill, by_key, counts, SOFT_PARTS)
+        if sentence_corpora:
+            counts["sentence_only"] = {"gold": 0, "soft_rows": 0, "unlabeled": 0,
+                                       "held_out": 0, "duplicates": 0, "other_spelling": 0,
+                                       "error_rows": 0}
+            self._read_soft_corpora(sentence_corpora, held_out, distill, by_key,
+                                    counts["sentence_only"], ("sentence",))
+        log(f"soft targets: {counts}")
+        return counts
+
+    def _read_soft_corpora(self, corpora: Sequence[str | Path], held_out: HeldOut,
+                           distill: Distillation, by_key: dict[str, list[int]],
+                           counts: dict[str, int], parts: tuple[str, ...]) -> None:
+        """Attach ``parts`` of the corpora's targets to the rows of ``by_key`` (gold rows are
+        counted ``gold``, earlier soft rows ``soft_rows``) or add rows; ``by_key`` grows."""
+        from .soft_targets import iter_soft_targets
+
         seen: set[str] = set()
         for path in corpora:
             skipped: list[int] = []
@@ -483,40 +506,42 @@ class TaggerJob(TrainingJob):
                 elif key in by_key:
                     seen.add(key)
                     rows = [self.rows[i] for i in by_key[key] if self.rows[i]["text"] == text]
-                    counts["gold" if rows else "other_spelling"] += 1  # offsets need one text
+                    kind = "soft_rows" if rows and rows[0]["task"] == SOFT else "gold"
+                    counts[kind if rows else "other_spelling"] += 1  # offsets need one text
                     encoding = self.tokenizer.encode(text) if rows else None
                     for row in rows:
-                        self._attach(row, encoding, soft, distill)
+                        self._attach(row, encoding, soft, distill, parts)
                 else:
                     seen.add(key)
                     encoding = self.tokenizer.encode(text)
                     row = {"task": SOFT, "ids": encoding.ids, "text": text}
-                    if self._attach(row, encoding, soft, distill):
+                    if self._attach(row, encoding, soft, distill, parts):
+                        by_key.setdefault(key, []).append(len(self.rows))
                         self.rows.append(row)
                         counts["unlabeled"] += 1
             counts["error_rows"] += len(skipped)
-        log(f"soft targets: {counts}")
-        return counts
 
     def _attach(self, row: dict[str, Any], encoding: Any, soft: Any,
-                distill: Distillation) -> bool:
-        """Put ``soft``'s targets, aligned to the row text's ``encoding`` and softened, on
-        ``row``; whether it got any."""
-        tags, tag_mask = soft.tag_targets(pieces_of(encoding.tokens, encoding.offsets,
-                                                    encoding.special_tokens_mask))
-        row["soft_tags"] = ((soften(tags, distill.temperature), tag_mask) if tag_mask.any()
-                            else None)
-        row["soft_categories"] = row["soft_sentence"] = None
-        if self.categories:
+                distill: Distillation, parts: tuple[str, ...] = SOFT_PARTS) -> bool:
+        """Put ``soft``'s targets of ``parts`` (of :data:`SOFT_PARTS`), aligned to the row
+        text's ``encoding`` and softened, on ``row`` (the other parts stay as they are, ``None``
+        when unset); whether the row has any target now."""
+        for part in SOFT_PARTS:
+            row.setdefault(f"soft_{part}", None)
+        if "tags" in parts:
+            tags, tag_mask = soft.tag_targets(pieces_of(encoding.tokens, encoding.offsets,
+                                                        encoding.special_tokens_mask))
+            row["soft_tags"] = ((soften(tags, distill.temperature), tag_mask)
+                                if tag_mask.any() else None)
+        if "categories" in parts and self.categories:
             classes, category_mask = soft.category_targets(self.categories)
-            if category_mask.any():
-                row["soft_categories"] = (soften(classes, distill.temperature), category_mask)
-        sentence = soft.sentence_targets()
+            row["soft_categories"] = ((soften(classes, distill.temperature), category_mask)
+                                      if category_mask.any() else None)
+        sentence = soft.sentence_targets() if "sentence" in parts else None
         if sentence is not None:  # the text's own pieces are what the head pools
             own = np.logical_not(np.asarray(encoding.special_tokens_mask, dtype=bool))
             row["soft_sentence"] = (soften(sentence, distill.temperature), own)
-        return any(row[key] is not None for key in ("soft_tags", "soft_categories",
-                                                    "soft_sentence"))
+        return any(row[f"soft_{part}"] is not None for part in SOFT_PARTS)
 
     def build(self, device: str) -> None:
         import torch
@@ -581,6 +606,7 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
                     extra_train: Sequence[tuple[str, str | Path]] = (),
                     ema: float | None = None, share_category_parts: bool = False,
                     soft_targets: Sequence[str | Path] = (),
+                    sentence_soft_targets: Sequence[str | Path] = (),
                     distill: Distillation = Distillation(),
                     resume: bool = False, log_every: int = 50) -> dict[str, Any]:
     """Fine-tune a tagger on ATSA, ACSA and/or ASTE data; keep the best epoch by dev F1 of the first
@@ -598,7 +624,9 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
     corpora a tagger teacher wrote (``fsa-edge distill --teacher TAGGER_DIR --prompt label``):
     their sentences add the ``distill`` term (:mod:`.distillation`) — on gold sentences beside
     the cross-entropy, the others as unlabeled sentences; held-out sentences among them are
-    dropped and counted.
+    dropped and counted. ``sentence_soft_targets``: corpora of the same form from which only the
+    sentence polarities are taken, replacing those of ``soft_targets`` (e.g. tags from one
+    teacher, sentence polarities from another).
     ``max_seconds`` stops the run (``OUT/last/`` keeps its state); ``resume`` continues it."""
     if not data:
         raise TrainingError("no task data given")
@@ -613,8 +641,10 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
               "warmup_ratio": warmup_ratio, "weight_decay": weight_decay, "dropout": dropout,
               "select": select, "pooling": pooling, "ema": ema,
               "share_category_parts": share_category_parts}
-    if soft_targets:
+    if soft_targets or sentence_soft_targets:
         recipe.update({"soft_targets": [str(p) for p in soft_targets],
+                       **({"sentence_soft_targets": [str(p) for p in sentence_soft_targets]}
+                          if sentence_soft_targets else {}),
                        "distill_weight": distill.weight,
                        "distill_temperature": distill.temperature})
     settings = TrainSettings(epochs=epochs, batch_size=batch_size, warmup_ratio=warmup_ratio,
@@ -626,13 +656,13 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
         weight_decay=weight_decay, max_input_length=max_input_length, select=select,
         pooling=pooling, share_category_parts=share_category_parts,
         held_out_texts=held_out_texts, extra_train=extra_train, distill=distill,
-        soft_targets=soft_targets, card_extra={"student_init": student, "seed": seed,
+        soft_targets=soft_targets, sentence_soft_targets=sentence_soft_targets, card_extra={"student_init": student, "seed": seed,
                     "extra_train": [f"{t}:{p}" for t, p in extra_train], "recipe": recipe})
     summary = Trainer(job, settings, out, recipe={**recipe, "seed": seed}).run()
     return {"stage": "finetune", "student": "tagger", "tasks": [i.task.name for i in data],
             "train_examples": len(job.rows), "dropped_overlap": job.dropped,
             "ignored_unknown_categories": job.unknown, "categories": len(job.categories),
-            **({"soft_targets": job.soft_counts} if soft_targets else {}), **summary}
+            **({"soft_targets": job.soft_counts} if job.soft_counts else {}), **summary}
 
 
 def load_for_scoring(directory: str | Path, *, device: str = "cpu",
