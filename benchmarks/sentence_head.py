@@ -2,7 +2,7 @@
 sentence- or review-level label, measured on SST-2 and Yelp-2 test.
 
     python benchmarks/sentence_head.py --out /tmp/runs/sentence_head [--teacher-corpus CORPUS]
-        [--model default] [--install]
+        [--model default | --encoder minilm|mpnet] [--install]
 
 1. **Pseudo-labels** (``--signals``, default ``gold``; add ``teacher`` with ``--teacher-corpus``):
    texts whose fine-grained elements all share one polarity —
@@ -12,7 +12,10 @@ sentence- or review-level label, measured on SST-2 and Yelp-2 test.
    the held-out guard of ``benchmarks/unlabeled.py`` drops every dev/test/val text of every set
    (sst2 and yelp2 test included), counted in the record.
 2. **Head**: ``fsa-edge train tagger sentence-head`` on a copy of ``--model`` in ``--out``
-   (numpy on the frozen encoder: ATSA and ACSA outputs are unchanged).
+   (numpy on the frozen encoder: ATSA and ACSA outputs are unchanged). ``--encoder`` instead
+   probes a warm start as it was pre-trained (no fine-tuning): ``OUT/untuned/`` gets it as a
+   tagger with untrained heads (their answers are noise), converted to int8 without the parity
+   gate (random heads cannot pass it; the encoder's max |Δ| is printed).
 3. **Zero-shot test**: ``sentence`` on sst2 and yelp2 test (a review longer than the window is
    split into sentences and the parts vote), accuracy and macro-F1 (a ``neutral`` answer is
    wrong on these two-class sets); against the aggregation floor — the sign of the score-weighted
@@ -90,6 +93,31 @@ def pseudo_labels(data: Path, signals: list[str], teacher_corpora: list[Path]
     return rows, counts
 
 
+def untuned_model(encoder: str, out: Path, data: Path) -> Path:
+    """A tagger directory of the warm start ``encoder`` with untrained heads, converted to int8
+    (``OUT/untuned/ct2-int8``): the frozen pre-trained encoder for a sentence-head probe."""
+    from fsa_edge.training import TaskData
+    from fsa_edge_tagger.training import TaggerJob
+
+    folder = out / "untuned"
+    if not (folder / "hf").is_dir():
+        bench = data / "fsa-benchmark"
+        sets = [TaskData.parse(f"{task}:{bench / task / name / 'train.json'}:"
+                               f"{bench / task / name / 'dev.json'}")
+                for task, name in (("atsa", "rest14"), ("acsa", "rest16"))]
+        job = TaggerJob(sets, student=encoder, dropout=0.1, lr=0.0, head_lr=0.0,
+                        weight_decay=0.0, max_input_length=128, select="first",
+                        pooling="attention", share_category_parts=False, held_out_texts=(),
+                        extra_train=(), card_extra={"student_init": encoder, "untuned": True})
+        job.build("cpu")
+        job.save(folder / "hf", {"epoch": 0})
+    if not (folder / "ct2-int8").is_dir():
+        subprocess.run([sys.executable, "-m", "fsa_edge.cli", "convert", str(folder / "hf"),
+                        str(folder / "ct2-int8"), "-q", "int8", "--force"], check=True,
+                       stdout=subprocess.DEVNULL)
+    return folder / "ct2-int8"
+
+
 def zero_shot(model: Path, data: Path, limit: int | None) -> dict:
     """Accuracy and macro-F1 of the ``sentence`` task and of the aggregation floor."""
     import fsa_edge
@@ -147,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--model", default="default")
+    parser.add_argument("--encoder", choices=("minilm", "mpnet"), default=None,
+                        help="probe this warm start untuned instead of --model")
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--signals", default="gold", help="comma-separated: gold, teacher")
     parser.add_argument("--teacher-corpus", type=Path, action="append", default=[],
@@ -162,6 +192,10 @@ def main(argv: list[str] | None = None) -> int:
     signals = [s.strip() for s in args.signals.split(",") if s.strip()]
     rows, counts = pseudo_labels(args.data, signals, args.teacher_corpus)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.encoder:
+        if args.install:
+            raise SystemExit("--install takes a --model, not an untuned --encoder")
+        args.model = str(untuned_model(args.encoder, args.out, args.data))
     labels = args.out / "pseudo_labels.jsonl"
     labels.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
                       encoding="utf-8")

@@ -147,3 +147,35 @@ def test_the_recipe_reads_no_sentence_label(tmp_path, monkeypatch):
                      "source": "gold:fsa-benchmark/atsa/toy/train.json"}]
     assert counts["gold:fsa-benchmark/atsa/toy/train.json"]["held_out"] == 1  # a test sentence
     assert sentences / "train.json" not in read  # only held-out splits are read, for the guard
+
+
+def test_an_untuned_warm_start_is_probed_as_pretrained(tmp_path, monkeypatch):
+    """``sentence_head.py --encoder``: the warm start becomes a converted tagger whose encoder
+    is the pre-trained one, weight for weight (nothing fine-tuned), so a sentence head can be
+    fitted on it."""
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from safetensors.numpy import load_file
+    from seq2seq_fixtures import tagger_data, tiny_bert
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import sentence_head
+
+    monkeypatch.setenv("FSA_EDGE_CACHE", str(tmp_path / "cache"))
+    data = tmp_path / "data"
+    atsa, acsa = tagger_data(tmp_path, (12, 4), (12, 4))
+    for task, name, item in (("atsa", "rest14", atsa), ("acsa", "rest16", acsa)):
+        folder = data / "fsa-benchmark" / task / name
+        folder.mkdir(parents=True)
+        shutil.copy(item.train, folder / "train.json")
+        shutil.copy(item.dev, folder / "dev.json")
+    encoder = tiny_bert(tmp_path / "bert", hidden=32, heads=4)
+    model = sentence_head.untuned_model(str(encoder), tmp_path / "out", data)
+    assert model == tmp_path / "out" / "untuned" / "ct2-int8" and (model / "model.bin").is_file()
+    pretrained = load_file(str(encoder / "model.safetensors"))
+    saved = load_file(str(tmp_path / "out" / "untuned" / "hf" / "model.safetensors"))
+    shared = [name for name in pretrained if name in saved]
+    assert len(shared) >= len(pretrained) - 2  # at most the unused pooler may be left out
+    assert all(np.array_equal(pretrained[name], saved[name]) for name in shared)
+    with fsa_edge.load(model, device="cpu") as served:
+        assert served.analyze(["The pasta was great."], task="atsa")[0].error is None
