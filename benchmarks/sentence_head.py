@@ -2,7 +2,7 @@
 sentence- or review-level label, measured on SST-2 and Yelp-2 test.
 
     python benchmarks/sentence_head.py --out /tmp/runs/sentence_head [--teacher-corpus CORPUS]
-        [--model default | --encoder minilm|mpnet] [--install]
+        [--model default | --encoder mpnet] [--install]
 
 1. **Pseudo-labels** (``--signals``, default ``gold``; add ``teacher`` with ``--teacher-corpus``):
    texts whose fine-grained elements all share one polarity —
@@ -175,8 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--model", default="default")
-    parser.add_argument("--encoder", choices=("minilm", "mpnet"), default=None,
-                        help="probe this warm start untuned instead of --model")
+    parser.add_argument("--encoder", default=None,
+                        help="probe this warm start untuned instead of --model: minilm, mpnet "
+                             "or a BERT/MPNet directory")
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--signals", default="gold", help="comma-separated: gold, teacher")
     parser.add_argument("--teacher-corpus", type=Path, action="append", default=[],

@@ -23,20 +23,8 @@ def test_the_distillation_recipe_writes_the_claims_record(tmp_path, monkeypatch)
     aste.mkdir(parents=True)
     for split, count, seed in (("train", 40, 1), ("dev", 8, 2), ("test", 8, 3)):
         write_aste(aste / f"{split}_triplets.txt", count, seed)
-    for name in ("sst2", "yelp2"):  # the zero-shot sentence sets (labels only for scoring)
-        folder = data / "sentence-sentiment" / name
-        folder.mkdir(parents=True)
-        folder.joinpath("test.json").write_text(json.dumps(
-            [{"label": "positive", "sentence": "The food was great."},
-             {"label": "negative", "sentence": "The staff was rude and the fish bland."}]))
-    monkeypatch.setattr(benchmark_script("distillation").sentence_head, "GOLD_TRAIN",
-                        ("fsa-benchmark/atsa/rest14/train.json",))  # the module it imports
-    teacher = tiny_bert(tmp_path / "teacher_bert", hidden=32, layers=2, heads=4)
-    student = tiny_bert(tmp_path / "student_bert", hidden=32, layers=1, heads=4,
-                        whole_words=False)
-    unlabeled = tmp_path / "unlabeled.jsonl"
-    unlabeled.write_text("".join(json.dumps({"id": f"u{i}", "text": r["sentence"]}) + "\n"
-                                 for i, r in enumerate(synthetic_atsa(10, 77))))
+    teacher, student, unlabeled = _zero_shot_setting(tmp_path, data, monkeypatch,
+                                                      "distillation", 77)
     record = tmp_path / "distillation.json"
     argv = ["--out", str(tmp_path / "run"), "--data", str(data), "--datasets", "rest14,rest16",
             "--teacher-student", str(teacher), "--teacher-epochs", "1", "--teacher-lr", "2e-3",
@@ -118,3 +106,53 @@ def test_a_bad_unlabeled_line_is_named_with_its_file_line_and_field(tmp_path):
     with pytest.raises(InputError, match=r"unlabeled\.jsonl, line 2, field 'text'"):
         benchmark_script("distillation").write_teacher_inputs(
             tmp_path / "inputs.jsonl", tmp_path, [], unlabeled, None)
+
+
+def test_the_sentence_distillation_recipe_writes_its_record(tmp_path, monkeypatch):
+    """``benchmarks/sentence_distillation.py``: an untuned encoder's sentence head teaches the
+    students' sentence head only (no tag or category targets), and the record holds the
+    teacher's and every seed's zero-shot scores beside the students' F1."""
+    monkeypatch.setenv("FSA_EDGE_CACHE", str(tmp_path / "cache"))
+    data = _synthetic_rest14(tmp_path / "data", train=48, rest16=True)
+    teacher, student, unlabeled = _zero_shot_setting(tmp_path, data, monkeypatch,
+                                                      "sentence_distillation", 78)
+    script = benchmark_script("sentence_distillation")
+    record = tmp_path / "sentence_distillation.json"
+    argv = ["--out", str(tmp_path / "run"), "--data", str(data), "--datasets", "rest14,rest16",
+            "--student-extra-datasets", "", "--teacher-encoder", str(teacher), "--student",
+            str(student), "--epochs", "1", "--lr", "2e-3", "--seeds", "1,2", "--unlabeled",
+            str(unlabeled), "--unlabeled-limit", "4", "--threads", "1", "--record", str(record)]
+    assert script.main(argv) == 0
+    result = json.loads(record.read_text())
+    assert set(result["teacher"]["zero_shot"]) == {"sst2", "yelp2"}
+    assert result["teacher"]["pseudo_labels"] > 0
+    students = result["students"]
+    assert students["seeds"] == [1, 2]
+    assert all(len(students["zero_shot"][name]) == 2 for name in ("sst2", "yelp2"))
+    assert set(students["test"]) == {"atsa/rest14", "acsa/rest16"}
+    card = json.loads((tmp_path / "run" / "students" / "1" / "hf" / "fsa_edge.json").read_text())
+    counts = card["soft_targets"]
+    assert counts["gold"] == counts["unlabeled"] == 0  # nothing but sentence polarities
+    assert counts["sentence_only"]["unlabeled"] == 4 and counts["sentence_only"]["gold"] > 0
+    assert card["tasks"][-1] == "sentence"
+    assert "Commands:" in record.with_suffix(".md").read_text()
+
+
+def _zero_shot_setting(tmp_path, data, monkeypatch, script: str, seed: int):
+    """sst2/yelp2 test files (labels only for scoring), gold pseudo-labels from rest14 only,
+    tiny teacher and student encoders and ten unlabeled sentences."""
+    for name in ("sst2", "yelp2"):
+        folder = data / "sentence-sentiment" / name
+        folder.mkdir(parents=True)
+        folder.joinpath("test.json").write_text(json.dumps(
+            [{"label": "positive", "sentence": "The food was great."},
+             {"label": "negative", "sentence": "The staff was rude and the fish bland."}]))
+    monkeypatch.setattr(benchmark_script(script).sentence_head, "GOLD_TRAIN",
+                        ("fsa-benchmark/atsa/rest14/train.json",))  # the module it imports
+    teacher = tiny_bert(tmp_path / "teacher_bert", hidden=32, layers=2, heads=4)
+    student = tiny_bert(tmp_path / "student_bert", hidden=32, layers=1, heads=4,
+                        whole_words=False)
+    unlabeled = tmp_path / "unlabeled.jsonl"
+    unlabeled.write_text("".join(json.dumps({"id": f"u{i}", "text": r["sentence"]}) + "\n"
+                                 for i, r in enumerate(synthetic_atsa(10, seed))))
+    return teacher, student, unlabeled
