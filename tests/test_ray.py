@@ -144,7 +144,8 @@ def test_one_and_two_actors_give_plain_analyze_rows_without_hanging(local_ray, t
     unordered = tmp_path / "any-order.jsonl"
     run_with_deadline(lambda: analyze_file(source, unordered, actors=2, preserve_order=False),
                       120)
-    assert_same_rows(sorted(unordered.read_text(encoding="utf-8").splitlines()), sorted(expected))
+    assert_same_rows(sorted(unordered.read_text(encoding="utf-8").splitlines()),
+                     sorted(expected))
 
 
 def test_parquet_output_has_one_row_per_line(local_ray, tmp_path):

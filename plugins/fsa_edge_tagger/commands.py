@@ -77,7 +77,8 @@ def train_command(data_specs: tuple[str, ...], student: str, out: str, epochs: i
                   held_out: tuple[str, ...], select: str, extra_train: tuple[str, ...],
                   pooling: str, ema: float | None, share_category_parts: bool,
                   max_minutes: float | None, soft_targets: tuple[str, ...],
-                  sentence_soft_targets: tuple[str, ...], distill_weight: float, temperature: float, resume: bool) -> None:
+                  sentence_soft_targets: tuple[str, ...], distill_weight: float,
+                  temperature: float, resume: bool) -> None:
     """Fine-tune; the best epoch by dev F1 is written to OUT (convert it with fsa-edge convert)."""
     from fsa_edge.readers import read_dataset
 

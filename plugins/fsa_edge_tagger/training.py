@@ -29,14 +29,13 @@ from fsa_edge.trainer import Schedule, Trainer, TrainingJob, TrainSettings, chec
 from fsa_edge.training import HeldOut, TaskData, sentence_key
 
 from .distillation import SOFT, Distillation, distillation_loss, soften
-
-SOFT_PARTS = ("tags", "categories", "sentence")  # what a teacher's corpus row may give a student
 from .runtime import TaggerRuntime, load_tokenizer
 from .scheme import CATEGORY_CLASSES, IGNORE, POLARITIES, TAGS, pieces_of, term_tags
 from .sentence_head import SENTENCE_CLASSES, SENTENCE_HEAD
 from .triplets import (DISTANCE_BUCKETS, PAIR_CLASSES, SPAN_TAGS, distance_bucket,
                        triplet_targets)
 
+SOFT_PARTS = ("tags", "categories", "sentence")  # what a teacher's corpus row gives a student
 TASKS = ("atsa", "acsa", "aste")
 #: width of the pair head's hidden layer
 PAIR_HIDDEN = 256
@@ -656,7 +655,8 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
         weight_decay=weight_decay, max_input_length=max_input_length, select=select,
         pooling=pooling, share_category_parts=share_category_parts,
         held_out_texts=held_out_texts, extra_train=extra_train, distill=distill,
-        soft_targets=soft_targets, sentence_soft_targets=sentence_soft_targets, card_extra={"student_init": student, "seed": seed,
+        soft_targets=soft_targets, sentence_soft_targets=sentence_soft_targets,
+        card_extra={"student_init": student, "seed": seed,
                     "extra_train": [f"{t}:{p}" for t, p in extra_train], "recipe": recipe})
     summary = Trainer(job, settings, out, recipe={**recipe, "seed": seed}).run()
     return {"stage": "finetune", "student": "tagger", "tasks": [i.task.name for i in data],
