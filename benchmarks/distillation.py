@@ -372,12 +372,8 @@ def main(argv: list[str] | None = None) -> int:
         sentence_scores = {"teacher": {name: row["head"] for name, row
                                        in teacher_sentence["zero_shot"].items()}}
         for seed in seeds:
-            path = folders["distilled"][seed] / "zero_shot.json"
-            if not path.is_file():
-                path.write_text(json.dumps(sentence_head.zero_shot(
-                    folders["distilled"][seed] / "ct2-int8", args.data,
-                    args.test_limit)), encoding="utf-8")
-            for name, row in json.loads(path.read_text(encoding="utf-8")).items():
+            for name, row in sentence_head.run_zero_shot(folders["distilled"][seed], args.data,
+                                                         args.test_limit).items():
                 sentence_scores.setdefault("distilled", {}).setdefault(name, []).append(
                     row["head"])
     result = summary(teacher, arms, names, seeds, commands,

@@ -144,11 +144,7 @@ def main(argv: list[str] | None = None) -> int:
                      "--sentence-soft-targets", str(corpus), "--distill-weight",
                      str(args.distill_weight), "--temperature", str(args.temperature), *limit]
         students[seed] = distillation.recipe_run(out, argv_seed, commands)
-        path = out / "zero_shot.json"
-        if not path.is_file():
-            path.write_text(json.dumps(sentence_head.zero_shot(
-                out / "ct2-int8", args.data, args.test_limit)), encoding="utf-8")
-        zero_shot[seed] = json.loads(path.read_text(encoding="utf-8"))
+        zero_shot[seed] = sentence_head.run_zero_shot(out, args.data, args.test_limit)
     result = summary(teacher, students, zero_shot, [*names, *extra], commands, counts)
     args.record.parent.mkdir(parents=True, exist_ok=True)
     args.record.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

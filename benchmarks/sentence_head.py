@@ -151,6 +151,15 @@ def zero_shot(model: Path, data: Path, limit: int | None) -> dict:
     return report
 
 
+def run_zero_shot(run: Path, data: Path, limit: int | None) -> dict:
+    """:func:`zero_shot` of a recipe run's ``RUN/ct2-int8``, kept in ``RUN/zero_shot.json`` (a
+    rerun reads it back)."""
+    path = run / "zero_shot.json"
+    if not path.is_file():
+        path.write_text(json.dumps(zero_shot(run / "ct2-int8", data, limit)), encoding="utf-8")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
 def markdown(record: dict) -> str:
     lines = ["# Zero-shot sentence polarity (no sentence-level label in training)", "",
              f"Model: `{record['model']}`; signals: {', '.join(record['signals'])}; "
