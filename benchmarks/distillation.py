@@ -66,6 +66,16 @@ def recipe_run(out: Path, argv: list[str], commands: list[str]) -> dict:
     return json.loads(record.read_text(encoding="utf-8"))
 
 
+def student_argv(args: argparse.Namespace, out: Path, seed: int, datasets: list[str],
+                 common: list[str], targets: list[str]) -> list[str]:
+    """One student's ``train_default.py`` arguments: the default's recipe (``args.student``,
+    ``epochs``, ``lr``, ``ema``) on ``datasets`` with ``seed``; ``common`` carries data, threads
+    and device, ``targets`` the soft-target options (empty: gold only)."""
+    return ["--out", str(out), "--student", args.student, "--epochs", str(args.epochs),
+            "--lr", str(args.lr), "--ema", str(args.ema), "--seed", str(seed),
+            "--datasets", ",".join(datasets), *common, *targets]
+
+
 def write_teacher_inputs(path: Path, data: Path, names: list[str], unlabeled: Path | None,
                          limit: int | None) -> dict:
     """The sentences the teacher labels: gold train texts, then unlabeled sentences
@@ -283,15 +293,15 @@ def main(argv: list[str] | None = None) -> int:
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     student_extra = [n.strip() for n in args.student_extra_datasets.split(",") if n.strip()]
     args.out.mkdir(parents=True, exist_ok=True)
-    common = ["--data", str(args.data), "--datasets", ",".join(names), "--threads",
-              str(args.threads), "--device", args.device, "--min-agreement",
-              str(args.min_agreement), "--max-mean-delta", str(args.max_mean_delta),
+    common = ["--data", str(args.data), "--threads", str(args.threads), "--device", args.device,
+              "--min-agreement", str(args.min_agreement), "--max-mean-delta",
+              str(args.max_mean_delta),
               *(["--test-limit", str(args.test_limit)] if args.test_limit else [])]
     commands = ["python benchmarks/distillation.py " + " ".join(argv or sys.argv[1:])]
 
     teacher_argv = ["--out", str(args.out / "teacher"), "--student", args.teacher_student,
                     "--epochs", str(args.teacher_epochs), "--lr", str(args.teacher_lr),
-                    "--ema", str(args.ema), *common]
+                    "--ema", str(args.ema), "--datasets", ",".join(names), *common]
     if args.teacher_checkpoint:
         teacher_argv += ["--checkpoint", str(args.teacher_checkpoint)]
     teacher = recipe_run(args.out / "teacher", teacher_argv, commands)
@@ -330,23 +340,18 @@ def main(argv: list[str] | None = None) -> int:
         commands.append("fsa-edge " + " ".join(distill[3:]))
         distilled = json.loads(train_default.run(distill).strip().splitlines()[-1])
 
-    def student_argv(out: Path, seed: int, setting: tuple[float, float] | None) -> list[str]:
-        """One student arm's ``train_default.py`` arguments (``setting``: distillation weight
-        and temperature; ``None``: gold only)."""
-        argv_arm = ["--out", str(out), "--student", args.student, "--epochs", str(args.epochs),
-                    "--lr", str(args.lr), "--ema", str(args.ema), "--seed", str(seed), *common]
-        if student_extra:
-            argv_arm[argv_arm.index("--datasets") + 1] = ",".join([*names, *student_extra])
-        if setting is not None:
-            argv_arm += ["--soft-targets", str(corpus), "--distill-weight", str(setting[0]),
-                         "--temperature", str(setting[1])]
-        return argv_arm
+    def arm_argv(out: Path, seed: int, setting: tuple[float, float] | None) -> list[str]:
+        """``setting``: distillation weight and temperature; ``None``: gold only."""
+        targets = [] if setting is None else [
+            "--soft-targets", str(corpus), "--distill-weight", str(setting[0]),
+            "--temperature", str(setting[1])]
+        return student_argv(args, out, seed, [*names, *student_extra], common, targets)
 
     arms: dict[str, dict[int, dict]] = {arm: {} for arm in ARMS}
     folders = {arm: {seed: args.out / arm / str(seed) for seed in seeds} for arm in ARMS}
     for seed in seeds:  # every gold-only seed first: they need no corpus
         arms["gold_only"][seed] = recipe_run(folders["gold_only"][seed],
-                                             student_argv(folders["gold_only"][seed], seed, None),
+                                             arm_argv(folders["gold_only"][seed], seed, None),
                                              commands)
     setting = (args.distill_weight, args.temperature)
     grid_dev: dict[str, float] = {}
@@ -354,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.distill_grid:  # weight and temperature chosen on dev, with the first seed
         for weight, temperature in parse_grid(args.distill_grid):
             out = args.out / "grid" / f"w{weight:g}_t{temperature:g}"
-            record = recipe_run(out, student_argv(out, seeds[0], (weight, temperature)),
+            record = recipe_run(out, arm_argv(out, seeds[0], (weight, temperature)),
                                 commands)
             dev = mean_f1(record, "dev")
             grid_runs[(weight, temperature)] = (out, record, dev)
@@ -366,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
         if seed not in arms["distilled"]:
             arms["distilled"][seed] = recipe_run(
                 folders["distilled"][seed],
-                student_argv(folders["distilled"][seed], seed, setting), commands)
+                arm_argv(folders["distilled"][seed], seed, setting), commands)
 
     if teacher_sentence is not None:
         sentence_scores = {"teacher": {name: row["head"] for name, row

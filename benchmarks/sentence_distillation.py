@@ -137,12 +137,12 @@ def main(argv: list[str] | None = None) -> int:
     students, zero_shot = {}, {}
     for seed in seeds:
         out = args.out / "students" / str(seed)
-        argv_seed = ["--out", str(out), "--student", args.student, "--epochs", str(args.epochs),
-                     "--lr", str(args.lr), "--ema", str(args.ema), "--seed", str(seed),
-                     "--data", str(args.data), "--datasets", ",".join([*names, *extra]),
-                     "--threads", str(args.threads), "--device", args.device,
-                     "--sentence-soft-targets", str(corpus), "--distill-weight",
-                     str(args.distill_weight), "--temperature", str(args.temperature), *limit]
+        argv_seed = distillation.student_argv(
+            args, out, seed, [*names, *extra],
+            ["--data", str(args.data), "--threads", str(args.threads), "--device", args.device,
+             *limit],
+            ["--sentence-soft-targets", str(corpus), "--distill-weight", str(args.distill_weight),
+             "--temperature", str(args.temperature)])
         students[seed] = distillation.recipe_run(out, argv_seed, commands)
         zero_shot[seed] = sentence_head.run_zero_shot(out, args.data, args.test_limit)
     result = summary(teacher, students, zero_shot, [*names, *extra], commands, counts)
