@@ -8,7 +8,8 @@
    ``--datasets`` (default: rest14, laptop14 ATSA; rest16, laptop16 ACSA) — ``--kind tagger``
    (default: ``fsa-edge train tagger finetune``, encoder + heads, best epoch by the mean dev F1) or
    ``--kind seq2seq`` (``fsa-edge train seq2seq finetune``, best epoch by the first set's dev F1);
-   ``--extra acos-laptop`` adds a training-only corpus (ACOS laptop quads as ACSA);
+   ``--extra acos-laptop`` adds a training-only corpus (ACOS laptop quads as ACSA;
+   ``acos-laptop-triplets``: the same quads as ASTE triplets, fully explicit sentences only);
    ``--soft-targets CORPUS`` distils a tagger teacher's soft targets (``--distill-weight``,
    ``--temperature``; ``--sentence-soft-targets CORPUS``: only its sentence polarities, e.g.
    from another teacher); sentences of the dev and test splits never enter training. Skipped when ``--checkpoint``
@@ -50,6 +51,8 @@ DATASETS = {
 }
 EXTRA_TRAIN = {  # training-only corpora of the same task (no dev split; not scored)
     "acos-laptop": ("acsa", "acos/data/Laptop-ACOS/laptop_quad_train.tsv"),
+    # the same quads as triplets: sentences whose every quad has an explicit aspect and opinion
+    "acos-laptop-triplets": ("aste", "acos/data/Laptop-ACOS/laptop_quad_train.tsv"),
 }
 
 
@@ -110,6 +113,7 @@ def write_record(path: Path, card_extra: dict, checkpoint: Path) -> None:
         "data": default_model["data"], "extra_train": card_extra.get("extra_train", []),
         "dropped_overlap": card_extra.get("dropped_overlap"),
         "ignored_unknown_categories": card_extra.get("ignored_unknown_categories"),
+        "dropped_implicit": card_extra.get("dropped_implicit"),
         "recipe": card_extra.get("recipe"),
         "train_seconds": round(sum(h.get("epoch_seconds", 0) for h in history), 1),
         "dev_history": [{k: h[k] for k in ("epoch", "epoch_seconds", "train_loss", "dev_f1",

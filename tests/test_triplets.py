@@ -252,6 +252,37 @@ def test_the_guard_drops_shared_sentences_across_task_data_sets(aste_trained, tm
     assert sorted(row["text"] for row in job.rows) == ["Good bread.", "the menu was bad ."]
 
 
+def test_quads_train_triplets_only_from_sentences_whose_every_quad_is_explicit(aste_trained,
+                                                                             tmp_path):
+    """An ACOS file as extra ASTE data: a sentence with an implicit opinion (``-1,-1``) or an
+    implicit aspect is left out and counted (its other spans would be tagged in part); a fully
+    explicit one trains with its aspect × opinion pairs."""
+    from fsa_edge.tasks import get_task
+    from fsa_edge.training import TaskData
+    from fsa_edge_tagger.training import TaggerJob
+
+    root, _, aste = aste_trained
+    quads = tmp_path / "laptop_quad_train.tsv"
+    quads.write_text("the screen is bright\t1,2 DISPLAY#QUALITY 2 3,4\n"
+                     "the battery died\t1,2 BATTERY#OPERATION_PERFORMANCE 0 -1,-1\n"
+                     "it is too slow\t-1,-1 LAPTOP#GENERAL 0 3,4\n"
+                     "nice keys , bad fan\t1,2 KEYBOARD#GENERAL 2 0,1\t"
+                     "4,5 FANS&COOLING#GENERAL 0 3,4\n")
+    job = TaggerJob([TaskData(get_task("aste"), aste.train, aste.dev)],
+                    student=str(root / "bert"), dropout=0.1, lr=1e-3, head_lr=1e-3,
+                    weight_decay=0.0, max_input_length=64, select="mean", pooling="mean",
+                    share_category_parts=False, extra_train=[("aste", str(quads))], held_out_texts=[],
+                    card_extra={})
+    name = "extra:aste:laptop_quad_train.tsv"
+    assert job.implicit[name] == 2
+    extra = [row for row in job.rows if row["text"] in
+             ("the screen is bright", "the battery died", "it is too slow", "nice keys , bad fan")]
+    assert sorted(row["text"] for row in extra) == ["nice keys , bad fan", "the screen is bright"]
+    two_pairs = next(row for row in extra if row["text"].startswith("nice"))
+    assert sorted(PAIR_CLASSES[label] for _, label in two_pairs["pairs"][:4]) == [
+        "negative", "none", "none", "positive"]
+
+
 def test_the_recipe_holds_out_every_scored_sets_dev_and_test_across_tasks(data_dir):
     """``train_default.py`` holds out the dev and test splits of every set it knows (ATSA, ACSA,
     ASTE, sentence sets), whichever sets it trains: ASTE 15res test sentences that sit in

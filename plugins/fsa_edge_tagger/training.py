@@ -33,7 +33,7 @@ from .runtime import TaggerRuntime, load_tokenizer
 from .scheme import CATEGORY_CLASSES, IGNORE, POLARITIES, TAGS, pieces_of, term_tags
 from .sentence_head import SENTENCE_CLASSES, SENTENCE_HEAD
 from .triplets import (DISTANCE_BUCKETS, PAIR_CLASSES, SPAN_TAGS, distance_bucket,
-                       triplet_targets)
+                       explicit_only, triplet_targets)
 
 SOFT_PARTS = ("tags", "categories", "sentence")  # what a teacher's corpus row gives a student
 TASKS = ("atsa", "acsa", "aste")
@@ -442,14 +442,19 @@ class TaggerJob(TrainingJob):
         self.rows: list[dict] = []
         self.dropped: dict[str, int] = {}
         self.unknown: dict[str, int] = {}
+        self.implicit: dict[str, int] = {}
         for name, task, examples in sets:
+            if task == "aste":
+                examples, self.implicit[name] = explicit_only(examples)
             part, self.dropped[name] = _examples(self.tokenizer, task, examples, self.categories,
                                                  held_out)
             self.rows += part
             self.unknown[name] = sum(1 for ex in examples for e in ex.elements
                                      if task == "acsa" and e.category not in self.categories)
             ignored = (f"; {self.unknown[name]} elements of unknown categories ignored"
-                       if self.unknown[name] else "")
+                       if self.unknown[name] else "") + (
+                f"; {self.implicit[name]} sentences with an implicit aspect or opinion left out"
+                if self.implicit.get(name) else "")
             log(f"{name}: {len(part)} train ({self.dropped[name]} dropped: held-out "
                 f"sentences{ignored})")
         self.distill = distill if soft_targets or sentence_soft_targets else None
@@ -591,6 +596,7 @@ class TaggerJob(TrainingJob):
             self.data, self.categories, self.max_input_length,
             {**self.card_extra, "epoch": record["epoch"], "metrics": record,
              "dropped_overlap": self.dropped, "ignored_unknown_categories": self.unknown,
+             "dropped_implicit": self.implicit,
              **({"soft_targets": self.soft_counts} if self.soft_counts else {})},
             self.pooling, sentence=self.net.sentence is not None))
 
@@ -661,7 +667,8 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
     summary = Trainer(job, settings, out, recipe={**recipe, "seed": seed}).run()
     return {"stage": "finetune", "student": "tagger", "tasks": [i.task.name for i in data],
             "train_examples": len(job.rows), "dropped_overlap": job.dropped,
-            "ignored_unknown_categories": job.unknown, "categories": len(job.categories),
+            "ignored_unknown_categories": job.unknown, "dropped_implicit": job.implicit,
+            "categories": len(job.categories),
             **({"soft_targets": job.soft_counts} if job.soft_counts else {}), **summary}
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import random
 import zlib
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -189,6 +189,15 @@ def triplet_targets(pieces: Sequence[Piece], elements: Sequence[SentimentElement
     return span_tags(pieces, aspects, opinions), pairs
 
 
+def explicit_only(examples: Sequence[Any]) -> tuple[list[Any], int]:
+    """The labelled sentences fit to train triplets on, and how many were left out: ASTE holds
+    explicit triplets only, so a sentence of a quad corpus (ACOS, ASQP) with an implicit aspect
+    or opinion (or no element) is left out — its spans would be tagged in part."""
+    kept = [ex for ex in examples if ex.elements
+            and all(e.aspect_span and e.opinion_span for e in ex.elements)]
+    return kept, len(examples) - len(kept)
+
+
 def has_triplet_heads(heads: Mapping[str, np.ndarray]) -> bool:
     """Whether ``heads`` hold the span and pair heads."""
     return all(name in heads for name in HEAD_NAMES)
@@ -196,5 +205,5 @@ def has_triplet_heads(heads: Mapping[str, np.ndarray]) -> bool:
 
 __all__ = ["ASPECT", "DISTANCE_BUCKETS", "DISTRACTORS", "DISTANCE_EDGES", "HEAD_NAMES", "OPINION",
            "PAIR_CLASSES", "SPAN_TAGS", "SpanPieces", "Triplet", "decode_spans",
-           "decode_triplets", "distance_bucket", "has_triplet_heads", "pair_features",
+           "decode_triplets", "distance_bucket", "explicit_only", "has_triplet_heads", "pair_features",
            "pair_logits", "pieces_in", "span_tags", "triplet_targets"]
