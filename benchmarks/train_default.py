@@ -165,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--extra", default="",
                         help=f"tagger: comma-separated extra training corpora: "
-                             f"{', '.join(EXTRA_TRAIN)}")
+                             f"{', '.join(EXTRA_TRAIN)}, or TASK:FILE (e.g. a teacher's "
+                             f"pseudo-labels from benchmarks/pseudo_triplets.py)")
     parser.add_argument("--pooling", choices=("attention", "mean"), default="attention",
                         help="tagger: the category head's sentence vector")
     parser.add_argument("--ema", type=float, default=None,
@@ -210,9 +211,13 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"{', '.join(tagger_only)}: only for --kind tagger")
     extra_args = []
     for name in filter(None, (n.strip() for n in args.extra.split(","))):
-        if name not in EXTRA_TRAIN:
-            raise SystemExit(f"unknown extra corpus {name!r}; known: {', '.join(EXTRA_TRAIN)}")
-        extra_args += ["--extra-train", f"{EXTRA_TRAIN[name][0]}:{args.data / EXTRA_TRAIN[name][1]}"]
+        if name in EXTRA_TRAIN:
+            extra_args += ["--extra-train", f"{EXTRA_TRAIN[name][0]}:{args.data / EXTRA_TRAIN[name][1]}"]
+        elif ":" in name and Path(name.partition(":")[2]).is_file():  # TASK:FILE
+            extra_args += ["--extra-train", name]
+        else:
+            raise SystemExit(f"unknown extra corpus {name!r}; known: {', '.join(EXTRA_TRAIN)}, "
+                             f"or TASK:FILE of an existing file")
     args.out.mkdir(parents=True, exist_ok=True)
 
     checkpoint = args.checkpoint

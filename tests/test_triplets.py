@@ -283,6 +283,42 @@ def test_quads_train_triplets_only_from_sentences_whose_every_quad_is_explicit(a
         "negative", "none", "none", "positive"]
 
 
+def test_a_teachers_triplets_on_unlabeled_sentences_read_back_as_training_data(aste_trained,
+                                                                              tmp_path):
+    """``benchmarks/pseudo_triplets.py``: the first N sentences of the chosen sources, those
+    with triplets written in the benchmark format; read back, each keeps the teacher's aspect
+    and opinion spans and polarity; ``--min-score`` leaves out a sentence with a weaker triplet."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import fsa_edge
+    import pseudo_triplets
+    from fsa_edge.readers import read_dataset
+
+    root, _, _ = aste_trained
+    texts = ["the pizza was great .", "the menu was bad and slow .", "a b c", "the wine was superb ."]
+    rows = [{"id": f"y:{i}", "text": t, "source": "yelp2"} for i, t in enumerate(texts)]
+    rows += [{"id": "m:0", "text": "the film was great .", "source": "sst2"}]
+    unlabeled = tmp_path / "sentences.jsonl"
+    unlabeled.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "pseudo.json"
+    argv = ["--model", str(root / "out"), "--unlabeled", str(unlabeled), "--sources", "yelp2",
+            "--per-source", "3", "--threads", "1", "--device", "cpu", "--out", str(out)]
+    assert pseudo_triplets.main(argv) == 0
+    counts = json.loads(out.with_suffix(".counts.json").read_text())
+    assert counts["by_source"]["yelp2"]["sentences"] == 3 and "sst2" not in counts["by_source"]
+    answers = fsa_edge.load(root / "out", device="cpu").analyze(texts[:3], task="aste")
+    expected = {r.text: {(e.aspect_span, e.opinion_span, e.polarity) for e in r.elements}
+                for r in answers if r.elements}
+    assert len(expected) >= 2 and counts["kept"] == len(expected)
+    examples = read_dataset(out).examples
+    assert {ex.review.text: {(e.aspect_span, e.opinion_span, e.polarity) for e in ex.elements}
+            for ex in examples} == expected
+    assert pseudo_triplets.main([*argv, "--min-score", "1.01"]) == 0
+    below = json.loads(out.with_suffix(".counts.json").read_text())
+    assert below["kept"] == 0 and below["by_source"]["yelp2"]["below_min_score"] == len(expected)
+
+
 def test_the_recipe_holds_out_every_scored_sets_dev_and_test_across_tasks(data_dir):
     """``train_default.py`` holds out the dev and test splits of every set it knows (ATSA, ACSA,
     ASTE, sentence sets), whichever sets it trains: ASTE 15res test sentences that sit in
