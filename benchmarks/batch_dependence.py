@@ -22,13 +22,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def answers(model: str, compute_type: str, reviews: list, shift: int, threads: int
-            ) -> list[dict]:
+            ) -> tuple[list[dict], list[dict]]:
+    """The reviews' answers batched from the first review, and batched after ``shift`` reviews
+    (one model load for both)."""
     from fsa_edge.api import load
 
     with load(model, compute_type=compute_type, cpu_threads=threads) as analyzer:
-        results = analyzer.analyze_reviews(reviews[:shift]) if shift else []
-        results += analyzer.analyze_reviews(reviews[shift:])
-    return [r.to_dict() for r in results]
+        plain = analyzer.analyze_reviews(reviews)
+        shifted = analyzer.analyze_reviews(reviews[:shift]) if shift else []
+        shifted += analyzer.analyze_reviews(reviews[shift:])
+    return [r.to_dict() for r in plain], [r.to_dict() for r in shifted]
 
 
 def compare(first: list[dict], second: list[dict]) -> dict:
@@ -64,9 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     lines = [example.review for example in read_dataset(args.reviews).examples]
     rows = {}
     for compute_type in filter(None, args.compute_types.split(",")):
-        rows[compute_type] = compare(answers(args.model, compute_type, lines, 0, args.threads),
-                                     answers(args.model, compute_type, lines, args.shift,
-                                             args.threads))
+        rows[compute_type] = compare(*answers(args.model, compute_type, lines, args.shift,
+                                              args.threads))
     record = {"benchmark": "batch_dependence", "model": args.model,
               "reviews_file": str(args.reviews), "shift": args.shift,
               "machine": platform.machine(), "processor": platform.processor(),
