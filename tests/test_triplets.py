@@ -271,8 +271,8 @@ def test_quads_train_triplets_only_from_sentences_whose_every_quad_is_explicit(a
     job = TaggerJob([TaskData(get_task("aste"), aste.train, aste.dev)],
                     student=str(root / "bert"), dropout=0.1, lr=1e-3, head_lr=1e-3,
                     weight_decay=0.0, max_input_length=64, select="mean", pooling="mean",
-                    share_category_parts=False, extra_train=[("aste", str(quads))], held_out_texts=[],
-                    card_extra={})
+                    share_category_parts=False, extra_train=[("aste", str(quads))],
+                    held_out_texts=[], card_extra={})
     name = "extra:aste:laptop_quad_train.tsv"
     assert job.implicit[name] == 2
     extra = [row for row in job.rows if row["text"] in
@@ -296,7 +296,8 @@ def test_a_teachers_triplets_on_unlabeled_sentences_read_back_as_training_data(a
     from fsa_edge.readers import read_dataset
 
     root, _, _ = aste_trained
-    texts = ["the pizza was great .", "the menu was bad and slow .", "a b c", "the wine was superb ."]
+    texts = ["the pizza was great .", "the menu was bad and slow .", "a b c",
+             "the wine was superb ."]
     rows = [{"id": f"y:{i}", "text": t, "source": "yelp2"} for i, t in enumerate(texts)]
     rows += [{"id": "m:0", "text": "the film was great .", "source": "sst2"}]
     unlabeled = tmp_path / "sentences.jsonl"
