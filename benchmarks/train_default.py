@@ -15,9 +15,10 @@
    from another teacher); sentences of the dev and test splits never enter training. Skipped when ``--checkpoint``
    names a trained student.
 2. Converts it with ``fsa-edge convert -q int8`` (parity gate on dev sentences). Tagger with
-   ACSA sets: calibrates the int8 model's ``none`` threshold on the ACSA dev splits, then its
-   score maps on the ATSA, ACSA and ASTE dev splits (``fsa-edge train tagger calibrate``), and writes
-   the same fields into the checkpoint's card.
+   ACSA or ASTE sets: calibrates the int8 model's ``none`` thresholds (category head on the ACSA
+   dev splits, pair head on the ASTE ones), then its score maps on the ATSA, ACSA and ASTE dev
+   splits (``fsa-edge train tagger calibrate``), and writes the same fields into the
+   checkpoint's card.
 3. Scores the int8 model on the test (and dev) splits with the paper's metric.
 4. Writes the card (data, recipe, seed, metrics, size) and, with ``--install``, copies the
    model into ``fsa_edge/models/default`` — the ``default`` alias.
@@ -119,7 +120,9 @@ def write_record(path: Path, card_extra: dict, checkpoint: Path) -> None:
         "dev_history": [{k: h[k] for k in ("epoch", "epoch_seconds", "train_loss", "dev_f1",
                                            "dev_score") if k in h} for h in history],
         "kept_epoch": card_extra.get("epoch"), "calibration": tagger.get("calibration"),
-        "none_below": tagger.get("none_below"), "parity_int8": parity,
+        "none_below": tagger.get("none_below"),
+        "pair_calibration": tagger.get("pair_calibration"),
+        "pair_none_below": tagger.get("pair_none_below"), "parity_int8": parity,
         **{f"{split}_int8": {name: {k: row[k] for k in ("precision", "recall", "f1")} | {
             "counting": row.get("counting")} for name, row in default_model[split].items()}
            for split in ("test", "dev") if split in default_model},
@@ -263,9 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     run([*fsa_edge_command(), "convert", str(checkpoint), str(converted), "-q", "int8",
          "--samples", str(samples), "--min-agreement", str(args.min_agreement),
          "--max-mean-delta", str(args.max_mean_delta)])
-    if ModelCard.load(checkpoint).backend == "tagger" and devs["acsa"]:
-        # Calibrate what ships (int8): the category threshold, then the score maps of both
-        # tasks; the checkpoint gets the same fields.
+    if ModelCard.load(checkpoint).backend == "tagger" and (devs["acsa"] or devs["aste"]):
+        # Calibrate what ships (int8): the category and pair thresholds, then the score maps
+        # of the tasks; the checkpoint gets the same fields.
         run([*fsa_edge_command(), "train", "tagger", "calibrate", str(converted), "--also",
              str(checkpoint), "--threads", str(args.threads),
              *[a for dev in devs["acsa"] for a in ("--dev", dev)],

@@ -118,6 +118,34 @@ def test_one_aspect_with_two_opinions_and_two_aspects_sharing_one_opinion():
                            hand_made_heads(dim)) == []
 
 
+def test_a_pair_threshold_decides_which_pairs_are_triplets():
+    from fsa_edge_tagger.scheme import softmax
+
+    dim = 4 + len(SPAN_TAGS)
+    hidden = states({2: ("B-ASP", (0,)), 4: ("B-OPN", (0, 2)), 6: ("B-OPN", (0, 2)),
+                     9: ("B-ASP", (1,)), 10: ("I-ASP", (1,)), 11: ("B-OPN", (1, 3))},
+                    len(pieces()), dim)
+    heads = hand_made_heads(dim)
+    argmax = decode_triplets(hidden, pieces(), heads)
+    assert decode_triplets(hidden, pieces(), heads, None) == argmax and len(argmax) == 3
+    every = decode_triplets(hidden, pieces(), heads, 1.0)  # every aspect × opinion
+    assert len(every) == 2 * 3 and set(argmax) < set(every)
+    assert decode_triplets(hidden, pieces(), heads, 1e-9) == []
+    # P(none) of each candidate (aspect-major): 0.137 for the three pairs that belong together,
+    # 0.345 for the others, whose most probable class is none (the best polarity has 0.209)
+    spans = decode_spans(hidden @ heads["aste.span.weight"].T, pieces())
+    aspects = [(s.first, s.last) for s in spans if s.kind == "ASP"]
+    opinions = [(s.first, s.last) for s in spans if s.kind == "OPN"]
+    p_none = softmax(pair_logits(pair_features(hidden, aspects, opinions), heads)
+                     .astype(np.float64))[:, 0]
+    assert np.allclose(sorted(set(np.round(p_none, 3))), [0.137, 0.345])
+    assert decode_triplets(hidden, pieces(), heads, 0.2) == argmax
+    assert decode_triplets(hidden, pieces(), heads, 0.13) == []  # stricter than argmax
+    looser = decode_triplets(hidden, pieces(), heads, 0.4)  # pairs argmax leaves out come in
+    assert [t.aspect + t.opinion for t in looser] == [t.aspect + t.opinion for t in every]
+    assert all(t.polarity in PAIR_CLASSES[1:] for t in looser)  # the best class but none
+
+
 # ---------------------------------------------------------------------------- with torch
 ASTE_TEMPLATES = (  # tokens, [(aspect token ids, opinion token ids)]; {o}/{p} take a polarity
     ("the {a} was {o} .", [([1], [3], "o")]),
@@ -395,3 +423,49 @@ def test_calibrate_fits_a_triplet_score_map_and_the_scores_follow_it(aste_traine
     assert len(mapped) == len(raw) and mapped != raw
     order = np.argsort(raw, kind="stable")  # a monotone map never reverses two scores
     assert all(np.diff(np.asarray(mapped)[order]) >= -1e-9)
+
+
+def test_calibrate_chooses_the_pair_threshold_on_aste_dev_and_serving_follows_it(aste_trained,
+                                                                                  tmp_path):
+    import shutil
+
+    from click.testing import CliRunner
+
+    import fsa_edge
+    from fsa_edge.cli import build_cli
+    from fsa_edge.metric import evaluate
+    from fsa_edge.readers import read_dataset
+    from fsa_edge_tagger.calibration import PAIR_THRESHOLDS
+
+    root, _, data = aste_trained
+    model = shutil.copytree(root / "out", tmp_path / "model")
+    card_path = model / "fsa_edge.json"
+    card = json.loads(card_path.read_text())
+    card["tagger"]["pair_none_below"] = 0.05  # not a candidate: calibration must replace it
+    card_path.write_text(json.dumps(card))
+
+    def calibrate(*options: str) -> dict:
+        result = CliRunner().invoke(build_cli(), ["train", "tagger", "calibrate", str(model),
+                                                  *options, "--threads", "1"])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output.strip().splitlines()[-1])
+
+    record = calibrate("--triplet-dev", str(data.dev))["triplets"]
+    tagger = json.loads(card_path.read_text())["tagger"]
+    chosen = tagger["pair_none_below"]
+    assert chosen in PAIR_THRESHOLDS and chosen == record["pair_none_below"]
+    means = tagger["pair_calibration"]["mean_dev_f1"]
+    assert len(means) == len(PAIR_THRESHOLDS) and means[record["chosen"]] == max(means.values())
+    assert "none_below" not in record or record["none_below"] == tagger.get("none_below")
+    examples = read_dataset(data.dev).examples
+    with fsa_edge.load(model, device="cpu") as served:
+        results = served.analyze([ex.review.text for ex in examples], task="aste")
+    found = {ex.review.id: r.elements for ex, r in zip(examples, results)}
+    f1 = evaluate("aste", {ex.review.id: ex.elements for ex in examples}, found).overall.f1
+    assert abs(f1 - record["dev_f1"][str(data.dev)][record["chosen"]]) < 1e-6
+    card = json.loads(card_path.read_text())
+    card["tagger"]["pair_none_below"] = 0.05
+    card_path.write_text(json.dumps(card))
+    kept = calibrate("--keep-threshold", "--triplet-dev", str(data.dev))["triplets"]
+    assert kept == {"chosen": "0.05", "pair_none_below": 0.05, "threshold": "kept"}
+    assert json.loads(card_path.read_text())["tagger"]["pair_none_below"] == 0.05

@@ -6,6 +6,12 @@ sets once per candidate threshold ("found when P(none) < t", and plain argmax) a
 one with the best mean dev F1 into the card (``extra.tagger.none_below``), where every runtime
 reads it. The candidates and their dev F1s are recorded beside it.
 
+The pair head (ASTE) gets the same treatment on the ASTE dev sets (``triplet_dev_files``): a
+pair is a triplet when P(none) < t, or by plain argmax, whichever of :data:`PAIR_THRESHOLDS` has
+the best mean dev F1 (``extra.tagger.pair_none_below``, its dev F1s under
+``extra.tagger.pair_calibration``). Its candidates are mostly below 0.5: a trained pair head is
+often too bold (it pairs spans that do not belong together), the reverse of the category head.
+
 Calibrate the model that ships: the default recipe calibrates the converted int8 model (its
 category decisions near a threshold are what int8 moves) and writes the same threshold into the
 torch checkpoint's card (``also``), so every variant of one checkpoint decodes alike.
@@ -46,9 +52,12 @@ from fsa_edge.readers import read_dataset
 from fsa_edge.runtime import HEADS_FILE
 from fsa_edge.tasks import canonical_category
 
-from .runtime import GROUPS, SCORE_CALIBRATION, ScoreMap, TaggerRuntime, logit
+from .runtime import GROUPS, PAIR_NONE_BELOW, SCORE_CALIBRATION, ScoreMap, TaggerRuntime, logit
+from .triplets import has_triplet_heads
 
 THRESHOLDS = (None, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)
+#: the pair head's candidates ("a triplet when P(none) < t"; None: argmax)
+PAIR_THRESHOLDS = (None, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7)
 #: isotonic regression replaces Platt scaling only when its cross-validated dev ECE is lower by
 #: at least this much (and its log loss lower; Platt: two parameters, keeps every score's rank)
 ISOTONIC_MARGIN = 0.01
@@ -92,6 +101,37 @@ def dev_f1_by_threshold(runtime: TaggerRuntime, dev_files: Sequence[str | Path],
                 runtime, examples, rows, threshold)).overall.f1
             for threshold in thresholds}
     return results
+
+
+def triplet_dev_f1_by_threshold(runtime: TaggerRuntime, dev_files: Sequence[str | Path],
+                                thresholds: Sequence[float | None] = PAIR_THRESHOLDS,
+                                batch_size: int = 64) -> dict[str, dict[str, float]]:
+    """``{file: {"argmax" | "0.2": F1}}`` of the ASTE dev files decoded with each pair threshold
+    (the runtime's own threshold is restored afterwards)."""
+    if not has_triplet_heads(runtime.heads):
+        raise TrainingError("this tagger has no triplet heads to calibrate (ASTE dev data)")
+    results = {}
+    kept = runtime.pair_none_below
+    try:
+        for path in dev_files:
+            examples = read_dataset(path).examples
+            gold = {ex.review.id: ex.elements for ex in examples}
+            results[str(path)] = {}
+            for threshold in thresholds:
+                runtime.pair_none_below = threshold
+                results[str(path)][_label(threshold)] = evaluate(
+                    "aste", gold, _decoded(runtime, "aste", examples, batch_size)).overall.f1
+    finally:
+        runtime.pair_none_below = kept
+    return results
+
+
+def _best_threshold(by_file: dict[str, dict[str, float]], thresholds: Sequence[float | None]
+                    ) -> tuple[float | None, dict[str, float]]:
+    """The threshold with the best mean F1 over the files (argmax wins ties), and the means."""
+    means = {_label(t): round(float(np.mean([s[_label(t)] for s in by_file.values()])), 4)
+             for t in thresholds}
+    return max(thresholds, key=lambda t: (means[_label(t)], t is None)), means
 
 
 # ------------------------------------------------------------------------- score maps
@@ -225,6 +265,17 @@ def fit_score_map(scores: Sequence[float], correct: Sequence[bool], *, bins: int
     return score_map, record
 
 
+def _decoded(runtime: TaggerRuntime, task: str, examples: Sequence, batch_size: int
+             ) -> dict[str, tuple[SentimentElement, ...]]:
+    """``{review id: elements}`` of ``task`` with raw scores, as the runtime decodes them."""
+    predicted = {}
+    for i in range(0, len(examples), batch_size):
+        batch = examples[i:i + batch_size]
+        predicted.update({ex.review.id: found for ex, found in
+                          zip(batch, runtime.decode([ex.review.text for ex in batch], task))})
+    return predicted
+
+
 def _dev_elements(runtime: TaggerRuntime, task: str, files: Sequence[str | Path],
                   batch_size: int) -> tuple[list[float], list[bool]]:
     """``(raw scores, correct)`` of the elements ``task`` decodes on the dev ``files``."""
@@ -232,13 +283,8 @@ def _dev_elements(runtime: TaggerRuntime, task: str, files: Sequence[str | Path]
     correct: list[bool] = []
     for path in files:
         examples = read_dataset(path).examples
-        predicted = {}
-        for i in range(0, len(examples), batch_size):
-            batch = examples[i:i + batch_size]
-            texts = [ex.review.text for ex in batch]
-            predicted.update({ex.review.id: found
-                              for ex, found in zip(batch, runtime.decode(texts, task))})
-        s, c = scored_elements(task, {ex.review.id: ex.elements for ex in examples}, predicted)
+        s, c = scored_elements(task, {ex.review.id: ex.elements for ex in examples},
+                               _decoded(runtime, task, examples, batch_size))
         scores += s
         correct += c
     return scores, correct
@@ -368,10 +414,12 @@ def calibrate_tagger(directory: str | Path, dev_files: Sequence[str | Path] = ()
     checkpoint); returns the record.
 
     1. The ``none`` threshold with the best mean F1 on the ACSA ``dev_files`` (argmax wins
-       ties), unless ``keep_threshold`` (the card's stays, and its record).
+       ties), and the pair head's on the ASTE ``triplet_dev_files`` (:data:`PAIR_THRESHOLDS`),
+       unless ``keep_threshold`` (the card's stay, and their records).
     2. Per task, a score map (:func:`fit_score_map`) on the dev elements as decoded: ATSA on
        ``term_dev_files``, ACSA on ``dev_files`` with the threshold of step 1, ASTE on
-       ``triplet_dev_files`` (each triplet scored by its pair probability). A task with dev
+       ``triplet_dev_files`` (each triplet scored by its pair probability; the pair threshold of
+       step 1). A task with dev
        files but fewer than :data:`MIN_ELEMENTS` elements loses its map; a task without dev
        files keeps the map it had.
     3. With ``category_groups``, ACSA also gets a map per dev file's category group (the module
@@ -381,8 +429,8 @@ def calibrate_tagger(directory: str | Path, dev_files: Sequence[str | Path] = ()
     if not dev_files and not term_dev_files and not triplet_dev_files:
         raise TrainingError("calibration needs at least one ACSA dev file (or, for the term or "
                             "triplet scores alone, an ATSA or ASTE dev file)")
-    if not dev_files and not keep_threshold:
-        raise TrainingError("calibration needs at least one ACSA dev file to choose the none "
+    if not dev_files and not triplet_dev_files and not keep_threshold:
+        raise TrainingError("calibration needs an ACSA or ASTE dev file to choose a none "
                             "threshold (or keep the card's: keep_threshold)")
     if category_groups and not dev_files:
         raise TrainingError("category groups need the ACSA dev files (one group per file)")
@@ -399,26 +447,41 @@ def calibrate_tagger(directory: str | Path, dev_files: Sequence[str | Path] = ()
         raise TrainingError(f"{directory}: cannot load the tagger: {exc}") from None
     if dev_files and not runtime.categories:
         raise TrainingError("this tagger has no category head to calibrate")
+    if triplet_dev_files and not has_triplet_heads(runtime.heads):
+        raise TrainingError("this tagger has no triplet heads to calibrate (ASTE dev data)")
     record: dict[str, Any] = {}
     fields: dict[str, Any] = {}
     logits: dict[str, np.ndarray] = {}
+    best = runtime.none_below
     if keep_threshold:
-        best = runtime.none_below
         if dev_files:
             logits = {str(path): _category_logits(runtime, read_dataset(path).examples,
                                                   batch_size) for path in dev_files}
         record.update({"chosen": _label(best), "none_below": best, "threshold": "kept"})
+        if triplet_dev_files:
+            record["triplets"] = {"chosen": _label(runtime.pair_none_below),
+                                  PAIR_NONE_BELOW: runtime.pair_none_below, "threshold": "kept"}
     else:
-        by_file = dev_f1_by_threshold(runtime, dev_files, thresholds, batch_size,
-                                      logits=logits)
-        means = {_label(t): round(float(np.mean([s[_label(t)] for s in by_file.values()])), 4)
-                 for t in thresholds}
-        best = max(thresholds, key=lambda t: (means[_label(t)], t is None))
-        fields["calibration"] = {"dev_f1": by_file, "mean_dev_f1": means,
-                                 "chosen": _label(best), "calibrated_on": str(directory)}
-        fields["none_below"] = best
-        record.update({"chosen": _label(best), "none_below": best, "mean_dev_f1": means,
-                       "dev_f1": by_file})
+        if dev_files:
+            by_file = dev_f1_by_threshold(runtime, dev_files, thresholds, batch_size,
+                                          logits=logits)
+            best, means = _best_threshold(by_file, thresholds)
+            fields["calibration"] = {"dev_f1": by_file, "mean_dev_f1": means,
+                                     "chosen": _label(best), "calibrated_on": str(directory)}
+            fields["none_below"] = best
+            record.update({"chosen": _label(best), "none_below": best, "mean_dev_f1": means,
+                           "dev_f1": by_file})
+        if triplet_dev_files:
+            by_file = triplet_dev_f1_by_threshold(runtime, triplet_dev_files,
+                                                  batch_size=batch_size)
+            pair_best, means = _best_threshold(by_file, PAIR_THRESHOLDS)
+            runtime.pair_none_below = pair_best  # the ASTE score map fits on these decodes
+            fields["pair_calibration"] = {"dev_f1": by_file, "mean_dev_f1": means,
+                                          "chosen": _label(pair_best),
+                                          "calibrated_on": str(directory)}
+            fields[PAIR_NONE_BELOW] = pair_best
+            record["triplets"] = {"chosen": _label(pair_best), PAIR_NONE_BELOW: pair_best,
+                                  "mean_dev_f1": means, "dev_f1": by_file}
     maps: dict[str, dict[str, Any] | None] = {}
     if dev_files:
         decodes = []
@@ -460,7 +523,7 @@ def calibrate_none_threshold(directory: str | Path, dev_files: Sequence[str | Pa
     return calibrate_tagger(directory, dev_files, **options)
 
 
-__all__ = ["FITTERS", "ISOTONIC_MARGIN", "MIN_ELEMENTS", "THRESHOLDS", "CategoryGroup",
-           "calibrate_none_threshold", "calibrate_tagger", "cross_validated",
+__all__ = ["FITTERS", "ISOTONIC_MARGIN", "MIN_ELEMENTS", "PAIR_THRESHOLDS", "THRESHOLDS",
+           "CategoryGroup", "calibrate_none_threshold", "calibrate_tagger", "cross_validated",
            "dev_category_groups", "dev_f1_by_threshold", "fit_group_maps", "fit_isotonic",
-           "fit_platt", "fit_score_map", "train_file_of"]
+           "fit_platt", "fit_score_map", "train_file_of", "triplet_dev_f1_by_threshold"]

@@ -112,9 +112,10 @@ def train_command(data_specs: tuple[str, ...], student: str, out: str, epochs: i
               help="An ATSA dev file for the term score map; repeatable.")
 @click.option("--triplet-dev", "triplet_dev_files", multiple=True,
               type=click.Path(exists=True, dir_okay=False),
-              help="An ASTE dev file for the triplet score map; repeatable.")
+              help="An ASTE dev file; repeatable (the mean F1 decides the pair head's `none` "
+                   "threshold; the triplet score map is fitted on its decodes).")
 @click.option("--keep-threshold", is_flag=True,
-              help="Keep the card's `none` threshold; only fit the score maps.")
+              help="Keep the card's `none` thresholds; only fit the score maps.")
 @click.option("--threads", type=int, default=None, help="CPU threads.")
 @click.option("--also", "also", multiple=True, type=click.Path(exists=True, file_okay=False),
               help="Write the same threshold and score maps into this tagger directory's card "
@@ -125,16 +126,16 @@ def train_command(data_specs: tuple[str, ...], student: str, out: str, epochs: i
 def calibrate_command(model: str, dev_files: tuple[str, ...], term_dev_files: tuple[str, ...],
                       triplet_dev_files: tuple[str, ...], keep_threshold: bool,
                       threads: int | None, also: tuple[str, ...], category_groups: bool) -> None:
-    """Choose the category head's `none` threshold on ACSA dev data (--dev), then fit per task a
-    monotone map from raw to calibrated scores (ACSA on --dev, ATSA on --term-dev, ASTE on
-    --triplet-dev) and write them
-    into MODEL's card. MODEL is a trained tagger or its conversion (calibrate the one you ship;
+    """Choose the category head's `none` threshold on ACSA dev data (--dev) and the pair head's
+    on ASTE dev data (--triplet-dev), then fit per task a monotone map from raw to calibrated
+    scores (ACSA on --dev, ATSA on --term-dev, ASTE on --triplet-dev) and write them into MODEL's
+    card. MODEL is a trained tagger or its conversion (calibrate the one you ship;
     `fsa-edge convert` carries a trained tagger's threshold and maps over)."""
     from .calibration import calibrate_tagger
 
-    if not dev_files and not (keep_threshold and (term_dev_files or triplet_dev_files)):
-        raise click.UsageError("give --dev (ACSA dev data), or --keep-threshold with --term-dev "
-                               "or --triplet-dev")
+    if not dev_files and not triplet_dev_files and not (keep_threshold and term_dev_files):
+        raise click.UsageError("give --dev (ACSA dev data) or --triplet-dev (ASTE dev data), or "
+                               "--keep-threshold with --term-dev")
     if category_groups and not dev_files:
         raise click.UsageError("--category-groups needs the ACSA dev files (--dev)")
     click.echo(json.dumps(calibrate_tagger(model, dev_files, term_dev_files=term_dev_files,

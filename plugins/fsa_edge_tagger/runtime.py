@@ -38,6 +38,9 @@ POSITION_INPUT = "position_input"
 #: the field of the card's ``tagger`` section holding the score maps, one per task
 #: (``fsa-edge train tagger calibrate``)
 SCORE_CALIBRATION = "score_calibration"
+#: the card's field (under ``tagger``) holding the pair head's ``none`` threshold (ASTE), chosen
+#: on dev data like the category head's ``none_below``
+PAIR_NONE_BELOW = "pair_none_below"
 #: the field of a task's score map entry holding its category groups' maps (see
 #: :func:`category_score_maps`)
 GROUPS = "groups"
@@ -231,17 +234,20 @@ class TaggerRuntime:
     ``score_calibration`` (the card's ``tagger.score_calibration``): per task, the map applied to
     each element's raw score (per category group where the task's entry has groups:
     :func:`category_score_maps`); a task without one reports the raw score. Which elements come
-    out never depends on it."""
+    out never depends on it. ``none_below`` and ``pair_none_below`` (the card's thresholds) decide
+    which categories and which aspect–opinion pairs are found (:func:`scheme.decide`)."""
 
     def __init__(self, tokenizer, heads: dict[str, np.ndarray], categories: Sequence[str],
                  encode: Encoder, none_below: float | None = None,
-                 score_calibration: Mapping[str, Any] | None = None) -> None:
+                 score_calibration: Mapping[str, Any] | None = None,
+                 pair_none_below: float | None = None) -> None:
         self.tokenizer = tokenizer
         self.counter = TokenCounter(tokenizer)
         self.heads = heads
         self.categories = tuple(categories)
         self.encode = encode
         self.none_below = none_below
+        self.pair_none_below = pair_none_below
         self.score_maps = score_maps(score_calibration)
         self.category_score_maps = category_score_maps(score_calibration)
         if self.categories:
@@ -257,12 +263,12 @@ class TaggerRuntime:
     @classmethod
     def from_directory(cls, directory: Path, card: ModelCard, encode: Encoder
                        ) -> "TaggerRuntime":
-        """Tokenizer and heads of a tagger directory, labels, threshold and score maps from its
+        """Tokenizer and heads of a tagger directory, labels, thresholds and score maps from its
         card."""
         tagger = card.extra.get("tagger", {})
         return cls(load_tokenizer(directory, card.max_input_length), load_heads(directory),
                    tuple(tagger.get("categories", ())), encode, tagger.get("none_below"),
-                   tagger.get(SCORE_CALIBRATION))
+                   tagger.get(SCORE_CALIBRATION), tagger.get(PAIR_NONE_BELOW))
 
     def input_lengths(self, texts: Sequence[str]) -> list[int]:
         """Word pieces each text takes, special tokens included, uncut."""
@@ -374,7 +380,8 @@ class TaggerRuntime:
                         SentimentElement(polarity=t.polarity, aspect=text[slice(*t.aspect)],
                                          aspect_span=t.aspect, opinion=text[slice(*t.opinion)],
                                          opinion_span=t.opinion, score=t.score)
-                        for t in decode_triplets(states, own, self.heads))
+                        for t in decode_triplets(states, own, self.heads,
+                                                 self.pair_none_below))
         return answers
 
     @staticmethod
@@ -434,7 +441,8 @@ def ctranslate2_encoder(directory: Path, *, device: str, compute_type: str, thre
     return encode
 
 
-__all__ = ["Encoder", "GROUPS", "HEAD_BLAS_THREADS_ENV", "LOGIT_EPS", "POSITION_INPUT",
-           "SCORE_CALIBRATION", "SERVED_TASKS", "ScoreMap", "TaggerRuntime", "category_score_maps",
+__all__ = ["Encoder", "GROUPS", "HEAD_BLAS_THREADS_ENV", "LOGIT_EPS", "PAIR_NONE_BELOW",
+           "POSITION_INPUT", "SCORE_CALIBRATION", "SERVED_TASKS", "ScoreMap", "TaggerRuntime",
+           "category_score_maps",
            "ctranslate2_encoder", "feeds_positions", "load_heads", "load_tokenizer", "logit",
            "one_blas_thread", "score_maps"]

@@ -124,6 +124,15 @@ def decode_terms(logits: np.ndarray, pieces: Sequence[Piece]
     return terms
 
 
+def decide(probs: np.ndarray, none_below: float | None = None) -> np.ndarray:
+    """The class index per row of ``probs`` ``(rows, classes)``, class 0 being ``none``: the most
+    probable class, or with ``none_below`` (a threshold calibrated on dev data) the most probable
+    other class when P(none) < ``none_below``, else 0."""
+    if none_below is None:
+        return probs.argmax(axis=-1)
+    return np.where(probs[:, 0] < none_below, 1 + probs[:, 1:].argmax(axis=-1), 0)
+
+
 def decode_categories(logits: np.ndarray, categories: Sequence[str],
                       none_below: float | None = None) -> list[tuple[str, str, float]]:
     """``(category, polarity, score)`` for each category found; ``logits`` has shape
@@ -131,10 +140,7 @@ def decode_categories(logits: np.ndarray, categories: Sequence[str],
     with ``none_below`` (a threshold calibrated on dev data), when P(none) < ``none_below``;
     its polarity is then the most probable one."""
     probs = softmax(logits.reshape(len(categories), len(CATEGORY_CLASSES)).astype(np.float64))
-    if none_below is None:
-        best = probs.argmax(axis=-1)
-    else:
-        best = np.where(probs[:, 0] < none_below, 1 + probs[:, 1:].argmax(axis=-1), 0)
+    best = decide(probs, none_below)
     return [(categories[index], CATEGORY_CLASSES[best[index]], float(probs[index, best[index]]))
             for index in np.flatnonzero(best)]
 
@@ -192,5 +198,5 @@ def category_logits(hidden: np.ndarray, lengths: Sequence[int], heads: dict[str,
 
 
 __all__ = ["CATEGORY_CLASSES", "IGNORE", "POLARITIES", "Piece", "TAGS", "attention_weights",
-           "bio_groups", "category_logits", "decode_categories", "decode_terms", "log_softmax",
+           "bio_groups", "category_logits", "decide", "decode_categories", "decode_terms", "log_softmax",
            "pieces_of", "softmax", "term_tags", "whole_words"]

@@ -9,7 +9,9 @@ Pairs: every aspect span × every opinion span of a text is one candidate; its f
 product, and a one-hot of how far apart and in which order they are (:func:`distance_bucket`) —
 and a two-layer head (``ReLU``) gives ``none`` or a polarity. One aspect may pair with several
 opinions and one opinion with several aspects (one-to-many both ways); a triplet's score is the
-probability of its polarity.
+probability of its polarity. A pair is a triplet when ``none`` is not its most probable class, or,
+with the card's ``tagger.pair_none_below`` (chosen on ASTE dev data by
+:func:`~.calibration.calibrate_tagger`), when P(none) is below it.
 
 Heads (``heads.npz``): ``aste.span.weight`` / ``.bias`` (``(5, dim)``), ``aste.pair.hidden.weight``
 / ``.bias`` (``(H, 3·dim + 16)``), ``aste.pair.out.weight`` / ``.bias`` (``(5, H)``). The torch
@@ -27,7 +29,7 @@ import numpy as np
 
 from fsa_edge.model import POLARITIES, SentimentElement
 
-from .scheme import IGNORE, Piece, bio_groups, softmax, whole_words
+from .scheme import IGNORE, Piece, bio_groups, decide, softmax, whole_words
 
 ASPECT, OPINION = "ASP", "OPN"
 SPAN_TAGS = ("O", f"B-{ASPECT}", f"I-{ASPECT}", f"B-{OPINION}", f"I-{OPINION}")
@@ -132,10 +134,13 @@ def pair_logits(features: np.ndarray, heads: Mapping[str, np.ndarray]) -> np.nda
 
 
 def decode_triplets(hidden: np.ndarray, pieces: Sequence[Piece],
-                    heads: Mapping[str, np.ndarray]) -> list[Triplet]:
+                    heads: Mapping[str, np.ndarray], none_below: float | None = None
+                    ) -> list[Triplet]:
     """The triplets of one text from its encoder states ``(time, dim)``: spans from the span
     head, then every aspect × opinion through the pair head; a pair whose best class is not
-    ``none`` is a triplet (ordered by aspect, then opinion)."""
+    ``none`` is a triplet — or, with ``none_below`` (a threshold calibrated on dev data), a pair
+    with P(none) < ``none_below``, its polarity the most probable one (:func:`scheme.decide`) —
+    ordered by aspect, then opinion."""
     span_logits = hidden[:len(pieces)] @ heads["aste.span.weight"].T + heads["aste.span.bias"]
     spans = decode_spans(span_logits, pieces)
     aspects = [s for s in spans if s.kind == ASPECT]
@@ -146,7 +151,7 @@ def decode_triplets(hidden: np.ndarray, pieces: Sequence[Piece],
     if not len(features):
         return []
     probs = softmax(pair_logits(features, heads).astype(np.float64))
-    best = probs.argmax(axis=-1)
+    best = decide(probs, none_below)
     triplets = []
     for row, (aspect, opinion) in enumerate((a, o) for a in aspects for o in opinions):
         if best[row]:
