@@ -443,6 +443,5 @@ def ctranslate2_encoder(directory: Path, *, device: str, compute_type: str, thre
 
 __all__ = ["Encoder", "GROUPS", "HEAD_BLAS_THREADS_ENV", "LOGIT_EPS", "PAIR_NONE_BELOW",
            "POSITION_INPUT", "SCORE_CALIBRATION", "SERVED_TASKS", "ScoreMap", "TaggerRuntime",
-           "category_score_maps",
-           "ctranslate2_encoder", "feeds_positions", "load_heads", "load_tokenizer", "logit",
-           "one_blas_thread", "score_maps"]
+           "category_score_maps", "ctranslate2_encoder", "feeds_positions", "load_heads",
+           "load_tokenizer", "logit", "one_blas_thread", "score_maps"]

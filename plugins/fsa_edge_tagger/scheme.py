@@ -198,5 +198,5 @@ def category_logits(hidden: np.ndarray, lengths: Sequence[int], heads: dict[str,
 
 
 __all__ = ["CATEGORY_CLASSES", "IGNORE", "POLARITIES", "Piece", "TAGS", "attention_weights",
-           "bio_groups", "category_logits", "decide", "decode_categories", "decode_terms", "log_softmax",
-           "pieces_of", "softmax", "term_tags", "whole_words"]
+           "bio_groups", "category_logits", "decide", "decode_categories", "decode_terms",
+           "log_softmax", "pieces_of", "softmax", "term_tags", "whole_words"]
