@@ -107,22 +107,22 @@ def triplet_dev_f1_by_threshold(runtime: TaggerRuntime, dev_files: Sequence[str 
                                 thresholds: Sequence[float | None] = PAIR_THRESHOLDS,
                                 batch_size: int = 64) -> dict[str, dict[str, float]]:
     """``{file: {"argmax" | "0.2": F1}}`` of the ASTE dev files decoded with each pair threshold
-    (the runtime's own threshold is restored afterwards)."""
+    (the encoder runs once per batch, every threshold decodes its states)."""
     if not has_triplet_heads(runtime.heads):
         raise TrainingError("this tagger has no triplet heads to calibrate (ASTE dev data)")
     results = {}
-    kept = runtime.pair_none_below
-    try:
-        for path in dev_files:
-            examples = read_dataset(path).examples
-            gold = {ex.review.id: ex.elements for ex in examples}
-            results[str(path)] = {}
-            for threshold in thresholds:
-                runtime.pair_none_below = threshold
-                results[str(path)][_label(threshold)] = evaluate(
-                    "aste", gold, _decoded(runtime, "aste", examples, batch_size)).overall.f1
-    finally:
-        runtime.pair_none_below = kept
+    for path in dev_files:
+        examples = read_dataset(path).examples
+        predicted: dict[float | None, dict[str, tuple[SentimentElement, ...]]] = {
+            threshold: {} for threshold in thresholds}
+        for i in range(0, len(examples), batch_size):
+            batch = examples[i:i + batch_size]
+            decodes = runtime.triplets_by_threshold([ex.review.text for ex in batch], thresholds)
+            for threshold, found in decodes.items():
+                predicted[threshold].update(zip((ex.review.id for ex in batch), found))
+        gold = {ex.review.id: ex.elements for ex in examples}
+        results[str(path)] = {_label(threshold): evaluate("aste", gold, found).overall.f1
+                              for threshold, found in predicted.items()}
     return results
 
 

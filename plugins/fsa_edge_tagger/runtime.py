@@ -274,10 +274,14 @@ class TaggerRuntime:
         """Word pieces each text takes, special tokens included, uncut."""
         return self.counter(texts)
 
+    def encoded(self, texts: Sequence[str]) -> tuple[list[Any], np.ndarray]:
+        """The texts' tokenizer encodings and their encoder states ``(batch, time, dim)``."""
+        encodings = self.tokenizer.encode_batch(list(texts))
+        return encodings, self.encode([e.tokens for e in encodings])
+
     def category_logits(self, texts: Sequence[str]) -> np.ndarray:
         """``(len(texts), categories * 5)`` category-head logits."""
-        encodings = self.tokenizer.encode_batch(list(texts))
-        hidden = self.encode([e.tokens for e in encodings])
+        encodings, hidden = self.encoded(texts)
         return self.category_head(hidden, [len(e.tokens) for e in encodings])
 
     def category_head(self, hidden: np.ndarray, lengths: Sequence[int]) -> np.ndarray:
@@ -352,8 +356,7 @@ class TaggerRuntime:
                                    "aste data)")
         if not texts:
             return []
-        encodings = self.tokenizer.encode_batch(list(texts))
-        hidden = self.encode([e.tokens for e in encodings])
+        encodings, hidden = self.encoded(texts)
         answers: list[dict[str, tuple[SentimentElement, ...]]] = [{} for _ in texts]
         pieces = ([pieces_of(e.tokens, e.offsets, e.special_tokens_mask) for e in encodings]
                   if "atsa" in tasks or "aste" in tasks else [])  # the span tasks' input
@@ -376,13 +379,34 @@ class TaggerRuntime:
         if "aste" in tasks:
             with one_blas_thread():
                 for answer, text, own, states in zip(answers, texts, pieces, hidden):
-                    answer["aste"] = tuple(
-                        SentimentElement(polarity=t.polarity, aspect=text[slice(*t.aspect)],
-                                         aspect_span=t.aspect, opinion=text[slice(*t.opinion)],
-                                         opinion_span=t.opinion, score=t.score)
-                        for t in decode_triplets(states, own, self.heads,
-                                                 self.pair_none_below))
+                    answer["aste"] = self.triplet_elements(text, own, states,
+                                                           self.pair_none_below)
         return answers
+
+    def triplet_elements(self, text: str, pieces: Sequence[Any], states: np.ndarray,
+                         none_below: float | None) -> tuple[SentimentElement, ...]:
+        """One text's triplets from its pieces and encoder states, pairs decided with the
+        threshold ``none_below``, with raw scores."""
+        return tuple(SentimentElement(polarity=t.polarity, aspect=text[slice(*t.aspect)],
+                                      aspect_span=t.aspect, opinion=text[slice(*t.opinion)],
+                                      opinion_span=t.opinion, score=t.score)
+                     for t in decode_triplets(states, pieces, self.heads, none_below))
+
+    def triplets_by_threshold(self, texts: Sequence[str], thresholds: Sequence[float | None]
+                              ) -> dict[float | None, list[tuple[SentimentElement, ...]]]:
+        """Per pair threshold, each text's raw-scored triplets, from one encoder pass (what the
+        pair threshold is chosen on)."""
+        if not has_triplet_heads(self.heads):
+            raise BackendError("this tagger has no triplet heads (task aste; train it with "
+                               "aste data)")
+        if not texts:
+            return {threshold: [] for threshold in thresholds}
+        encodings, hidden = self.encoded(texts)
+        pieces = [pieces_of(e.tokens, e.offsets, e.special_tokens_mask) for e in encodings]
+        with one_blas_thread():
+            return {threshold: [self.triplet_elements(text, own, states, threshold)
+                                for text, own, states in zip(texts, pieces, hidden)]
+                    for threshold in thresholds}
 
     @staticmethod
     def pooled(hidden: np.ndarray, encodings: Sequence[Any]) -> np.ndarray:
@@ -398,8 +422,8 @@ class TaggerRuntime:
         """``(len(texts), dim)`` inputs of the sentence head (what it is fitted on), computed
         ``batch_size`` texts at a time (similar lengths together)."""
         def pooled(batch: list[str]) -> list[np.ndarray]:
-            encodings = self.tokenizer.encode_batch(batch)
-            return list(self.pooled(self.encode([e.tokens for e in encodings]), encodings))
+            encodings, hidden = self.encoded(batch)
+            return list(self.pooled(hidden, encodings))
 
         rows = run_sorted(list(texts), [len(t) for t in texts], pooled,
                           max_batch_tokens=batch_size * 512, max_batch_size=batch_size)
