@@ -351,9 +351,8 @@ class TaggerRuntime:
             if task == "sentence" and "sentence.weight" not in self.heads:
                 raise BackendError("this tagger has no sentence head (task sentence; add one "
                                    "with fsa-edge train tagger sentence-head)")
-            if task == "aste" and not has_triplet_heads(self.heads):
-                raise BackendError("this tagger has no triplet heads (task aste; train it with "
-                                   "aste data)")
+            if task == "aste":
+                self._check_triplet_heads()
         if not texts:
             return []
         encodings, hidden = self.encoded(texts)
@@ -383,6 +382,11 @@ class TaggerRuntime:
                                                            self.pair_none_below)
         return answers
 
+    def _check_triplet_heads(self) -> None:
+        if not has_triplet_heads(self.heads):
+            raise BackendError("this tagger has no triplet heads (task aste; train it with "
+                               "aste data)")
+
     def triplet_elements(self, text: str, pieces: Sequence[Any], states: np.ndarray,
                          none_below: float | None) -> tuple[SentimentElement, ...]:
         """One text's triplets from its pieces and encoder states, pairs decided with the
@@ -396,9 +400,7 @@ class TaggerRuntime:
                               ) -> dict[float | None, list[tuple[SentimentElement, ...]]]:
         """Per pair threshold, each text's raw-scored triplets, from one encoder pass (what the
         pair threshold is chosen on)."""
-        if not has_triplet_heads(self.heads):
-            raise BackendError("this tagger has no triplet heads (task aste; train it with "
-                               "aste data)")
+        self._check_triplet_heads()
         if not texts:
             return {threshold: [] for threshold in thresholds}
         encodings, hidden = self.encoded(texts)
