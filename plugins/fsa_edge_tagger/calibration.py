@@ -105,9 +105,12 @@ def dev_f1_by_threshold(runtime: TaggerRuntime, dev_files: Sequence[str | Path],
 
 def triplet_dev_f1_by_threshold(runtime: TaggerRuntime, dev_files: Sequence[str | Path],
                                 thresholds: Sequence[float | None] = PAIR_THRESHOLDS,
-                                batch_size: int = 64) -> dict[str, dict[str, float]]:
+                                batch_size: int = 64, *,
+                                decodes: dict[str, dict[float | None, dict]] | None = None
+                                ) -> dict[str, dict[str, float]]:
     """``{file: {"argmax" | "0.2": F1}}`` of the ASTE dev files decoded with each pair threshold
-    (the encoder runs once per batch, every threshold decodes its states)."""
+    (the encoder runs once per batch, every threshold decodes its states; ``decodes``: a dict
+    that receives each file's ``{threshold: {review id: triplets}}``, keyed like the result)."""
     if not has_triplet_heads(runtime.heads):
         raise TrainingError("this tagger has no triplet heads to calibrate (ASTE dev data)")
     results = {}
@@ -120,6 +123,8 @@ def triplet_dev_f1_by_threshold(runtime: TaggerRuntime, dev_files: Sequence[str 
             decodes = runtime.triplets_by_threshold([ex.review.text for ex in batch], thresholds)
             for threshold, found in decodes.items():
                 predicted[threshold].update(zip((ex.review.id for ex in batch), found))
+        if decodes is not None:
+            decodes[str(path)] = predicted
         gold = {ex.review.id: ex.elements for ex in examples}
         results[str(path)] = {_label(threshold): evaluate("aste", gold, found).overall.f1
                               for threshold, found in predicted.items()}
@@ -277,14 +282,18 @@ def _decoded(runtime: TaggerRuntime, task: str, examples: Sequence, batch_size: 
 
 
 def _dev_elements(runtime: TaggerRuntime, task: str, files: Sequence[str | Path],
-                  batch_size: int) -> tuple[list[float], list[bool]]:
-    """``(raw scores, correct)`` of the elements ``task`` decodes on the dev ``files``."""
+                  batch_size: int, decoded: dict[str, dict] | None = None
+                  ) -> tuple[list[float], list[bool]]:
+    """``(raw scores, correct)`` of the elements ``task`` decodes on the dev ``files``
+    (``decoded``: the files' ``{review id: elements}`` when already decoded, keyed by file)."""
     scores: list[float] = []
     correct: list[bool] = []
     for path in files:
         examples = read_dataset(path).examples
+        found = (decoded or {}).get(str(path))
         s, c = scored_elements(task, {ex.review.id: ex.elements for ex in examples},
-                               _decoded(runtime, task, examples, batch_size))
+                               found if found is not None
+                               else _decoded(runtime, task, examples, batch_size))
         scores += s
         correct += c
     return scores, correct
@@ -452,6 +461,7 @@ def calibrate_tagger(directory: str | Path, dev_files: Sequence[str | Path] = ()
     record: dict[str, Any] = {}
     fields: dict[str, Any] = {}
     logits: dict[str, np.ndarray] = {}
+    triplet_decodes: dict[str, dict[float | None, dict]] = {}
     best = runtime.none_below
     if keep_threshold:
         if dev_files:
@@ -473,9 +483,9 @@ def calibrate_tagger(directory: str | Path, dev_files: Sequence[str | Path] = ()
                            "dev_f1": by_file})
         if triplet_dev_files:
             by_file = triplet_dev_f1_by_threshold(runtime, triplet_dev_files,
-                                                  batch_size=batch_size)
+                                                  batch_size=batch_size, decodes=triplet_decodes)
             pair_best, means = _best_threshold(by_file, PAIR_THRESHOLDS)
-            runtime.pair_none_below = pair_best  # the ASTE score map fits on these decodes
+            runtime.pair_none_below = pair_best
             fields["pair_calibration"] = {"dev_f1": by_file, "mean_dev_f1": means,
                                           "chosen": _label(pair_best),
                                           "calibrated_on": str(directory)}
@@ -492,9 +502,13 @@ def calibrate_tagger(directory: str | Path, dev_files: Sequence[str | Path] = ()
         maps["acsa"] = _fit_task(dev_files, *_scored(decodes))
         if category_groups and maps["acsa"] is not None:
             maps["acsa"] = _with_groups(maps["acsa"], dev_files, decodes)
-    for task, files in (("atsa", term_dev_files), ("aste", triplet_dev_files)):
+    chosen_triplets = {path: by_threshold[runtime.pair_none_below]  # the ASTE map fits on these
+                       for path, by_threshold in triplet_decodes.items()}
+    for task, files, decoded in (("atsa", term_dev_files, None),
+                                 ("aste", triplet_dev_files, chosen_triplets)):
         if files:
-            maps[task] = _fit_task(files, *_dev_elements(runtime, task, files, batch_size))
+            maps[task] = _fit_task(files, *_dev_elements(runtime, task, files, batch_size,
+                                                         decoded))
     for entry in maps.values():
         if entry is not None:
             entry["calibrated_on"] = str(directory)
