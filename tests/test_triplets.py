@@ -469,3 +469,32 @@ def test_calibrate_chooses_the_pair_threshold_on_aste_dev_and_serving_follows_it
     kept = calibrate("--keep-threshold", "--triplet-dev", str(data.dev))["triplets"]
     assert kept == {"chosen": "0.05", "pair_none_below": 0.05, "threshold": "kept"}
     assert json.loads(card_path.read_text())["tagger"]["pair_none_below"] == 0.05
+
+
+def test_the_pair_threshold_sweep_hands_back_its_decodes_for_the_score_map(aste_trained):
+    """calibrate fits the ASTE score map on the sweep's decodes of the chosen threshold: they are
+    what the runtime decodes with that threshold (raw scores), for every candidate."""
+    from dataclasses import replace
+
+    from fsa_edge.readers import read_dataset
+    from fsa_edge_tagger.backend import TaggerBackend
+    from fsa_edge_tagger.calibration import PAIR_THRESHOLDS, triplet_dev_f1_by_threshold
+
+    root, _, data = aste_trained
+    runtime = TaggerBackend(root / "out", device="cpu", cpu_threads=1).runtime
+    decodes: dict = {}
+    f1s = triplet_dev_f1_by_threshold(runtime, [data.dev], batch_size=7, decodes=decodes)
+    assert list(decodes) == list(f1s) == [str(data.dev)]
+    assert list(decodes[str(data.dev)]) == list(PAIR_THRESHOLDS)
+    examples = read_dataset(data.dev).examples[:30]
+    texts = [ex.review.text for ex in examples]
+    for threshold in (None, 0.2, 0.6):
+        runtime.pair_none_below = threshold
+        expected = runtime.decode(texts, "aste")
+        got = [decodes[str(data.dev)][threshold][ex.review.id] for ex in examples]
+        # the same triplets; scores equal up to float noise of other batch paddings
+        assert [[replace(e, score=None) for e in found] for found in got] == [
+            [replace(e, score=None) for e in found] for found in expected]
+        assert np.allclose([e.score for found in got for e in found],
+                           [e.score for found in expected for e in found], atol=1e-5)
+    assert triplet_dev_f1_by_threshold(runtime, [data.dev]) == f1s  # no dict: same F1s

@@ -120,8 +120,9 @@ def triplet_dev_f1_by_threshold(runtime: TaggerRuntime, dev_files: Sequence[str 
             threshold: {} for threshold in thresholds}
         for i in range(0, len(examples), batch_size):
             batch = examples[i:i + batch_size]
-            decodes = runtime.triplets_by_threshold([ex.review.text for ex in batch], thresholds)
-            for threshold, found in decodes.items():
+            by_threshold = runtime.triplets_by_threshold([ex.review.text for ex in batch],
+                                                         thresholds)
+            for threshold, found in by_threshold.items():
                 predicted[threshold].update(zip((ex.review.id for ex in batch), found))
         if decodes is not None:
             decodes[str(path)] = predicted
