@@ -498,3 +498,24 @@ def test_the_pair_threshold_sweep_hands_back_its_decodes_for_the_score_map(aste_
         assert np.allclose([e.score for found in got for e in found],
                            [e.score for found in expected for e in found], atol=1e-5)
     assert triplet_dev_f1_by_threshold(runtime, [data.dev]) == f1s  # no dict: same F1s
+
+
+def test_calibrate_reads_each_dev_file_once(aste_trained, tmp_path, monkeypatch):
+    """The threshold sweep and the score map share one parse of each dev file."""
+    import shutil
+
+    import fsa_edge_tagger.calibration as calibration
+
+    root, _, data = aste_trained
+    model = shutil.copytree(root / "out", tmp_path / "model")
+    reads: list[str] = []
+    real_read = calibration.read_dataset
+
+    def counting_read(path, *args, **kwargs):
+        reads.append(str(path))
+        return real_read(path, *args, **kwargs)
+
+    monkeypatch.setattr(calibration, "read_dataset", counting_read)
+    record = calibration.calibrate_tagger(model, triplet_dev_files=[data.dev], threads=1)
+    assert "aste" in record["score_calibration"]
+    assert reads == [str(data.dev)]

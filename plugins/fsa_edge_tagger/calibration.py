@@ -81,22 +81,42 @@ def _decoded_categories(runtime: TaggerRuntime, examples: Sequence, logits: np.n
             for ex, row in zip(examples, logits)}
 
 
+#: dev examples read once, keyed by file (``str(path)``), in the order given
+DevExamples = dict[str, Sequence]
+
+
+def _read(files: Sequence[str | Path]) -> DevExamples:
+    return {str(path): read_dataset(path).examples for path in files}
+
+
+def _require_heads(runtime: TaggerRuntime, *, categories: bool = False,
+                   triplets: bool = False) -> None:
+    if categories and not runtime.categories:
+        raise TrainingError("this tagger has no category head to calibrate")
+    if triplets and not has_triplet_heads(runtime.heads):
+        raise TrainingError("this tagger has no triplet heads to calibrate (ASTE dev data)")
+
+
 def dev_f1_by_threshold(runtime: TaggerRuntime, dev_files: Sequence[str | Path],
                         thresholds: Sequence[float | None] = THRESHOLDS,
                         batch_size: int = 64, *, logits: dict[str, np.ndarray] | None = None
                         ) -> dict[str, dict[str, float]]:
     """``{file: {"argmax" | "0.6": F1}}``: the head runs once per file, decoding per threshold
     (``logits``: a dict that receives each file's category logits, keyed like the result)."""
-    if not runtime.categories:
-        raise TrainingError("this tagger has no category head to calibrate")
+    _require_heads(runtime, categories=True)
+    return _category_sweep(runtime, _read(dev_files), thresholds, batch_size, logits)
+
+
+def _category_sweep(runtime: TaggerRuntime, dev: DevExamples,
+                    thresholds: Sequence[float | None], batch_size: int,
+                    logits: dict[str, np.ndarray] | None) -> dict[str, dict[str, float]]:
     results = {}
-    for path in dev_files:
-        examples = read_dataset(path).examples
+    for path, examples in dev.items():
         rows = _category_logits(runtime, examples, batch_size)
         if logits is not None:
-            logits[str(path)] = rows
+            logits[path] = rows
         gold = {ex.review.id: ex.elements for ex in examples}
-        results[str(path)] = {
+        results[path] = {
             _label(threshold): evaluate("acsa", gold, _decoded_categories(
                 runtime, examples, rows, threshold)).overall.f1
             for threshold in thresholds}
@@ -111,11 +131,16 @@ def triplet_dev_f1_by_threshold(runtime: TaggerRuntime, dev_files: Sequence[str 
     """``{file: {"argmax" | "0.2": F1}}`` of the ASTE dev files decoded with each pair threshold
     (the encoder runs once per batch, every threshold decodes its states; ``decodes``: a dict
     that receives each file's ``{threshold: {review id: triplets}}``, keyed like the result)."""
-    if not has_triplet_heads(runtime.heads):
-        raise TrainingError("this tagger has no triplet heads to calibrate (ASTE dev data)")
+    _require_heads(runtime, triplets=True)
+    return _triplet_sweep(runtime, _read(dev_files), thresholds, batch_size, decodes)
+
+
+def _triplet_sweep(runtime: TaggerRuntime, dev: DevExamples,
+                   thresholds: Sequence[float | None], batch_size: int,
+                   decodes: dict[str, dict[float | None, dict]] | None
+                   ) -> dict[str, dict[str, float]]:
     results = {}
-    for path in dev_files:
-        examples = read_dataset(path).examples
+    for path, examples in dev.items():
         predicted: dict[float | None, dict[str, tuple[SentimentElement, ...]]] = {
             threshold: {} for threshold in thresholds}
         for i in range(0, len(examples), batch_size):
@@ -125,10 +150,10 @@ def triplet_dev_f1_by_threshold(runtime: TaggerRuntime, dev_files: Sequence[str 
             for threshold, found in by_threshold.items():
                 predicted[threshold].update(zip((ex.review.id for ex in batch), found))
         if decodes is not None:
-            decodes[str(path)] = predicted
+            decodes[path] = predicted
         gold = {ex.review.id: ex.elements for ex in examples}
-        results[str(path)] = {_label(threshold): evaluate("aste", gold, found).overall.f1
-                              for threshold, found in predicted.items()}
+        results[path] = {_label(threshold): evaluate("aste", gold, found).overall.f1
+                         for threshold, found in predicted.items()}
     return results
 
 
@@ -282,16 +307,14 @@ def _decoded(runtime: TaggerRuntime, task: str, examples: Sequence, batch_size: 
     return predicted
 
 
-def _dev_elements(runtime: TaggerRuntime, task: str, files: Sequence[str | Path],
-                  batch_size: int, decoded: dict[str, dict] | None = None
-                  ) -> tuple[list[float], list[bool]]:
-    """``(raw scores, correct)`` of the elements ``task`` decodes on the dev ``files``
+def _dev_elements(runtime: TaggerRuntime, task: str, dev: DevExamples, batch_size: int,
+                  decoded: dict[str, dict] | None = None) -> tuple[list[float], list[bool]]:
+    """``(raw scores, correct)`` of the elements ``task`` decodes on the ``dev`` examples
     (``decoded``: the files' ``{review id: elements}`` when already decoded, keyed by file)."""
     scores: list[float] = []
     correct: list[bool] = []
-    for path in files:
-        examples = read_dataset(path).examples
-        found = (decoded or {}).get(str(path))
+    for path, examples in dev.items():
+        found = (decoded or {}).get(path)
         s, c = scored_elements(task, {ex.review.id: ex.elements for ex in examples},
                                found if found is not None
                                else _decoded(runtime, task, examples, batch_size))
@@ -455,10 +478,8 @@ def calibrate_tagger(directory: str | Path, dev_files: Sequence[str | Path] = ()
         runtime = TaggerBackend(directory, device=device, cpu_threads=threads).runtime
     except FsaEdgeError as exc:
         raise TrainingError(f"{directory}: cannot load the tagger: {exc}") from None
-    if dev_files and not runtime.categories:
-        raise TrainingError("this tagger has no category head to calibrate")
-    if triplet_dev_files and not has_triplet_heads(runtime.heads):
-        raise TrainingError("this tagger has no triplet heads to calibrate (ASTE dev data)")
+    _require_heads(runtime, categories=bool(dev_files), triplets=bool(triplet_dev_files))
+    acsa_dev, term_dev, triplet_dev = map(_read, (dev_files, term_dev_files, triplet_dev_files))
     record: dict[str, Any] = {}
     fields: dict[str, Any] = {}
     logits: dict[str, np.ndarray] = {}
@@ -466,16 +487,15 @@ def calibrate_tagger(directory: str | Path, dev_files: Sequence[str | Path] = ()
     best = runtime.none_below
     if keep_threshold:
         if dev_files:
-            logits = {str(path): _category_logits(runtime, read_dataset(path).examples,
-                                                  batch_size) for path in dev_files}
+            logits = {path: _category_logits(runtime, examples, batch_size)
+                      for path, examples in acsa_dev.items()}
         record.update({"chosen": _label(best), "none_below": best, "threshold": "kept"})
         if triplet_dev_files:
             record["triplets"] = {"chosen": _label(runtime.pair_none_below),
                                   PAIR_NONE_BELOW: runtime.pair_none_below, "threshold": "kept"}
     else:
         if dev_files:
-            by_file = dev_f1_by_threshold(runtime, dev_files, thresholds, batch_size,
-                                          logits=logits)
+            by_file = _category_sweep(runtime, acsa_dev, thresholds, batch_size, logits)
             best, means = _best_threshold(by_file, thresholds)
             fields["calibration"] = {"dev_f1": by_file, "mean_dev_f1": means,
                                      "chosen": _label(best), "calibrated_on": str(directory)}
@@ -483,8 +503,8 @@ def calibrate_tagger(directory: str | Path, dev_files: Sequence[str | Path] = ()
             record.update({"chosen": _label(best), "none_below": best, "mean_dev_f1": means,
                            "dev_f1": by_file})
         if triplet_dev_files:
-            by_file = triplet_dev_f1_by_threshold(runtime, triplet_dev_files,
-                                                  batch_size=batch_size, decodes=triplet_decodes)
+            by_file = _triplet_sweep(runtime, triplet_dev, PAIR_THRESHOLDS, batch_size,
+                                     triplet_decodes)
             pair_best, means = _best_threshold(by_file, PAIR_THRESHOLDS)
             runtime.pair_none_below = pair_best
             fields["pair_calibration"] = {"dev_f1": by_file, "mean_dev_f1": means,
@@ -495,20 +515,18 @@ def calibrate_tagger(directory: str | Path, dev_files: Sequence[str | Path] = ()
                                   "mean_dev_f1": means, "dev_f1": by_file}
     maps: dict[str, dict[str, Any] | None] = {}
     if dev_files:
-        decodes = []
-        for path in dev_files:
-            examples = read_dataset(path).examples
-            decodes.append(({ex.review.id: ex.elements for ex in examples},
-                            _decoded_categories(runtime, examples, logits[str(path)], best)))
+        decodes = [({ex.review.id: ex.elements for ex in examples},
+                    _decoded_categories(runtime, examples, logits[path], best))
+                   for path, examples in acsa_dev.items()]
         maps["acsa"] = _fit_task(dev_files, *_scored(decodes))
         if category_groups and maps["acsa"] is not None:
             maps["acsa"] = _with_groups(maps["acsa"], dev_files, decodes)
     chosen_triplets = {path: by_threshold[runtime.pair_none_below]  # the ASTE map fits on these
                        for path, by_threshold in triplet_decodes.items()}
-    for task, files, decoded in (("atsa", term_dev_files, None),
-                                 ("aste", triplet_dev_files, chosen_triplets)):
+    for task, files, dev, decoded in (("atsa", term_dev_files, term_dev, None),
+                                      ("aste", triplet_dev_files, triplet_dev, chosen_triplets)):
         if files:
-            maps[task] = _fit_task(files, *_dev_elements(runtime, task, files, batch_size,
+            maps[task] = _fit_task(files, *_dev_elements(runtime, task, dev, batch_size,
                                                          decoded))
     for entry in maps.values():
         if entry is not None:
