@@ -357,8 +357,7 @@ class TaggerRuntime:
             return []
         encodings, hidden = self.encoded(texts)
         answers: list[dict[str, tuple[SentimentElement, ...]]] = [{} for _ in texts]
-        pieces = ([pieces_of(e.tokens, e.offsets, e.special_tokens_mask) for e in encodings]
-                  if "atsa" in tasks or "aste" in tasks else [])  # the span tasks' input
+        pieces = self.pieces(encodings) if "atsa" in tasks or "aste" in tasks else []
         if "atsa" in tasks:
             for answer, text, own, row in zip(answers, texts, pieces, self.term_head(hidden)):
                 answer["atsa"] = tuple(
@@ -404,11 +403,16 @@ class TaggerRuntime:
         if not texts:
             return {threshold: [] for threshold in thresholds}
         encodings, hidden = self.encoded(texts)
-        pieces = [pieces_of(e.tokens, e.offsets, e.special_tokens_mask) for e in encodings]
+        pieces = self.pieces(encodings)
         with one_blas_thread():
             return {threshold: [self.triplet_elements(text, own, states, threshold)
                                 for text, own, states in zip(texts, pieces, hidden)]
                     for threshold in thresholds}
+
+    @staticmethod
+    def pieces(encodings: Sequence[Any]) -> list:
+        """Each text's word pieces with their character offsets (the span tasks' input)."""
+        return [pieces_of(e.tokens, e.offsets, e.special_tokens_mask) for e in encodings]
 
     @staticmethod
     def pooled(hidden: np.ndarray, encodings: Sequence[Any]) -> np.ndarray:
