@@ -463,7 +463,9 @@ def test_calibrate_can_keep_the_threshold_and_keeps_maps_it_does_not_refit(tagge
     assert result.exit_code != 0 and "--keep-threshold" in result.output
 
 
-def test_calibrate_with_category_groups_fits_a_map_per_dev_file(tagger_dir, tmp_path):
+def test_calibrate_with_category_groups_fits_a_map_per_dev_file(tagger_dir, tmp_path,
+                                                                monkeypatch):
+    import fsa_edge_tagger.calibration as calibration
     from seq2seq_fixtures import synthetic_acsa
 
     source, atsa_dev, acsa_dev = tagger_dir
@@ -480,8 +482,15 @@ def test_calibrate_with_category_groups_fits_a_map_per_dev_file(tagger_dir, tmp_
     train = [r for r in synthetic_acsa(200, 9) if {a["category"] for a in r["aspects"]}
              <= domains["two"]]
     (tmp_path / "two" / "train.json").write_text(json.dumps(train))
+    reads: list[str] = []
+    real_read = calibration.read_dataset
+    monkeypatch.setattr(calibration, "read_dataset",
+                        lambda path, *a, **k: reads.append(str(path)) or real_read(path, *a, **k))
     record = _calibrate(model, "--keep-threshold", "--dev", devs["one"], "--dev", devs["two"],
                         "--category-groups")
+    # each dev file is read once (the groups reuse it); the train file once, for its categories
+    assert sorted(reads) == sorted(map(str, [devs["one"], devs["two"],
+                                             tmp_path / "two" / "train.json"]))
     entry = ModelCard.load(model).extra["tagger"]["score_calibration"]["acsa"]
     assert entry == record["score_calibration"]["acsa"] and entry["method"] == "platt"
     assert "shared_categories" not in entry and "groups_not_fitted" not in entry

@@ -348,24 +348,28 @@ def train_file_of(dev_file: str | Path) -> Path | None:
     return train if train.is_file() and train != dev_file else None
 
 
-def _gold_categories(path: str | Path) -> set[str]:
-    return {canonical_category(e.category) for ex in read_dataset(path).examples
-            for e in ex.elements if e.category}
+def _gold_categories(examples: Sequence) -> set[str]:
+    return {canonical_category(e.category) for ex in examples for e in ex.elements if e.category}
 
 
-def dev_category_groups(dev_files: Sequence[str | Path]) -> tuple[list[CategoryGroup], list[str]]:
+def dev_category_groups(dev_files: Sequence[str | Path], dev: DevExamples | None = None
+                        ) -> tuple[list[CategoryGroup], list[str]]:
     """``(groups, shared)``: one group per dev file, named after its folder (``rest16``; the
     path where two folders share a name), of the categories in its gold and its train file's
     (:func:`train_file_of`); ``shared``: the categories of several files, left out of every
-    group (the task's pooled map scores them)."""
+    group (the task's pooled map scores them). ``dev``: the dev files' examples when already
+    read (keyed by ``str(path)``); only the train files are read then."""
+    dev = dev if dev is not None else _read(dev_files)
     folders = [Path(path).parent.name for path in dev_files]
     found = []
     for path, folder in zip(dev_files, folders):
         train = train_file_of(path)
         sources = (str(path),) + ((str(train),) if train else ())
         name = folder if folder and folders.count(folder) == 1 else str(path)
-        found.append((name, str(path), sources,
-                      set().union(*(_gold_categories(s) for s in sources))))
+        categories = _gold_categories(dev[str(path)])
+        if train:
+            categories |= _gold_categories(read_dataset(train).examples)
+        found.append((name, str(path), sources, categories))
     counts: dict[str, int] = {}
     for *_, categories in found:
         for category in categories:
@@ -411,10 +415,11 @@ def fit_group_maps(groups: Sequence[CategoryGroup], decodes: Sequence[Decodes]
     return entries, skipped
 
 
-def _with_groups(entry: dict[str, Any], dev_files: Sequence[str | Path],
-                 decodes: Sequence[Decodes]) -> dict[str, Any]:
-    """The ACSA entry (pooled map) with its category groups' maps."""
-    groups, shared = dev_category_groups(dev_files)
+def _with_groups(entry: dict[str, Any], dev: DevExamples, decodes: Sequence[Decodes]
+                 ) -> dict[str, Any]:
+    """The ACSA entry (pooled map) with its category groups' maps (``dev``: the ACSA dev
+    files' examples, as read)."""
+    groups, shared = dev_category_groups(list(dev), dev)
     fitted, skipped = fit_group_maps(groups, decodes)
     extra: dict[str, Any] = {GROUPS: fitted} if fitted else {}
     if skipped:
@@ -520,7 +525,7 @@ def calibrate_tagger(directory: str | Path, dev_files: Sequence[str | Path] = ()
                    for path, examples in acsa_dev.items()]
         maps["acsa"] = _fit_task(dev_files, *_scored(decodes))
         if category_groups and maps["acsa"] is not None:
-            maps["acsa"] = _with_groups(maps["acsa"], dev_files, decodes)
+            maps["acsa"] = _with_groups(maps["acsa"], acsa_dev, decodes)
     chosen_triplets = {path: by_threshold[runtime.pair_none_below]  # the ASTE map fits on these
                        for path, by_threshold in triplet_decodes.items()}
     for task, files, dev, decoded in (("atsa", term_dev_files, term_dev, None),
