@@ -4,13 +4,19 @@ sentence- or review-level label, measured on SST-2 and Yelp-2 test.
     python benchmarks/sentence_head.py --out /tmp/runs/sentence_head [--teacher-corpus CORPUS]
         [--model default | --encoder mpnet] [--install]
 
-1. **Pseudo-labels** (``--signals``, default ``gold``; add ``teacher`` with ``--teacher-corpus``):
-   texts whose fine-grained elements all share one polarity —
+1. **Pseudo-labels** (``--signals``, default ``gold``; ``teacher`` and ``teacher-sentence`` read
+   ``--teacher-corpus``): texts whose fine-grained elements all share one polarity —
    ``gold``: train splits of fsa-benchmark (ATSA, ACSA), ASTE-Data-V2, ACOS and ASQP;
    ``teacher``: the rows of ``fsa-edge distill --prompt label`` corpora (``--teacher-corpus``,
-   repeatable: a teacher's answers on gold-train and unlabeled sentences). Never a ``sentence-sentiment`` label or a star rating;
+   repeatable: a teacher's answers on gold-train and unlabeled sentences) — or, with
+   ``teacher-sentence``, the most probable polarity of a tagger teacher's own sentence head
+   (``teacher_extra.soft_targets.sentence``; that teacher's head was fitted zero-shot too).
+   Never a ``sentence-sentiment`` label or a star rating;
    the held-out guard of ``benchmarks/unlabeled.py`` drops every dev/test/val text of every set
-   (sst2 and yelp2 test included), counted in the record.
+   (sst2 and yelp2 test included), counted in the record. ``--agreement-holdout F`` keeps a
+   fixed fraction ``F`` of the teacher-sentence rows (by a hash of the text) out of the fit and
+   records how often the new head and ``--model``'s own head agree with the teacher on them: a
+   label-free way to choose a head.
 2. **Head**: ``fsa-edge train tagger sentence-head`` on a copy of ``--model`` in ``--out``
    (numpy on the frozen encoder: ATSA and ACSA outputs are unchanged). ``--encoder`` instead
    probes a warm start as it was pre-trained (no fine-tuning): ``OUT/untuned/`` gets it as a
@@ -27,12 +33,16 @@ sentence- or review-level label, measured on SST-2 and Yelp-2 test.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Iterator, Mapping
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -46,6 +56,11 @@ GOLD_TRAIN = ("fsa-benchmark/atsa/rest14/train.json", "fsa-benchmark/atsa/laptop
               "acos/data/Restaurant-ACOS/rest16_quad_train.tsv",
               "asqp/data/rest15/train.txt", "asqp/data/rest16/train.txt")
 TESTS = ("sst2", "yelp2")
+SIGNAL_DESCRIPTIONS = {
+    "gold": "gold-train texts whose fine-grained elements all share one polarity",
+    "teacher": "a teacher's label answers whose elements all share one polarity",
+    "teacher-sentence": "a tagger teacher's own (zero-shot) sentence polarity"}
+SIGNALS = tuple(SIGNAL_DESCRIPTIONS)
 
 
 def pseudo_labels(data: Path, signals: list[str], teacher_corpora: list[Path]
@@ -82,15 +97,76 @@ def pseudo_labels(data: Path, signals: list[str], teacher_corpora: list[Path]
         for name in GOLD_TRAIN:
             for example in read_dataset(data / name).examples:
                 offer(f"gold:{name}", example.review.text, [e.polarity for e in example.elements])
+    unknown = set(signals) - set(SIGNALS)
+    if unknown:
+        raise SystemExit(f"unknown --signals {', '.join(sorted(unknown))} (known: "
+                         f"{', '.join(SIGNALS)})")
+    if {"teacher", "teacher-sentence"} & set(signals) and not teacher_corpora:
+        raise SystemExit("--signals teacher / teacher-sentence need --teacher-corpus")
     if "teacher" in signals:
-        if not teacher_corpora:
-            raise SystemExit("--signals teacher needs --teacher-corpus")
         for corpus in teacher_corpora:
             for row in iter_corpus_rows(corpus):
                 if row.get("error") is None and row.get("text"):
                     offer(f"teacher:{corpus}", row["text"],
                           [e["polarity"] for e in row.get("elements") or []])
+    if "teacher-sentence" in signals:
+        for corpus in teacher_corpora:
+            for text, polarity in teacher_sentence_polarities(corpus):
+                offer(f"teacher-sentence:{corpus}", text, [polarity])
     return rows, counts
+
+
+def teacher_sentence_polarities(corpus: Path) -> Iterator[tuple[str, str]]:
+    """``(text, polarity)`` of each answered row of a tagger-teacher corpus: the most probable
+    class of the teacher's sentence distribution. A row without one is an
+    :class:`~fsa_edge.errors.InputError` naming file, line and field."""
+    from fsa_edge.errors import InputError
+    from fsa_edge_tagger.sentence_head import SENTENCE_CLASSES
+    from fsa_edge_tagger.soft_targets import iter_soft_targets
+
+    for text, soft in iter_soft_targets(corpus):
+        probabilities = soft.sentence_targets()
+        if probabilities is None:
+            raise InputError("no sentence distribution (the teacher had no sentence head)",
+                             path=corpus, line=soft.line,
+                             field="teacher_extra.soft_targets.sentence")
+        yield text, SENTENCE_CLASSES[int(np.argmax(probabilities))]
+
+
+def in_holdout(text: str, fraction: float) -> bool:
+    """Whether ``text`` falls in the fixed ``fraction`` of texts held out (a hash of its
+    sentence key: the same texts in every run)."""
+    from fsa_edge.training import sentence_key
+
+    digest = hashlib.sha256(sentence_key(text).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2 ** 64 < fraction
+
+
+def split_holdout(rows: list[dict], fraction: float) -> tuple[list[dict], list[dict]]:
+    """``(fit, held)``: the teacher-sentence rows in :func:`in_holdout` are held; the rest fit."""
+    held = [r for r in rows if r["source"].startswith("teacher-sentence:")
+            and in_holdout(r["text"], fraction)]
+    kept = {id(r) for r in held}
+    return [r for r in rows if id(r) not in kept], held
+
+
+def teacher_agreement(models: Mapping[str, Path], held: list[dict]) -> dict:
+    """Per model, the share (%) of ``held`` rows whose ``sentence`` answer is the teacher's
+    polarity; ``None`` for a model without a sentence head."""
+    import fsa_edge
+
+    texts = [r["text"] for r in held]
+    report: dict = {"texts": len(texts)}
+    for name, model in models.items():
+        with fsa_edge.load(model) as analyzer:
+            if "sentence" not in {t.name for t in analyzer.all_tasks()}:
+                report[name] = None
+                continue
+            results = analyzer.analyze(texts, task="sentence")
+        same = sum(bool(r.elements) and r.elements[0].polarity == row["polarity"]
+                   for r, row in zip(results, held))
+        report[name] = round(100 * same / max(len(texts), 1), 2)
+    return report
 
 
 def untuned_model(encoder: str, out: Path, data: Path) -> Path:
@@ -171,6 +247,10 @@ def markdown(record: dict) -> str:
         lines.append(f"| {name} | {row['head']['accuracy']:.2f} | {row['head']['macro_f1']:.2f} "
                      f"| {row['aggregation_floor']['accuracy']:.2f} | "
                      f"{row['aggregation_floor']['macro_f1']:.2f} | {row['split_texts']} |")
+    agreement = record.get("teacher_agreement")
+    if agreement:
+        lines += ["", f"Agreement with the teacher on {agreement['texts']} held-out rows: new "
+                      f"head {agreement['head']}%, `--model`'s own head {agreement['base_head']}%."]
     lines += ["", "Pseudo-label sources:", "", "| source | texts | kept | no agreement | held out "
               "| duplicate |", "|---|---|---|---|---|---|"]
     for source, count in record["pseudo_labels"]["sources"].items():
@@ -188,7 +268,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="probe this warm start untuned instead of --model: minilm, mpnet "
                              "or a BERT/MPNet directory")
     parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--signals", default="gold", help="comma-separated: gold, teacher")
+    parser.add_argument("--signals", default="gold",
+                        help=f"comma-separated: {', '.join(SIGNALS)}")
+    parser.add_argument("--agreement-holdout", type=float, default=0.0,
+                        help="fraction of teacher-sentence rows kept out of the fit to measure "
+                             "agreement with the teacher (the new head and --model's own)")
     parser.add_argument("--teacher-corpus", type=Path, action="append", default=[],
                         help="a distill --prompt label corpus (repeatable)")
     parser.add_argument("--threads", type=int, default=2)
@@ -199,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from fsa_edge.api import resolve_model
 
+    if not 0 <= args.agreement_holdout < 1:
+        parser.error("--agreement-holdout must be in [0, 1)")
     signals = [s.strip() for s in args.signals.split(",") if s.strip()]
     rows, counts = pseudo_labels(args.data, signals, args.teacher_corpus)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -206,22 +292,27 @@ def main(argv: list[str] | None = None) -> int:
         if args.install:
             raise SystemExit("--install takes a --model, not an untuned --encoder")
         args.model = str(untuned_model(args.encoder, args.out, args.data))
+    rows, held = split_holdout(rows, args.agreement_holdout)
     labels = args.out / "pseudo_labels.jsonl"
     labels.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
                       encoding="utf-8")
     model = args.out / "model"
     if model.exists():
         shutil.rmtree(model)
-    shutil.copytree(resolve_model(args.model).path, model)
+    base = resolve_model(args.model).path
+    shutil.copytree(base, model)
+    signal = " + ".join(SIGNAL_DESCRIPTIONS[s] for s in signals)
     subprocess.run([sys.executable, "-m", "fsa_edge.cli", "train", "tagger", "sentence-head",
-                    str(model), "--pseudo-labels", str(labels), "--threads", str(args.threads)],
-                   check=True, stdout=subprocess.DEVNULL)
+                    str(model), "--pseudo-labels", str(labels), "--threads", str(args.threads),
+                    "--signal", signal], check=True, stdout=subprocess.DEVNULL)
     by_polarity = {p: sum(r["polarity"] == p for r in rows) for p in ("positive", "negative",
                                                                        "neutral")}
     record = {"benchmark": "sentence_head", "model": args.model, "signals": signals,
               "command": "python benchmarks/sentence_head.py " + " ".join(argv or sys.argv[1:]),
               "pseudo_labels": {"texts": len(rows), "by_polarity": by_polarity,
                                 "sources": counts},
+              "teacher_agreement": (teacher_agreement({"head": model, "base_head": base}, held)
+                                    if held else None),
               "zero_shot": zero_shot(model, args.data, args.test_limit)}
     args.record.parent.mkdir(parents=True, exist_ok=True)
     args.record.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

@@ -179,3 +179,64 @@ def test_an_untuned_warm_start_is_probed_as_pretrained(tmp_path, monkeypatch):
     assert all(np.array_equal(pretrained[name], saved[name]) for name in shared)
     with fsa_edge.load(model, device="cpu") as served:
         assert served.analyze(["The pasta was great."], task="atsa")[0].error is None
+
+
+def _teacher_row(text: str, sentence: list[float] | None) -> dict:
+    """A row of a tagger teacher's corpus with only a sentence distribution; its classes are
+    stored in another order than SENTENCE_CLASSES (the reader must reorder them)."""
+    soft = {"version": 1} if sentence is None else {"version": 1, "sentence": sentence}
+    return {"format": 1, "id": f"u:{len(text)}", "occurrence": 0, "text": text, "error": None,
+            "teacher": {"name": "tagger", "sentence_classes": ["neutral", "negative", "positive"]},
+            "teacher_extra": {"soft_targets": soft}}
+
+
+def test_teacher_sentence_labels_are_the_teachers_most_probable_polarity(tmp_path):
+    """``--signals teacher-sentence``: a row's pseudo-label is the argmax of the teacher's own
+    sentence distribution (classes matched by name); a row without one names file, line and
+    field."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import sentence_head
+
+    from fsa_edge.errors import InputError
+
+    corpus = tmp_path / "corpus.jsonl"
+    answers = [(POSITIVE[0], [-3.0, -2.5, -0.1]), (NEGATIVE[0], [-2.0, -0.2, -3.0]),
+               (NEUTRAL[0], [-0.3, -2.0, -2.0])]
+    corpus.write_text("".join(json.dumps(_teacher_row(t, s)) + "\n" for t, s in answers))
+    (tmp_path / "data").mkdir()
+    rows, counts = sentence_head.pseudo_labels(tmp_path / "data", ["teacher-sentence"], [corpus])
+    assert [(r["text"], r["polarity"]) for r in rows] == [
+        (POSITIVE[0], "positive"), (NEGATIVE[0], "negative"), (NEUTRAL[0], "neutral")]
+    assert counts[f"teacher-sentence:{corpus}"]["kept"] == 3
+    corpus.write_text(json.dumps(_teacher_row(POSITIVE[1], [-3.0, -2.5, -0.1])) + "\n"
+                      + json.dumps(_teacher_row(POSITIVE[2], None)) + "\n")
+    with pytest.raises(InputError, match="line 2, field 'teacher_extra.soft_targets.sentence'"):
+        sentence_head.pseudo_labels(tmp_path / "data", ["teacher-sentence"], [corpus])
+
+
+def test_the_agreement_holdout_is_fixed_and_takes_teacher_sentence_rows_only():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import sentence_head
+
+    texts = [f"Review number {i} says the food was fine." for i in range(2000)]
+    rows = ([{"text": t, "polarity": "positive", "source": "teacher-sentence:c"} for t in texts]
+            + [{"text": t, "polarity": "positive", "source": "gold:x"} for t in texts[:200]])
+    fit, held = sentence_head.split_holdout(rows, 0.1)
+    assert 140 <= len(held) <= 260 and len(fit) + len(held) == len(rows)
+    assert all(r["source"] == "teacher-sentence:c" for r in held)
+    assert sentence_head.split_holdout(list(reversed(rows)), 0.1)[1] == list(reversed(held))
+    assert sentence_head.split_holdout(rows, 0.0) == (rows, [])
+
+
+def test_teacher_agreement_counts_the_heads_answers(headed):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import sentence_head
+
+    right = [{"text": t, "polarity": p} for p, texts in (("positive", POSITIVE),
+                                                         ("negative", NEGATIVE)) for t in texts]
+    wrong = [dict(r, polarity="negative" if r["polarity"] == "positive" else "positive")
+             for r in right]
+    agreeing = sentence_head.teacher_agreement({"head": headed}, right)["head"]
+    assert agreeing >= 80  # the head was fitted on these texts
+    assert sentence_head.teacher_agreement({"head": headed}, wrong) == {
+        "texts": 16, "head": pytest.approx(100 - agreeing)}

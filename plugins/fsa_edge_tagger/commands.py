@@ -149,14 +149,17 @@ def calibrate_command(model: str, dev_files: tuple[str, ...], term_dev_files: tu
 @click.option("--pseudo-labels", "pseudo_labels", required=True,
               type=click.Path(exists=True, dir_okay=False),
               help="JSONL of {text, polarity[, source]}: texts labelled by agreeing fine-grained "
-                   "answers (gold elements or a teacher's), never by a sentence-level label.")
+                   "answers (gold elements or a teacher's) or by a zero-shot teacher's sentence "
+                   "head, never by a sentence-level human label.")
 @click.option("--l2", type=click.FloatRange(min=0), default=1e-3, show_default=True)
 @click.option("--steps", type=click.IntRange(min=1), default=500, show_default=True)
 @click.option("--balanced", is_flag=True,
               help="Weigh each polarity class equally (default: as often as it occurs).")
 @click.option("--threads", type=int, default=None, help="CPU threads.")
+@click.option("--signal", default="texts whose fine-grained elements all share one polarity",
+              show_default=True, help="Where the pseudo-labels came from (kept in the card).")
 def sentence_head_command(model: str, pseudo_labels: str, l2: float, steps: int,
-                          balanced: bool, threads: int | None) -> None:
+                          balanced: bool, threads: int | None, signal: str) -> None:
     """Fit the zero-shot sentence head (task `sentence`: positive, negative or neutral) on MODEL's
     frozen encoder and write it into MODEL (heads.npz and card); other tasks are unchanged."""
     from .sentence_head import add_sentence_head, fit_sentence_head, read_pseudo_labels
@@ -171,7 +174,7 @@ def sentence_head_command(model: str, pseudo_labels: str, l2: float, steps: int,
     counts = {label: labels.count(label) for label in sorted(set(labels))}
     provenance = {"pseudo_labels": str(pseudo_labels), "texts": len(texts), "labels": counts,
                   "sources": sources, "l2": l2, "steps": steps, "balanced": balanced,
-                  "signal": "texts whose fine-grained elements all share one polarity"}
+                  "signal": signal}
     add_sentence_head(model, weight, bias, provenance)
     click.echo(json.dumps(provenance))
 

@@ -2,7 +2,8 @@
 
 No sentence- or review-level human label is used: a text's pseudo-label comes from fine-grained
 answers — the gold elements of aspect-level data sets, or a teacher's ``label`` answers — when
-they all agree in polarity (:func:`agreeing_polarity`). The head is a softmax classifier over
+they all agree in polarity (:func:`agreeing_polarity`), or from a teacher's own sentence head
+that was fitted that way. The head is a softmax classifier over
 :data:`SENTENCE_CLASSES` on the mean of the encoder's piece states (special tokens left out),
 fitted with numpy on the frozen, converted encoder (:func:`fit_sentence_head`), so adding it
 changes no other task's output. It is stored in ``heads.npz`` as ``sentence.weight`` (3, dim)
