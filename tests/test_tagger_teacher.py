@@ -266,7 +266,7 @@ def _wordpiece(texts, vocab_size):
 
 def _pieces(tokenizer, text):
     encoding = tokenizer.encode(text)
-    return pieces_of(encoding.tokens, encoding.offsets, encoding.special_tokens_mask)
+    return pieces_of(encoding)
 
 
 def test_tags_align_across_two_tokenizers_of_different_granularity():

@@ -106,7 +106,7 @@ def fit_heads(model: Any, tokenizer: Any, seed: int = 0) -> dict[str, np.ndarray
                   for e in encodings]
     golds = [gold(text) for text in SENTENCES]
     tags = [max(tag, 0) for e, (spans, _) in zip(encodings, golds)  # special pieces: O
-            for tag in term_tags(pieces_of(e.tokens, e.offsets, e.special_tokens_mask), spans)]
+            for tag in term_tags(pieces_of(e), spans)]
     term_weight, term_bias = _softmax_regression(np.concatenate(states), tags, len(TAGS))
 
     rng = np.random.default_rng(seed)

@@ -412,7 +412,7 @@ class TaggerRuntime:
     @staticmethod
     def pieces(encodings: Sequence[Any]) -> list:
         """Each text's word pieces with their character offsets (the span tasks' input)."""
-        return [pieces_of(e.tokens, e.offsets, e.special_tokens_mask) for e in encodings]
+        return [pieces_of(e) for e in encodings]
 
     @staticmethod
     def pooled(hidden: np.ndarray, encodings: Sequence[Any]) -> np.ndarray:

@@ -13,7 +13,7 @@ category reads the words that speak about it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -34,11 +34,11 @@ class Piece:
     continuation: bool
 
 
-def pieces_of(tokens: Sequence[str], offsets: Sequence[tuple[int, int]],
-              special_mask: Sequence[int]) -> list[Piece]:
-    """Pieces from a ``tokenizers`` encoding (tokens, offsets, special-tokens mask)."""
+def pieces_of(encoding: Any) -> list[Piece]:
+    """The pieces of a ``tokenizers`` encoding (its tokens, offsets and special-tokens mask)."""
     return [Piece(int(s), int(e), bool(m) or s == e, token.startswith("##"))
-            for token, (s, e), m in zip(tokens, offsets, special_mask)]
+            for token, (s, e), m in zip(encoding.tokens, encoding.offsets,
+                                        encoding.special_tokens_mask)]
 
 
 def term_tags(pieces: Sequence[Piece], spans: Sequence[tuple[int, int, str]]) -> list[int]:

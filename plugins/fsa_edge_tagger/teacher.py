@@ -173,7 +173,7 @@ class TaggerTeacher(Teacher):
         elements: list[dict[str, str]] = []
         soft: dict[str, Any] = {"version": SOFT_TARGETS_VERSION}
         if tag_logits is not None:
-            pieces = pieces_of(encoding.tokens, encoding.offsets, encoding.special_tokens_mask)
+            pieces = pieces_of(encoding)
             tags = _rounded_log_softmax(tag_logits[:len(pieces)])
             for start, end, polarity, _ in decode_terms(tags, pieces):
                 elements.append({"aspect": text[start:end], "opinion": "NULL",

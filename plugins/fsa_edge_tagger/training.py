@@ -261,7 +261,7 @@ def _examples(tokenizer: Any, task: str, examples: Sequence[Any], categories: Se
     for example in kept:
         encoding = tokenizer.encode(example.review.text)
         row: dict[str, Any] = {"task": task, "ids": encoding.ids, "text": example.review.text}
-        pieces = pieces_of(encoding.tokens, encoding.offsets, encoding.special_tokens_mask)
+        pieces = pieces_of(encoding)
         if task == "atsa":
             spans = [(e.aspect_span[0], e.aspect_span[1], e.polarity) for e in example.elements
                      if e.aspect_span is not None and e.polarity in POLARITIES]
@@ -533,8 +533,7 @@ class TaggerJob(TrainingJob):
         for part in SOFT_PARTS:
             row.setdefault(f"soft_{part}", None)
         if "tags" in parts:
-            tags, tag_mask = soft.tag_targets(pieces_of(encoding.tokens, encoding.offsets,
-                                                        encoding.special_tokens_mask))
+            tags, tag_mask = soft.tag_targets(pieces_of(encoding))
             row["soft_tags"] = ((soften(tags, distill.temperature), tag_mask)
                                 if tag_mask.any() else None)
         if "categories" in parts and self.categories:
