@@ -86,7 +86,9 @@ def score_variant(name: str, model: str, backend: str | None, data: Path, limit:
         if task == "sentence":  # one answer per text: accuracy and macro-F1
             sentences = score_sentences(gold, predicted)
             rows.append({**row, **sentences.to_dict()})
-            headline = f"accuracy {sentences.accuracy:6.2f} macro-F1 {sentences.macro_f1:6.2f}"
+            headline = (f"accuracy {sentences.accuracy:6.2f} macro-F1 {sentences.macro_f1:6.2f}"
+                        + ("" if sentences.score_ece is None
+                           else f" score ECE {sentences.score_ece:.3f}"))
         else:
             evaluation = fsa_edge.evaluate(task, gold, predicted)
             multiset = fsa_edge.evaluate(task, gold, predicted, counting="multiset").overall
@@ -100,7 +102,9 @@ def score_variant(name: str, model: str, backend: str | None, data: Path, limit:
 
 def _cell(row: dict) -> str:
     if row["task"] == "sentence":
-        return f"acc {row['accuracy']:.2f} / macro-F1 {row['macro_f1']:.2f}"
+        ece = row.get("score_ece")
+        return (f"acc {row['accuracy']:.2f} / macro-F1 {row['macro_f1']:.2f}"
+                + ("" if ece is None else f" / ECE {ece:.3f}"))
     paper, multiset = row["f1"], row["multiset"]["f1"]
     return f"{paper:.2f}" if abs(paper - multiset) < 0.005 else f"{paper:.2f} ({multiset:.2f})"
 
@@ -118,7 +122,8 @@ def markdown(rows: list[dict]) -> str:
     lines.append("")
     lines.append("F1: the paper's counting (gold de-duplicated per review); in brackets, where it "
                  "differs, multiset counting. `sentence` sets: accuracy and macro-F1 (a neutral "
-                 "answer is wrong on these two-class sets).")
+                 "answer is wrong on these two-class sets) and the expected calibration error "
+                 "of the answer's score (15 bins).")
     return "\n".join(lines) + "\n"
 
 

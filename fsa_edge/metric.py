@@ -165,7 +165,10 @@ class SentenceEvaluation:
     ``confusion``: ``{gold class: {predicted class: count}}``; the predicted classes are the gold
     classes, then any other label predicted (``neutral`` on a two-class set), then
     :data:`NO_PREDICTION` when some review has no prediction; zero counts included.
-    ``missing_predictions``: reviews predicted as :data:`NO_PREDICTION`.
+    ``missing_predictions``: reviews predicted as :data:`NO_PREDICTION`. ``score_ece``: the
+    expected calibration error (:mod:`fsa_edge.calibration_metric`, 15 bins) of the answer's
+    score over the reviews whose answer has one, an answer being right when its polarity is the
+    gold one; ``None`` when no answer has a score.
     """
 
     task: str
@@ -174,6 +177,7 @@ class SentenceEvaluation:
     per_class: Mapping[str, ClassScore]
     confusion: Mapping[str, Mapping[str, int]]
     missing_predictions: int = 0
+    score_ece: float | None = None
 
     @property
     def accuracy(self) -> float:
@@ -190,7 +194,8 @@ class SentenceEvaluation:
                 "accuracy": round(self.accuracy, 4), "macro_f1": round(self.macro_f1, 4),
                 "correct": self.correct, "classes": list(self.per_class),
                 "per_class": {k: v.to_dict() for k, v in self.per_class.items()},
-                "confusion": {g: dict(row) for g, row in self.confusion.items()}}
+                "confusion": {g: dict(row) for g, row in self.confusion.items()},
+                "score_ece": None if self.score_ece is None else round(self.score_ece, 4)}
 
 
 def score_sentences(gold: Mapping[str, Sequence[SentimentElement]],
@@ -205,14 +210,22 @@ def score_sentences(gold: Mapping[str, Sequence[SentimentElement]],
     absent from ``gold`` are ignored. A predicted class that is no gold class (``neutral`` on a
     positive/negative set) simply never matches.
     """
+    from .calibration_metric import expected_calibration_error
+
     pairs: list[tuple[str, str]] = []
+    scores: list[float] = []
+    right: list[bool] = []
     for review_id, elements in gold.items():
         polarities = {e.polarity for e in elements}
         if len(polarities) != 1:
             found = ", ".join(sorted(polarities)) or "none"
             raise InputError(f"sentence-level gold needs exactly one polarity (found: {found})",
                              record=review_id)
-        pairs.append((polarities.pop(), sentence_label(predicted.get(review_id, ()))))
+        answer = _answer(predicted.get(review_id, ()))
+        pairs.append((polarities.pop(), NO_PREDICTION if answer is None else answer.polarity))
+        if answer is not None and answer.score is not None:
+            scores.append(answer.score)
+            right.append(answer.polarity == pairs[-1][0])
     gold_classes = _class_order({g for g, _ in pairs})
     predicted_classes = gold_classes + [c for c in _class_order({p for _, p in pairs})
                                         if c not in gold_classes and c != NO_PREDICTION]
@@ -225,16 +238,20 @@ def score_sentences(gold: Mapping[str, Sequence[SentimentElement]],
     return SentenceEvaluation(
         task=task, correct=sum(n for (g, p), n in counts.items() if g == p), reviews=len(pairs),
         per_class=per_class, confusion=confusion,
-        missing_predictions=sum(p == NO_PREDICTION for _, p in pairs))
+        missing_predictions=sum(p == NO_PREDICTION for _, p in pairs),
+        score_ece=expected_calibration_error(scores, right) if scores else None)
+
+
+def _answer(elements: Sequence[SentimentElement]) -> SentimentElement | None:
+    """A review's answer: its highest-scored element (``None`` score lowest, ties: the first)."""
+    return max(elements, key=lambda e: (e.score is not None, e.score or 0.0), default=None)
 
 
 def sentence_label(elements: Sequence[SentimentElement]) -> str:
     """The predicted class of one review: its highest-scored element's polarity (``None``
     score lowest, ties: the first), :data:`NO_PREDICTION` without elements."""
-    if not elements:
-        return NO_PREDICTION
-    best = max(elements, key=lambda e: (e.score is not None, e.score or 0.0))
-    return best.polarity
+    answer = _answer(elements)
+    return NO_PREDICTION if answer is None else answer.polarity
 
 
 def _class_order(labels: Iterable[str]) -> list[str]:

@@ -539,7 +539,8 @@ def test_benchmark_reports_raw_and_calibrated_ece_of_the_default_model(tmp_path)
     script = benchmark_script("calibration")
     assert script.main(["--data", str(tmp_path), "--threads", "1", "--out", str(out)]) == 0
     report = json.loads(out.with_suffix(".json").read_text())
-    assert report["maps"] == {"atsa": "platt", "acsa": "platt", "aste": "platt"}  # the default's
+    assert report["maps"] == {"atsa": "platt", "acsa": "platt", "aste": "platt",
+                              "sentence": "platt"}  # the default's
     assert set(report["sets"]) == {"rest14", "laptop14", "rest16", "laptop16",
                                    "atsa (both sets)", "acsa (both sets)"}
     for row in report["sets"].values():

@@ -240,3 +240,53 @@ def test_teacher_agreement_counts_the_heads_answers(headed):
     assert agreeing >= 80  # the head was fitted on these texts
     assert sentence_head.teacher_agreement({"head": headed}, wrong) == {
         "texts": 16, "head": pytest.approx(100 - agreeing)}
+
+
+def test_the_sentence_score_map_is_fitted_on_agreeing_dev_texts(tmp_path, headed):
+    """``calibrate --sentence-dev``: the map is fitted on the dev texts whose gold elements
+    share one polarity (a mixed text is left out), the other tasks' maps and thresholds stay,
+    and the served `sentence` score is the map of the raw probability."""
+    from fsa_edge_tagger.runtime import score_maps
+
+    model = shutil.copytree(headed, tmp_path / "model")
+    before = json.loads((model / "fsa_edge.json").read_text())["tagger"]
+    records = [{"ID": f"d{i}", "sentence": text, "aspects": [
+        {"target": text.split()[1], "polarity": polarity, "from": 4,
+         "to": 4 + len(text.split()[1]), "category": None, "opinion_words": None}]}
+        for i, (text, polarity) in enumerate(
+            [(t, "positive") for t in POSITIVE] + [(t, "negative") for t in NEGATIVE]
+            + [(t, "neutral") for t in NEUTRAL])]
+    mixed = "The pasta was great but the service was slow."
+    records.append({"ID": "mixed", "sentence": mixed, "aspects": [
+        {"target": "pasta", "polarity": "positive", "from": 4, "to": 9},
+        {"target": "service", "polarity": "negative", "from": 28, "to": 35}]})
+    dev = tmp_path / "dev.json"
+    dev.write_text(json.dumps(records))
+    result = CliRunner().invoke(build_cli(), ["train", "tagger", "calibrate", str(model),
+                                              "--keep-threshold", "--sentence-dev", str(dev),
+                                              "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    tagger = json.loads((model / "fsa_edge.json").read_text())["tagger"]
+    entry = tagger["score_calibration"]["sentence"]
+    assert entry["dev_elements"] == 24 and entry["dev_files"] == [str(dev)]
+    assert {t: e for t, e in tagger["score_calibration"].items() if t != "sentence"} \
+        == before["score_calibration"]
+    assert tagger["none_below"] == before["none_below"]
+    sentence_map = score_maps({"sentence": entry})["sentence"]
+    with fsa_edge.load(headed, cpu_threads=1) as raw, fsa_edge.load(model, cpu_threads=1) as mapped:
+        pairs = list(zip(raw.analyze(POSITIVE[:4], task="sentence"),
+                         mapped.analyze(POSITIVE[:4], task="sentence")))
+    for old, new in pairs:
+        assert new.elements[0].polarity == old.elements[0].polarity
+        assert new.elements[0].score == pytest.approx(sentence_map(old.elements[0].score),
+                                                      abs=2e-6)
+    assert any(abs(new.elements[0].score - old.elements[0].score) > 1e-3 for old, new in pairs)
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text("".join(json.dumps({"text": t, "polarity": "positive"}) + "\n"
+                              for t in POSITIVE) + "".join(
+        json.dumps({"text": t, "polarity": "negative"}) + "\n" for t in NEGATIVE))
+    result = CliRunner().invoke(build_cli(), ["train", "tagger", "sentence-head", str(model),
+                                              "--pseudo-labels", str(labels), "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    refitted = json.loads((model / "fsa_edge.json").read_text())["tagger"]["score_calibration"]
+    assert "sentence" not in refitted and refitted == before["score_calibration"]

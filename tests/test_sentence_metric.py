@@ -51,6 +51,10 @@ def test_hand_computed_accuracy_and_macro_f1():
     assert data["per_class"]["positive"] == {"precision": 50.0, "recall": 33.3333, "f1": 40.0,
                                              "true_positives": 1, "predicted": 2, "support": 3}
     assert data["confusion"]["positive"]["none"] == 1
+    # scored answers: s1 0.8 right (bin 12), s2 0.9 wrong + s4 0.9 right (bin 13), s6 0.1 right
+    # (bin 1): ECE = ¼·0.2 + ½·|0.5 − 0.9| + ¼·0.9 = 0.475 (s3 no answer, s5 no score)
+    assert result.score_ece == pytest.approx(0.475) and data["score_ece"] == 0.475
+    assert score_sentences(GOLD, {k: [E("positive")] for k in GOLD}).score_ece is None
     json.dumps(data)
 
 
@@ -113,7 +117,8 @@ def test_cli_sentence_end_to_end(tmp_path):
     lines = result.stdout.splitlines()
     assert lines[0] == "task sentence: 5 reviews, 2 without prediction"
     # positive: P 1/1, R 1/3 → F1 50; negative: P 1/1, R 1/2 → F1 66.67; macro 58.33
-    assert lines[1] == "accuracy 40.00 (2/5), macro-F1 58.33"
+    # score ECE over the three scored answers, one per bin: ⅓·(0.1 + 0.3 + 0.6)
+    assert lines[1] == "accuracy 40.00 (2/5), macro-F1 58.33, score ECE 0.333"
     assert lines[3].split() == ["positive", "100.00", "33.33", "50.00", "1", "1", "3"]
     assert lines[4].split() == ["negative", "100.00", "50.00", "66.67", "1", "1", "2"]
     assert lines[5].split() == ["gold/pred", "positive", "negative", "neutral", "none"]

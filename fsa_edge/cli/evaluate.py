@@ -30,7 +30,9 @@ def format_sentence_table(evaluation: SentenceEvaluation) -> str:
     lines = [f"task {evaluation.task}: {evaluation.reviews} reviews, "
              f"{evaluation.missing_predictions} without prediction",
              f"accuracy {evaluation.accuracy:.2f} ({evaluation.correct}/{evaluation.reviews}), "
-             f"macro-F1 {evaluation.macro_f1:.2f}",
+             f"macro-F1 {evaluation.macro_f1:.2f}"
+             + ("" if evaluation.score_ece is None
+                else f", score ECE {evaluation.score_ece:.3f}"),
              f"{'':10} {'P':>7} {'R':>7} {'F1':>7} {'tp':>6} {'pred':>6} {'support':>7}"]
     for name, s in evaluation.per_class.items():
         lines.append(f"{name:10} {s.precision:7.2f} {s.recall:7.2f} {s.f1:7.2f} "

@@ -33,6 +33,12 @@ files) predicted with one of those categories (:func:`fit_group_maps`). The pool
 task's map, for any category in no group; at run time an element's predicted category picks its
 map (:func:`~.runtime.category_score_maps` has the card format), so no domain label is needed.
 ATSA gets no groups: a term has no category, and nothing else at run time tells the domains apart.
+
+The ``sentence`` score (its class probability) gets a map the same way, zero-shot: on the texts
+of fine-grained dev files (``sentence_dev_files``, any format the readers know) whose gold
+elements all share one polarity (:func:`~.sentence_head.agreeing_polarity`, the signal the head
+learns from), an answer being right when it has that polarity. No sentence-level label is used.
+A long text's parts are mapped one by one before their votes are merged.
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ from fsa_edge.runtime import HEADS_FILE
 from fsa_edge.tasks import canonical_category
 
 from .runtime import GROUPS, PAIR_NONE_BELOW, SCORE_CALIBRATION, ScoreMap, TaggerRuntime, logit
+from .sentence_head import agreeing_polarity
 from .triplets import has_triplet_heads
 
 THRESHOLDS = (None, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)
@@ -90,11 +97,13 @@ def _read(files: Sequence[str | Path]) -> DevExamples:
 
 
 def _require_heads(runtime: TaggerRuntime, *, categories: bool = False,
-                   triplets: bool = False) -> None:
+                   triplets: bool = False, sentence: bool = False) -> None:
     if categories and not runtime.categories:
         raise TrainingError("this tagger has no category head to calibrate")
     if triplets and not has_triplet_heads(runtime.heads):
         raise TrainingError("this tagger has no triplet heads to calibrate (ASTE dev data)")
+    if sentence and "sentence.weight" not in runtime.heads:
+        raise TrainingError("this tagger has no sentence head to calibrate (sentence dev data)")
 
 
 def dev_f1_by_threshold(runtime: TaggerRuntime, dev_files: Sequence[str | Path],
@@ -323,6 +332,23 @@ def _dev_elements(runtime: TaggerRuntime, task: str, dev: DevExamples, batch_siz
     return scores, correct
 
 
+def _sentence_dev_answers(runtime: TaggerRuntime, dev: DevExamples, batch_size: int
+                          ) -> tuple[list[float], list[bool]]:
+    """``(raw scores, correct)`` of the ``sentence`` answer on each dev text whose gold
+    elements all share one polarity (right: the answer has it); other texts are left out."""
+    scores: list[float] = []
+    correct: list[bool] = []
+    for examples in dev.values():
+        agreeing = [(ex, agreeing_polarity(e.polarity for e in ex.elements)) for ex in examples]
+        kept = [(ex, polarity) for ex, polarity in agreeing if polarity is not None]
+        decoded = _decoded(runtime, "sentence", [ex for ex, _ in kept], batch_size)
+        for ex, polarity in kept:
+            answer = decoded[ex.review.id][0]
+            scores.append(float(answer.score))
+            correct.append(answer.polarity == polarity)
+    return scores, correct
+
+
 # ------------------------------------------------------------------------- category groups
 #: one ACSA dev file's decodes: ({review id: gold elements}, {review id: predicted elements})
 Decodes = tuple[dict[str, Sequence[SentimentElement]], dict[str, Sequence[SentimentElement]]]
@@ -443,7 +469,8 @@ def _label(threshold: float | None) -> str:
 
 def calibrate_tagger(directory: str | Path, dev_files: Sequence[str | Path] = (), *,
                      term_dev_files: Sequence[str | Path] = (),
-                     triplet_dev_files: Sequence[str | Path] = (), keep_threshold: bool = False,
+                     triplet_dev_files: Sequence[str | Path] = (),
+                     sentence_dev_files: Sequence[str | Path] = (), keep_threshold: bool = False,
                      thresholds: Sequence[float | None] = THRESHOLDS, device: str = "cpu",
                      threads: int | None = None, also: Sequence[str | Path] = (),
                      category_groups: bool = False, batch_size: int = 64) -> dict[str, Any]:
@@ -457,16 +484,17 @@ def calibrate_tagger(directory: str | Path, dev_files: Sequence[str | Path] = ()
     2. Per task, a score map (:func:`fit_score_map`) on the dev elements as decoded: ATSA on
        ``term_dev_files``, ACSA on ``dev_files`` with the threshold of step 1, ASTE on
        ``triplet_dev_files`` (each triplet scored by its pair probability; the pair threshold of
-       step 1). A task with dev
-       files but fewer than :data:`MIN_ELEMENTS` elements loses its map; a task without dev
-       files keeps the map it had.
+       step 1), ``sentence`` on ``sentence_dev_files`` (:func:`_sentence_dev_answers`). A task
+       with dev files but fewer than :data:`MIN_ELEMENTS` elements loses its map; a task
+       without dev files keeps the map it had.
     3. With ``category_groups``, ACSA also gets a map per dev file's category group (the module
        docstring; :func:`fit_group_maps`), the pooled map of step 2 as their fallback."""
     from .backend import TaggerBackend
 
-    if not dev_files and not term_dev_files and not triplet_dev_files:
-        raise TrainingError("calibration needs at least one ACSA dev file (or, for the term or "
-                            "triplet scores alone, an ATSA or ASTE dev file)")
+    if not dev_files and not term_dev_files and not triplet_dev_files and not sentence_dev_files:
+        raise TrainingError("calibration needs at least one ACSA dev file (or, for the term, "
+                            "triplet or sentence scores alone, an ATSA, ASTE or sentence dev "
+                            "file)")
     if not dev_files and not triplet_dev_files and not keep_threshold:
         raise TrainingError("calibration needs an ACSA or ASTE dev file to choose a none "
                             "threshold (or keep the card's: keep_threshold)")
@@ -483,8 +511,10 @@ def calibrate_tagger(directory: str | Path, dev_files: Sequence[str | Path] = ()
         runtime = TaggerBackend(directory, device=device, cpu_threads=threads).runtime
     except FsaEdgeError as exc:
         raise TrainingError(f"{directory}: cannot load the tagger: {exc}") from None
-    _require_heads(runtime, categories=bool(dev_files), triplets=bool(triplet_dev_files))
-    acsa_dev, term_dev, triplet_dev = map(_read, (dev_files, term_dev_files, triplet_dev_files))
+    _require_heads(runtime, categories=bool(dev_files), triplets=bool(triplet_dev_files),
+                   sentence=bool(sentence_dev_files))
+    acsa_dev, term_dev, triplet_dev, sentence_dev = map(
+        _read, (dev_files, term_dev_files, triplet_dev_files, sentence_dev_files))
     record: dict[str, Any] = {}
     fields: dict[str, Any] = {}
     logits: dict[str, np.ndarray] = {}
@@ -533,6 +563,9 @@ def calibrate_tagger(directory: str | Path, dev_files: Sequence[str | Path] = ()
         if files:
             maps[task] = _fit_task(files, *_dev_elements(runtime, task, dev, batch_size,
                                                          decoded))
+    if sentence_dev_files:
+        maps["sentence"] = _fit_task(sentence_dev_files,
+                                     *_sentence_dev_answers(runtime, sentence_dev, batch_size))
     for entry in maps.values():
         if entry is not None:
             entry["calibrated_on"] = str(directory)

@@ -113,7 +113,8 @@ def read_pseudo_labels(path: str | Path) -> tuple[list[str], list[str], dict[str
 def add_sentence_head(model: str | Path, weight: np.ndarray, bias: np.ndarray,
                       provenance: Mapping[str, Any]) -> None:
     """Write the head into a tagger directory: ``heads.npz`` (rewritten atomically) and the
-    card (``sentence`` added to its tasks, ``tagger.sentence_head`` = ``provenance``)."""
+    card (``sentence`` added to its tasks, ``tagger.sentence_head`` = ``provenance``; a
+    ``sentence`` score map, fitted on the head replaced, is dropped: calibrate again)."""
     model = Path(model)
     path = model / HEADS_FILE
     with np.load(path) as stored:
@@ -126,9 +127,17 @@ def add_sentence_head(model: str | Path, weight: np.ndarray, bias: np.ndarray,
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
     np.savez(tmp, **heads)
     os.replace(tmp, path)
+    from .runtime import SCORE_CALIBRATION
+
     card = ModelCard.load(model)
     extra: dict[str, Any] = dict(card.extra)
-    extra["tagger"] = {**extra.get("tagger", {}), SENTENCE_HEAD: dict(provenance)}
+    tagger = {**extra.get("tagger", {}), SENTENCE_HEAD: dict(provenance)}
+    maps = {task: entry for task, entry in tagger.get(SCORE_CALIBRATION, {}).items()
+            if task != "sentence"}  # a sentence score map was fitted on the head replaced
+    tagger.pop(SCORE_CALIBRATION, None)
+    if maps:
+        tagger[SCORE_CALIBRATION] = maps
+    extra["tagger"] = tagger
     tasks = card.tasks if "sentence" in card.tasks else (*card.tasks, "sentence")
     replace(card, tasks=tuple(tasks), extra=extra).save(model)
 
