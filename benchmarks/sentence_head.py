@@ -73,6 +73,12 @@ def pseudo_labels(data: Path, signals: list[str], teacher_corpora: list[Path]
     from fsa_edge.training import sentence_key
     from fsa_edge_tagger.sentence_head import agreeing_polarity
 
+    unknown = set(signals) - set(SIGNALS)
+    if unknown:
+        raise SystemExit(f"unknown --signals {', '.join(sorted(unknown))} (known: "
+                         f"{', '.join(SIGNALS)})")
+    if {"teacher", "teacher-sentence"} & set(signals) and not teacher_corpora:
+        raise SystemExit("--signals teacher / teacher-sentence need --teacher-corpus")
     held_out, _ = held_out_keys(data)
     rows, seen, counts = [], set(), {}
 
@@ -97,12 +103,6 @@ def pseudo_labels(data: Path, signals: list[str], teacher_corpora: list[Path]
         for name in GOLD_TRAIN:
             for example in read_dataset(data / name).examples:
                 offer(f"gold:{name}", example.review.text, [e.polarity for e in example.elements])
-    unknown = set(signals) - set(SIGNALS)
-    if unknown:
-        raise SystemExit(f"unknown --signals {', '.join(sorted(unknown))} (known: "
-                         f"{', '.join(SIGNALS)})")
-    if {"teacher", "teacher-sentence"} & set(signals) and not teacher_corpora:
-        raise SystemExit("--signals teacher / teacher-sentence need --teacher-corpus")
     if "teacher" in signals:
         for corpus in teacher_corpora:
             for row in iter_corpus_rows(corpus):

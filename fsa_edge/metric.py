@@ -25,6 +25,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
+from .calibration_metric import expected_calibration_error
 from .errors import InputError
 from .model import POLARITIES, SentimentElement
 from .tasks import SlotTask, get_task
@@ -210,8 +211,6 @@ def score_sentences(gold: Mapping[str, Sequence[SentimentElement]],
     absent from ``gold`` are ignored. A predicted class that is no gold class (``neutral`` on a
     positive/negative set) simply never matches.
     """
-    from .calibration_metric import expected_calibration_error
-
     pairs: list[tuple[str, str]] = []
     scores: list[float] = []
     right: list[bool] = []
