@@ -169,7 +169,8 @@ class SentenceEvaluation:
     ``missing_predictions``: reviews predicted as :data:`NO_PREDICTION`. ``score_ece``: the
     expected calibration error (:mod:`fsa_edge.calibration_metric`, 15 bins) of the answer's
     score over the reviews whose answer has one, an answer being right when its polarity is the
-    gold one; ``None`` when no answer has a score.
+    gold one; ``None`` when no answer has a score or a score is no probability (outside
+    [0, 1], e.g. a sum of votes).
     """
 
     task: str
@@ -238,7 +239,8 @@ def score_sentences(gold: Mapping[str, Sequence[SentimentElement]],
         task=task, correct=sum(n for (g, p), n in counts.items() if g == p), reviews=len(pairs),
         per_class=per_class, confusion=confusion,
         missing_predictions=sum(p == NO_PREDICTION for _, p in pairs),
-        score_ece=expected_calibration_error(scores, right) if scores else None)
+        score_ece=(expected_calibration_error(scores, right)
+                   if scores and all(0.0 <= x <= 1.0 for x in scores) else None))
 
 
 def _answer(elements: Sequence[SentimentElement]) -> SentimentElement | None:

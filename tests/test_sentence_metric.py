@@ -55,6 +55,8 @@ def test_hand_computed_accuracy_and_macro_f1():
     # (bin 1): ECE = ¼·0.2 + ½·|0.5 − 0.9| + ¼·0.9 = 0.475 (s3 no answer, s5 no score)
     assert result.score_ece == pytest.approx(0.475) and data["score_ece"] == 0.475
     assert score_sentences(GOLD, {k: [E("positive")] for k in GOLD}).score_ece is None
+    unbounded = score_sentences(GOLD, {**PRED, "s1": [E("positive", score=1.5)]})
+    assert unbounded.score_ece is None and unbounded.correct == 3  # a vote sum: no ECE
     json.dumps(data)
 
 
