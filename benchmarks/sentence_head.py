@@ -61,6 +61,7 @@ SIGNAL_DESCRIPTIONS = {
     "teacher": "a teacher's label answers whose elements all share one polarity",
     "teacher-sentence": "a tagger teacher's own (zero-shot) sentence polarity"}
 SIGNALS = tuple(SIGNAL_DESCRIPTIONS)
+TEACHER_SENTENCE_SOURCE = "teacher-sentence:"  # + the corpus path: a pseudo-label row's source
 
 
 def pseudo_labels(data: Path, signals: list[str], teacher_corpora: list[Path]
@@ -112,7 +113,7 @@ def pseudo_labels(data: Path, signals: list[str], teacher_corpora: list[Path]
     if "teacher-sentence" in signals:
         for corpus in teacher_corpora:
             for text, polarity in teacher_sentence_polarities(corpus):
-                offer(f"teacher-sentence:{corpus}", text, [polarity])
+                offer(f"{TEACHER_SENTENCE_SOURCE}{corpus}", text, [polarity])
     return rows, counts
 
 
@@ -144,10 +145,12 @@ def in_holdout(text: str, fraction: float) -> bool:
 
 def split_holdout(rows: list[dict], fraction: float) -> tuple[list[dict], list[dict]]:
     """``(fit, held)``: the teacher-sentence rows in :func:`in_holdout` are held; the rest fit."""
-    held = [r for r in rows if r["source"].startswith("teacher-sentence:")
-            and in_holdout(r["text"], fraction)]
-    kept = {id(r) for r in held}
-    return [r for r in rows if id(r) not in kept], held
+    fit: list[dict] = []
+    held: list[dict] = []
+    for row in rows:
+        teacher_sentence = row["source"].startswith(TEACHER_SENTENCE_SOURCE)
+        (held if teacher_sentence and in_holdout(row["text"], fraction) else fit).append(row)
+    return fit, held
 
 
 def teacher_agreement(models: Mapping[str, Path], held: list[dict]) -> dict:

@@ -115,6 +115,8 @@ def add_sentence_head(model: str | Path, weight: np.ndarray, bias: np.ndarray,
     """Write the head into a tagger directory: ``heads.npz`` (rewritten atomically) and the
     card (``sentence`` added to its tasks, ``tagger.sentence_head`` = ``provenance``; a
     ``sentence`` score map, fitted on the head replaced, is dropped: calibrate again)."""
+    from .runtime import SCORE_CALIBRATION  # the runtime imports this module
+
     model = Path(model)
     path = model / HEADS_FILE
     with np.load(path) as stored:
@@ -127,8 +129,6 @@ def add_sentence_head(model: str | Path, weight: np.ndarray, bias: np.ndarray,
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
     np.savez(tmp, **heads)
     os.replace(tmp, path)
-    from .runtime import SCORE_CALIBRATION
-
     card = ModelCard.load(model)
     extra: dict[str, Any] = dict(card.extra)
     tagger = {**extra.get("tagger", {}), SENTENCE_HEAD: dict(provenance)}
