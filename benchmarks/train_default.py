@@ -121,7 +121,8 @@ def write_record(path: Path, card_extra: dict, checkpoint: Path) -> None:
                                            "dev_score") if k in h} for h in history],
         "kept_epoch": card_extra.get("epoch"), "calibration": tagger.get("calibration"),
         "none_below": tagger.get("none_below"),
-        "pair_calibration": tagger.get("pair_calibration"),
+        "triplet_calibration": tagger.get("triplet_calibration"),
+        "span_none_below": tagger.get("span_none_below"),
         "pair_none_below": tagger.get("pair_none_below"), "parity_int8": parity,
         **{f"{split}_int8": {name: {k: row[k] for k in ("precision", "recall", "f1")} | {
             "counting": row.get("counting")} for name, row in default_model[split].items()}
@@ -267,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
          "--samples", str(samples), "--min-agreement", str(args.min_agreement),
          "--max-mean-delta", str(args.max_mean_delta)])
     if ModelCard.load(checkpoint).backend == "tagger" and (devs["acsa"] or devs["aste"]):
-        # Calibrate what ships (int8): the category and pair thresholds, then the score maps
+        # Calibrate what ships (int8): the category, span and pair thresholds, then the score maps
         # of the tasks; the checkpoint gets the same fields.
         run([*fsa_edge_command(), "train", "tagger", "calibrate", str(converted), "--also",
              str(checkpoint), "--threads", str(args.threads),

@@ -53,6 +53,39 @@ def test_span_tags_decode_back_to_aspects_and_opinions_and_spans_grow_to_whole_w
                                                          ("ASP", 33, 38)]
 
 
+def test_a_span_threshold_takes_in_pieces_whose_o_probability_is_below_it():
+    """``none_below`` on the span head: a piece whose most probable tag is ``O`` joins a span
+    when P(O) is below the threshold (its tag the most probable span tag); argmax otherwise."""
+    logits = one_hot([0] * len(pieces()))
+    logits[4] = [np.log(0.6), np.log(0.05), np.log(0.05), np.log(0.25), np.log(0.05)]  # great
+    logits[2, :] = [np.log(0.75), np.log(0.2), np.log(0.02), np.log(0.02), np.log(0.01)]  # pizza
+    assert decode_spans(logits, pieces()) == decode_spans(logits, pieces(), None) == []
+    found = decode_spans(logits, pieces(), 0.7)  # P(O) 0.6 < 0.7: "great"; 0.75: not "pizza"
+    assert [(s.kind, s.start, s.end) for s in found] == [("OPN", 14, 19)]
+    assert abs(found[0].score - 0.3) < 1e-9  # B-OPN + I-OPN of its piece
+    found = decode_spans(logits, pieces(), 0.8)
+    assert [(s.kind, s.start, s.end) for s in found] == [("ASP", 4, 9), ("OPN", 14, 19)]
+    assert decode_spans(logits, pieces(), 0.5) == []
+
+
+def test_decode_triplets_passes_the_span_threshold_to_the_span_head():
+    dim = 4 + len(SPAN_TAGS)
+    hidden = states({2: ("B-ASP", (0,)), 9: ("B-ASP", (1,)), 10: ("I-ASP", (1,)),
+                     11: ("B-OPN", (1, 3))}, len(pieces()), dim)
+    heads = hand_made_heads(dim)
+    before = decode_triplets(hidden, pieces(), heads)
+    assert [(TEXT[slice(*t.aspect)], TEXT[slice(*t.opinion)]) for t in before] == [
+        ("staff", "rude")]
+    # "great" (piece 4) leans to O, but P(O) < 0.99: with that span threshold it is an opinion
+    hidden[4, 4 + SPAN_TAGS.index("B-OPN")] = 0.3
+    hidden[4, 4 + SPAN_TAGS.index("O")] = 0.35  # P(O) 0.59
+    hidden[4, :4] = hidden[11, :4]  # the pair head sees "rude"'s group
+    assert decode_triplets(hidden, pieces(), heads) == before
+    found = decode_triplets(hidden, pieces(), heads, None, 0.99)
+    assert ("staff", "great") in [(TEXT[slice(*t.aspect)], TEXT[slice(*t.opinion)])
+                                  for t in found]
+
+
 def test_distance_buckets_count_the_gap_and_the_order():
     assert distance_bucket((1, 1), (2, 2)) == 0  # adjacent, aspect first
     assert distance_bucket((1, 1), (3, 3)) == 1  # one piece between
@@ -435,7 +468,7 @@ def test_calibrate_chooses_the_pair_threshold_on_aste_dev_and_serving_follows_it
     from fsa_edge.cli import build_cli
     from fsa_edge.metric import evaluate
     from fsa_edge.readers import read_dataset
-    from fsa_edge_tagger.calibration import PAIR_THRESHOLDS
+    from fsa_edge_tagger.calibration import TRIPLET_THRESHOLDS
 
     root, _, data = aste_trained
     model = shutil.copytree(root / "out", tmp_path / "model")
@@ -452,10 +485,13 @@ def test_calibrate_chooses_the_pair_threshold_on_aste_dev_and_serving_follows_it
 
     record = calibrate("--triplet-dev", str(data.dev))["triplets"]
     tagger = json.loads(card_path.read_text())["tagger"]
-    chosen = tagger["pair_none_below"]
-    assert chosen in PAIR_THRESHOLDS and chosen == record["pair_none_below"]
-    means = tagger["pair_calibration"]["mean_dev_f1"]
-    assert len(means) == len(PAIR_THRESHOLDS) and means[record["chosen"]] == max(means.values())
+    chosen = (tagger["span_none_below"], tagger["pair_none_below"])
+    assert chosen in TRIPLET_THRESHOLDS
+    assert chosen == (record["span_none_below"], record["pair_none_below"])
+    assert "pair_calibration" not in tagger  # the record of a pair threshold alone is replaced
+    means = tagger["triplet_calibration"]["mean_dev_f1"]
+    assert len(means) == len(TRIPLET_THRESHOLDS) and means[record["chosen"]] == max(means.values())
+    assert record["chosen"] == "/".join("argmax" if t is None else f"{t:g}" for t in chosen)
     assert "none_below" not in record or record["none_below"] == tagger.get("none_below")
     examples = read_dataset(data.dev).examples
     with fsa_edge.load(model, device="cpu") as served:
@@ -467,7 +503,8 @@ def test_calibrate_chooses_the_pair_threshold_on_aste_dev_and_serving_follows_it
     card["tagger"]["pair_none_below"] = 0.05
     card_path.write_text(json.dumps(card))
     kept = calibrate("--keep-threshold", "--triplet-dev", str(data.dev))["triplets"]
-    assert kept == {"chosen": "0.05", "pair_none_below": 0.05, "threshold": "kept"}
+    assert kept == {"chosen": f"{record['chosen'].split('/')[0]}/0.05", "pair_none_below": 0.05,
+                    "span_none_below": chosen[0], "threshold": "kept"}
     assert json.loads(card_path.read_text())["tagger"]["pair_none_below"] == 0.05
 
 
@@ -478,18 +515,18 @@ def test_the_pair_threshold_sweep_hands_back_its_decodes_for_the_score_map(aste_
 
     from fsa_edge.readers import read_dataset
     from fsa_edge_tagger.backend import TaggerBackend
-    from fsa_edge_tagger.calibration import PAIR_THRESHOLDS, triplet_dev_f1_by_threshold
+    from fsa_edge_tagger.calibration import TRIPLET_THRESHOLDS, triplet_dev_f1_by_threshold
 
     root, _, data = aste_trained
     runtime = TaggerBackend(root / "out", device="cpu", cpu_threads=1).runtime
     decodes: dict = {}
     f1s = triplet_dev_f1_by_threshold(runtime, [data.dev], batch_size=7, decodes=decodes)
     assert list(decodes) == list(f1s) == [str(data.dev)]
-    assert list(decodes[str(data.dev)]) == list(PAIR_THRESHOLDS)
+    assert list(decodes[str(data.dev)]) == list(TRIPLET_THRESHOLDS)
     examples = read_dataset(data.dev).examples[:30]
     texts = [ex.review.text for ex in examples]
-    for threshold in (None, 0.2, 0.6):
-        runtime.pair_none_below = threshold
+    for threshold in ((None, None), (None, 0.2), (0.7, 0.6), (0.9, None)):
+        runtime.span_none_below, runtime.pair_none_below = threshold
         expected = runtime.decode(texts, "aste")
         got = [decodes[str(data.dev)][threshold][ex.review.id] for ex in examples]
         # the same triplets; scores equal up to float noise of other batch paddings

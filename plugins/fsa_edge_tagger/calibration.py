@@ -6,11 +6,14 @@ sets once per candidate threshold ("found when P(none) < t", and plain argmax) a
 one with the best mean dev F1 into the card (``extra.tagger.none_below``), where every runtime
 reads it. The candidates and their dev F1s are recorded beside it.
 
-The pair head (ASTE) gets the same treatment on the ASTE dev sets (``triplet_dev_files``): a
-pair is a triplet when P(none) < t, or by plain argmax, whichever of :data:`PAIR_THRESHOLDS` has
-the best mean dev F1 (``extra.tagger.pair_none_below``, its dev F1s under
-``extra.tagger.pair_calibration``). Its candidates are mostly below 0.5: a trained pair head is
-often too bold (it pairs spans that do not belong together), the reverse of the category head.
+The triplet heads (ASTE) get the same treatment on the ASTE dev sets (``triplet_dev_files``),
+two thresholds chosen together (:data:`TRIPLET_THRESHOLDS`, best mean dev F1): a word-piece is
+inside an aspect/opinion span when P(O) < s (:data:`SPAN_THRESHOLDS`), and a pair of spans is a
+triplet when P(none) < t (:data:`PAIR_THRESHOLDS`), either by plain argmax instead
+(``extra.tagger.span_none_below`` and ``pair_none_below``, their dev F1s under
+``extra.tagger.triplet_calibration``, labelled ``span/pair``). A trained span head is often too
+shy (it misses words of a span, or whole opinions), a trained pair head too bold (it pairs spans
+that do not belong together): more spans, fewer pairs.
 
 Calibrate the model that ships: the default recipe calibrates the converted int8 model (its
 category decisions near a threshold are what int8 moves) and writes the same threshold into the
@@ -58,16 +61,23 @@ from fsa_edge.readers import read_dataset
 from fsa_edge.runtime import HEADS_FILE
 from fsa_edge.tasks import canonical_category
 
-from .runtime import GROUPS, PAIR_NONE_BELOW, SCORE_CALIBRATION, ScoreMap, TaggerRuntime, logit
+from .runtime import (GROUPS, PAIR_NONE_BELOW, SCORE_CALIBRATION, SPAN_NONE_BELOW, ScoreMap,
+                      TaggerRuntime, logit)
 from .sentence_head import agreeing_polarity
 from .triplets import has_triplet_heads
 
 THRESHOLDS = (None, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)
 #: the pair head's candidates ("a triplet when P(none) < t"; None: argmax)
 PAIR_THRESHOLDS = (None, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7)
+#: the span head's candidates ("a piece is in a span when P(O) < s"; None: argmax)
+SPAN_THRESHOLDS = (None, 0.6, 0.7, 0.8, 0.9)
+#: the ``(span, pair)`` threshold pairs the triplet heads are calibrated over
+TRIPLET_THRESHOLDS = tuple((span, pair) for span in SPAN_THRESHOLDS for pair in PAIR_THRESHOLDS)
+TRIPLET_CALIBRATION = "triplet_calibration"
 #: isotonic regression replaces Platt scaling only when its cross-validated dev ECE is lower by
 #: at least this much (and its log loss lower; Platt: two parameters, keeps every score's rank)
 ISOTONIC_MARGIN = 0.01
+TripletThreshold = tuple[float | None, float | None]
 #: fewer dev elements than this for a task: no score map is fitted for it
 MIN_ELEMENTS = 20
 FOLDS = 5
@@ -133,24 +143,25 @@ def _category_sweep(runtime: TaggerRuntime, dev: DevExamples,
 
 
 def triplet_dev_f1_by_threshold(runtime: TaggerRuntime, dev_files: Sequence[str | Path],
-                                thresholds: Sequence[float | None] = PAIR_THRESHOLDS,
+                                thresholds: Sequence[TripletThreshold] = TRIPLET_THRESHOLDS,
                                 batch_size: int = 64, *,
-                                decodes: dict[str, dict[float | None, dict]] | None = None
+                                decodes: dict[str, dict[TripletThreshold, dict]] | None = None
                                 ) -> dict[str, dict[str, float]]:
-    """``{file: {"argmax" | "0.2": F1}}`` of the ASTE dev files decoded with each pair threshold
-    (the encoder runs once per batch, every threshold decodes its states; ``decodes``: a dict
-    that receives each file's ``{threshold: {review id: triplets}}``, keyed like the result)."""
+    """``{file: {"argmax/0.2": F1, …}}`` of the ASTE dev files decoded with each ``(span, pair)``
+    threshold (labelled ``span/pair``; the encoder runs once per batch, every threshold decodes
+    its states; ``decodes``: a dict that receives each file's ``{threshold: {review id:
+    triplets}}``, keyed like the result)."""
     _require_heads(runtime, triplets=True)
     return _triplet_sweep(runtime, _read(dev_files), thresholds, batch_size, decodes)
 
 
 def _triplet_sweep(runtime: TaggerRuntime, dev: DevExamples,
-                   thresholds: Sequence[float | None], batch_size: int,
-                   decodes: dict[str, dict[float | None, dict]] | None
+                   thresholds: Sequence[TripletThreshold], batch_size: int,
+                   decodes: dict[str, dict[TripletThreshold, dict]] | None
                    ) -> dict[str, dict[str, float]]:
     results = {}
     for path, examples in dev.items():
-        predicted: dict[float | None, dict[str, tuple[SentimentElement, ...]]] = {
+        predicted: dict[TripletThreshold, dict[str, tuple[SentimentElement, ...]]] = {
             threshold: {} for threshold in thresholds}
         for i in range(0, len(examples), batch_size):
             batch = examples[i:i + batch_size]
@@ -166,12 +177,17 @@ def _triplet_sweep(runtime: TaggerRuntime, dev: DevExamples,
     return results
 
 
-def _best_threshold(by_file: dict[str, dict[str, float]], thresholds: Sequence[float | None]
-                    ) -> tuple[float | None, dict[str, float]]:
-    """The threshold with the best mean F1 over the files (argmax wins ties), and the means."""
+def _best_threshold(by_file: dict[str, dict[str, float]], thresholds: Sequence[Any]
+                    ) -> tuple[Any, dict[str, float]]:
+    """The threshold (or threshold pair) with the best mean F1 over the files, and the means;
+    among ties, the one with the most plain-argmax decisions."""
     means = {_label(t): round(float(np.mean([s[_label(t)] for s in by_file.values()])), 4)
              for t in thresholds}
-    return max(thresholds, key=lambda t: (means[_label(t)], t is None)), means
+
+    def argmaxes(threshold: Any) -> int:
+        return sum(t is None for t in (threshold if isinstance(threshold, tuple) else (threshold,)))
+
+    return max(thresholds, key=lambda t: (means[_label(t)], argmaxes(t))), means
 
 
 # ------------------------------------------------------------------------- score maps
@@ -463,7 +479,14 @@ def _fit_task(files: Sequence[str | Path], scores: Sequence[float], correct: Seq
     return {**record, "dev_files": [str(f) for f in files]}
 
 
-def _label(threshold: float | None) -> str:
+def _triplet_threshold(runtime: TaggerRuntime) -> TripletThreshold:
+    return runtime.span_none_below, runtime.pair_none_below
+
+
+def _label(threshold: float | None | TripletThreshold) -> str:
+    """``argmax`` or ``0.2``; a ``(span, pair)`` threshold pair as ``span/pair``."""
+    if isinstance(threshold, tuple):
+        return "/".join(map(_label, threshold))
     return "argmax" if threshold is None else f"{threshold:g}"
 
 
@@ -479,11 +502,12 @@ def calibrate_tagger(directory: str | Path, dev_files: Sequence[str | Path] = ()
     checkpoint); returns the record.
 
     1. The ``none`` threshold with the best mean F1 on the ACSA ``dev_files`` (argmax wins
-       ties), and the pair head's on the ASTE ``triplet_dev_files`` (:data:`PAIR_THRESHOLDS`),
-       unless ``keep_threshold`` (the card's stay, and their records).
+       ties), and the span and pair heads' on the ASTE ``triplet_dev_files``
+       (:data:`TRIPLET_THRESHOLDS`), unless ``keep_threshold`` (the card's stay, and their
+       records).
     2. Per task, a score map (:func:`fit_score_map`) on the dev elements as decoded: ATSA on
        ``term_dev_files``, ACSA on ``dev_files`` with the threshold of step 1, ASTE on
-       ``triplet_dev_files`` (each triplet scored by its pair probability; the pair threshold of
+       ``triplet_dev_files`` (each triplet scored by its pair probability; the thresholds of
        step 1), ``sentence`` on ``sentence_dev_files`` (:func:`_sentence_dev_answers`). A task
        with dev files but fewer than :data:`MIN_ELEMENTS` elements loses its map; a task
        without dev files keeps the map it had.
@@ -518,7 +542,7 @@ def calibrate_tagger(directory: str | Path, dev_files: Sequence[str | Path] = ()
     record: dict[str, Any] = {}
     fields: dict[str, Any] = {}
     logits: dict[str, np.ndarray] = {}
-    triplet_decodes: dict[str, dict[float | None, dict]] = {}
+    triplet_decodes: dict[str, dict[TripletThreshold, dict]] = {}
     best = runtime.none_below
     if keep_threshold:
         if dev_files:
@@ -526,7 +550,8 @@ def calibrate_tagger(directory: str | Path, dev_files: Sequence[str | Path] = ()
                       for path, examples in acsa_dev.items()}
         record.update({"chosen": _label(best), "none_below": best, "threshold": "kept"})
         if triplet_dev_files:
-            record["triplets"] = {"chosen": _label(runtime.pair_none_below),
+            record["triplets"] = {"chosen": _label(_triplet_threshold(runtime)),
+                                  SPAN_NONE_BELOW: runtime.span_none_below,
                                   PAIR_NONE_BELOW: runtime.pair_none_below, "threshold": "kept"}
     else:
         if dev_files:
@@ -538,16 +563,17 @@ def calibrate_tagger(directory: str | Path, dev_files: Sequence[str | Path] = ()
             record.update({"chosen": _label(best), "none_below": best, "mean_dev_f1": means,
                            "dev_f1": by_file})
         if triplet_dev_files:
-            by_file = _triplet_sweep(runtime, triplet_dev, PAIR_THRESHOLDS, batch_size,
+            by_file = _triplet_sweep(runtime, triplet_dev, TRIPLET_THRESHOLDS, batch_size,
                                      triplet_decodes)
-            pair_best, means = _best_threshold(by_file, PAIR_THRESHOLDS)
-            runtime.pair_none_below = pair_best
-            fields["pair_calibration"] = {"dev_f1": by_file, "mean_dev_f1": means,
-                                          "chosen": _label(pair_best),
-                                          "calibrated_on": str(directory)}
-            fields[PAIR_NONE_BELOW] = pair_best
-            record["triplets"] = {"chosen": _label(pair_best), PAIR_NONE_BELOW: pair_best,
-                                  "mean_dev_f1": means, "dev_f1": by_file}
+            chosen, means = _best_threshold(by_file, TRIPLET_THRESHOLDS)
+            runtime.span_none_below, runtime.pair_none_below = chosen
+            fields[TRIPLET_CALIBRATION] = {"dev_f1": by_file, "mean_dev_f1": means,
+                                           "chosen": _label(chosen),
+                                           "calibrated_on": str(directory)}
+            fields[SPAN_NONE_BELOW], fields[PAIR_NONE_BELOW] = chosen
+            record["triplets"] = {"chosen": _label(chosen), SPAN_NONE_BELOW: chosen[0],
+                                  PAIR_NONE_BELOW: chosen[1], "mean_dev_f1": means,
+                                  "dev_f1": by_file}
     maps: dict[str, dict[str, Any] | None] = {}
     if dev_files:
         decodes = [({ex.review.id: ex.elements for ex in examples},
@@ -556,7 +582,7 @@ def calibrate_tagger(directory: str | Path, dev_files: Sequence[str | Path] = ()
         maps["acsa"] = _fit_task(dev_files, *_scored(decodes))
         if category_groups and maps["acsa"] is not None:
             maps["acsa"] = _with_groups(maps["acsa"], acsa_dev, decodes)
-    chosen_triplets = {path: by_threshold[runtime.pair_none_below]  # the ASTE map fits on these
+    chosen_triplets = {path: by_threshold[_triplet_threshold(runtime)]  # the ASTE map fits on these
                        for path, by_threshold in triplet_decodes.items()}
     for task, files, dev, decoded in (("atsa", term_dev_files, term_dev, None),
                                       ("aste", triplet_dev_files, triplet_dev, chosen_triplets)):
@@ -572,6 +598,8 @@ def calibrate_tagger(directory: str | Path, dev_files: Sequence[str | Path] = ()
     for target in targets:
         card = ModelCard.load(target)
         tagger = {**card.extra.get("tagger", {}), **fields}
+        if TRIPLET_CALIBRATION in fields:
+            tagger.pop("pair_calibration", None)  # the pair threshold's record before spans had one
         kept = {task: entry for task, entry in tagger.get(SCORE_CALIBRATION, {}).items()
                 if task not in maps}
         score_calibration = {**kept, **{t: e for t, e in maps.items() if e is not None}}
@@ -594,7 +622,8 @@ def calibrate_none_threshold(directory: str | Path, dev_files: Sequence[str | Pa
     return calibrate_tagger(directory, dev_files, **options)
 
 
-__all__ = ["FITTERS", "ISOTONIC_MARGIN", "MIN_ELEMENTS", "PAIR_THRESHOLDS", "THRESHOLDS",
+__all__ = ["FITTERS", "ISOTONIC_MARGIN", "MIN_ELEMENTS", "PAIR_THRESHOLDS", "SPAN_THRESHOLDS",
+           "THRESHOLDS", "TRIPLET_CALIBRATION", "TRIPLET_THRESHOLDS", "TripletThreshold",
            "CategoryGroup", "calibrate_none_threshold", "calibrate_tagger", "cross_validated",
            "dev_category_groups", "dev_f1_by_threshold", "fit_group_maps", "fit_isotonic",
            "fit_platt", "fit_score_map", "train_file_of", "triplet_dev_f1_by_threshold"]

@@ -112,8 +112,9 @@ def train_command(data_specs: tuple[str, ...], student: str, out: str, epochs: i
               help="An ATSA dev file for the term score map; repeatable.")
 @click.option("--triplet-dev", "triplet_dev_files", multiple=True,
               type=click.Path(exists=True, dir_okay=False),
-              help="An ASTE dev file; repeatable (the mean F1 decides the pair head's `none` "
-                   "threshold; the triplet score map is fitted on its decodes).")
+              help="An ASTE dev file; repeatable (the mean F1 decides the span head's `O` and "
+                   "the pair head's `none` thresholds; the triplet score map is fitted on its "
+                   "decodes).")
 @click.option("--sentence-dev", "sentence_dev_files", multiple=True,
               type=click.Path(exists=True, dir_okay=False),
               help="A fine-grained dev file (any format the readers know) for the `sentence` "

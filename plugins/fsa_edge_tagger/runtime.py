@@ -25,7 +25,7 @@ from fsa_edge.tasks import canonical_category
 from .scheme import (CATEGORY_CLASSES, TAGS, category_logits, decode_categories, decode_terms,
                      pieces_of)
 from .sentence_head import decode_sentence, mean_pieces, sentence_logits
-from .triplets import decode_triplets, has_triplet_heads
+from .triplets import Triplet, candidate_pairs, decode_triplets, has_triplet_heads, paired
 
 Encoder = Callable[[list[list[str]]], np.ndarray]
 HEAD_BLAS_THREADS_ENV = "FSA_EDGE_HEAD_BLAS_THREADS"
@@ -41,6 +41,7 @@ SCORE_CALIBRATION = "score_calibration"
 #: the card's field (under ``tagger``) holding the pair head's ``none`` threshold (ASTE), chosen
 #: on dev data like the category head's ``none_below``
 PAIR_NONE_BELOW = "pair_none_below"
+SPAN_NONE_BELOW = "span_none_below"
 #: the field of a task's score map entry holding its category groups' maps (see
 #: :func:`category_score_maps`)
 GROUPS = "groups"
@@ -234,13 +235,15 @@ class TaggerRuntime:
     ``score_calibration`` (the card's ``tagger.score_calibration``): per task, the map applied to
     each element's raw score (per category group where the task's entry has groups:
     :func:`category_score_maps`); a task without one reports the raw score. Which elements come
-    out never depends on it. ``none_below`` and ``pair_none_below`` (the card's thresholds) decide
-    which categories and which aspect–opinion pairs are found (:func:`scheme.decide`)."""
+    out never depends on it. ``none_below``, ``span_none_below`` and ``pair_none_below`` (the card's
+    thresholds) decide which categories, which aspect/opinion spans and which of their pairs are
+    found (:func:`scheme.decide`)."""
 
     def __init__(self, tokenizer, heads: dict[str, np.ndarray], categories: Sequence[str],
                  encode: Encoder, none_below: float | None = None,
                  score_calibration: Mapping[str, Any] | None = None,
-                 pair_none_below: float | None = None) -> None:
+                 pair_none_below: float | None = None,
+                 span_none_below: float | None = None) -> None:
         self.tokenizer = tokenizer
         self.counter = TokenCounter(tokenizer)
         self.heads = heads
@@ -248,6 +251,7 @@ class TaggerRuntime:
         self.encode = encode
         self.none_below = none_below
         self.pair_none_below = pair_none_below
+        self.span_none_below = span_none_below
         self.score_maps = score_maps(score_calibration)
         self.category_score_maps = category_score_maps(score_calibration)
         if self.categories:
@@ -268,7 +272,8 @@ class TaggerRuntime:
         tagger = card.extra.get("tagger", {})
         return cls(load_tokenizer(directory, card.max_input_length), load_heads(directory),
                    tuple(tagger.get("categories", ())), encode, tagger.get("none_below"),
-                   tagger.get(SCORE_CALIBRATION), tagger.get(PAIR_NONE_BELOW))
+                   tagger.get(SCORE_CALIBRATION), tagger.get(PAIR_NONE_BELOW),
+                   tagger.get(SPAN_NONE_BELOW))
 
     def input_lengths(self, texts: Sequence[str]) -> list[int]:
         """Word pieces each text takes, special tokens included, uncut."""
@@ -377,8 +382,9 @@ class TaggerRuntime:
         if "aste" in tasks:
             with one_blas_thread():
                 for answer, text, own, states in zip(answers, texts, pieces, hidden):
-                    answer["aste"] = self.triplet_elements(text, own, states,
-                                                           self.pair_none_below)
+                    answer["aste"] = self.triplet_elements(
+                        text, decode_triplets(states, own, self.heads, self.pair_none_below,
+                                              self.span_none_below))
         return answers
 
     def _check_triplet_heads(self) -> None:
@@ -386,28 +392,35 @@ class TaggerRuntime:
             raise BackendError("this tagger has no triplet heads (task aste; train it with "
                                "aste data)")
 
-    def triplet_elements(self, text: str, pieces: Sequence[Any], states: np.ndarray,
-                         none_below: float | None) -> tuple[SentimentElement, ...]:
-        """One text's triplets from its pieces and encoder states, pairs decided with the
-        threshold ``none_below``, with raw scores."""
+    @staticmethod
+    def triplet_elements(text: str, triplets: Sequence[Triplet]) -> tuple[SentimentElement, ...]:
+        """One text's decoded triplets as elements with raw scores."""
         return tuple(SentimentElement(polarity=t.polarity, aspect=text[slice(*t.aspect)],
                                       aspect_span=t.aspect, opinion=text[slice(*t.opinion)],
-                                      opinion_span=t.opinion, score=t.score)
-                     for t in decode_triplets(states, pieces, self.heads, none_below))
+                                      opinion_span=t.opinion, score=t.score) for t in triplets)
 
-    def triplets_by_threshold(self, texts: Sequence[str], thresholds: Sequence[float | None]
-                              ) -> dict[float | None, list[tuple[SentimentElement, ...]]]:
-        """Per pair threshold, each text's raw-scored triplets, from one encoder pass (what the
-        pair threshold is chosen on)."""
+    def triplets_by_threshold(self, texts: Sequence[str],
+                              thresholds: Sequence[tuple[float | None, float | None]]
+                              ) -> dict[tuple[float | None, float | None],
+                                        list[tuple[SentimentElement, ...]]]:
+        """Per ``(span_none_below, pair_none_below)``, each text's raw-scored triplets, from one
+        encoder pass and one pair-head pass per span threshold (what the thresholds are chosen
+        on)."""
         self._check_triplet_heads()
+        found: dict[tuple[float | None, float | None], list[tuple[SentimentElement, ...]]] = {
+            threshold: [] for threshold in thresholds}
         if not texts:
-            return {threshold: [] for threshold in thresholds}
+            return found
         encodings, hidden = self.encoded(texts)
         pieces = self.pieces(encodings)
         with one_blas_thread():
-            return {threshold: [self.triplet_elements(text, own, states, threshold)
-                                for text, own, states in zip(texts, pieces, hidden)]
-                    for threshold in thresholds}
+            for span in dict.fromkeys(span for span, _ in thresholds):
+                candidates = [candidate_pairs(states, own, self.heads, span)
+                              for own, states in zip(pieces, hidden)]
+                for threshold in (t for t in thresholds if t[0] == span):
+                    found[threshold] = [self.triplet_elements(text, paired(pairs, threshold[1]))
+                                        for text, pairs in zip(texts, candidates)]
+        return found
 
     @staticmethod
     def pieces(encodings: Sequence[Any]) -> list:
@@ -472,6 +485,7 @@ def ctranslate2_encoder(directory: Path, *, device: str, compute_type: str, thre
 
 
 __all__ = ["Encoder", "GROUPS", "HEAD_BLAS_THREADS_ENV", "LOGIT_EPS", "PAIR_NONE_BELOW",
-           "POSITION_INPUT", "SCORE_CALIBRATION", "SERVED_TASKS", "ScoreMap", "TaggerRuntime",
+           "POSITION_INPUT", "SCORE_CALIBRATION", "SERVED_TASKS", "SPAN_NONE_BELOW", "ScoreMap",
+           "TaggerRuntime",
            "category_score_maps", "ctranslate2_encoder", "feeds_positions", "load_heads",
            "load_tokenizer", "logit", "one_blas_thread", "score_maps"]

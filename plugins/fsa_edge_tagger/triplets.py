@@ -2,7 +2,9 @@
 
 Spans: one tag per word-piece, ``O`` or ``B-``/``I-`` of ``ASP`` (aspect term) or ``OPN``
 (opinion term); a span grows to whole words, as terms do (:func:`scheme.decode_terms`). A span
-is an aspect or an opinion, never both.
+is an aspect or an opinion, never both. A piece's tag is its most probable one, or, with the
+card's ``tagger.span_none_below`` (chosen on ASTE dev data with the pair threshold), its most
+probable span tag when P(``O``) is below it: a trained span head is often too shy.
 
 Pairs: every aspect span × every opinion span of a text is one candidate; its feature is
 ``[a; o; a ⊙ o; distance]`` — the mean piece states of the aspect and of the opinion, their
@@ -84,11 +86,14 @@ def span_tags(pieces: Sequence[Piece], aspects: Sequence[tuple[int, int]],
     return tags
 
 
-def decode_spans(logits: np.ndarray, pieces: Sequence[Piece]) -> list[SpanPieces]:
-    """Aspect and opinion spans of one text from its ``(pieces, 5)`` span logits: ``I`` after
-    ``O`` (or after the other kind) opens a span; a span grows to whole words."""
+def decode_spans(logits: np.ndarray, pieces: Sequence[Piece],
+                 none_below: float | None = None) -> list[SpanPieces]:
+    """Aspect and opinion spans of one text from its ``(pieces, 5)`` span logits: each piece's
+    tag by :func:`scheme.decide` (``O`` is class 0; ``none_below``: a piece is in a span when
+    P(``O``) < it); ``I`` after ``O`` (or after the other kind) opens a span; a span grows to
+    whole words."""
     probs = softmax(logits[:len(pieces)].astype(np.float64))
-    tags = [SPAN_TAGS[i] for i in probs.argmax(axis=-1)]
+    tags = [SPAN_TAGS[i] for i in decide(probs, none_below)]
     spans = []
     for kind, group in bio_groups(tags, pieces, kind_of=lambda tag: tag[2:]):
         first, last = whole_words(group[0], group[-1], pieces)
@@ -133,31 +138,48 @@ def pair_logits(features: np.ndarray, heads: Mapping[str, np.ndarray]) -> np.nda
     return np.maximum(inner, 0) @ heads["aste.pair.out.weight"].T + heads["aste.pair.out.bias"]
 
 
-def decode_triplets(hidden: np.ndarray, pieces: Sequence[Piece],
-                    heads: Mapping[str, np.ndarray], none_below: float | None = None
-                    ) -> list[Triplet]:
-    """The triplets of one text from its encoder states ``(time, dim)``: spans from the span
-    head, then every aspect × opinion through the pair head; a pair whose best class is not
-    ``none`` is a triplet — or, with ``none_below`` (a threshold calibrated on dev data), a pair
-    with P(none) < ``none_below``, its polarity the most probable one (:func:`scheme.decide`) —
-    ordered by aspect, then opinion."""
+Candidates = tuple[list[tuple[SpanPieces, SpanPieces]], np.ndarray]
+
+
+def candidate_pairs(hidden: np.ndarray, pieces: Sequence[Piece], heads: Mapping[str, np.ndarray],
+                    span_none_below: float | None = None) -> Candidates:
+    """Every aspect × opinion of one text (spans from its encoder states ``(time, dim)``,
+    :func:`decode_spans` with ``span_none_below``), ordered by aspect, then opinion, and their
+    pair-class probabilities ``(pairs, 5)``."""
     span_logits = hidden[:len(pieces)] @ heads["aste.span.weight"].T + heads["aste.span.bias"]
-    spans = decode_spans(span_logits, pieces)
+    spans = decode_spans(span_logits, pieces, span_none_below)
     aspects = [s for s in spans if s.kind == ASPECT]
     opinions = [s for s in spans if s.kind == OPINION]
     features = pair_features(hidden.astype(np.float32, copy=False),
                              [(s.first, s.last) for s in aspects],
                              [(s.first, s.last) for s in opinions])
     if not len(features):
+        return [], np.zeros((0, len(PAIR_CLASSES)))
+    return ([(a, o) for a in aspects for o in opinions],
+            softmax(pair_logits(features, heads).astype(np.float64)))
+
+
+def paired(candidates: Candidates, none_below: float | None = None) -> list[Triplet]:
+    """The candidate pairs that are triplets: best class not ``none``, or, with ``none_below``
+    (a threshold calibrated on dev data), P(none) < ``none_below``, the polarity the most
+    probable one (:func:`scheme.decide`); a triplet's score is its polarity's probability."""
+    pairs, probs = candidates
+    if not pairs:
         return []
-    probs = softmax(pair_logits(features, heads).astype(np.float64))
     best = decide(probs, none_below)
-    triplets = []
-    for row, (aspect, opinion) in enumerate((a, o) for a in aspects for o in opinions):
-        if best[row]:
-            triplets.append(Triplet((aspect.start, aspect.end), (opinion.start, opinion.end),
-                                    PAIR_CLASSES[int(best[row])], float(probs[row, best[row]])))
-    return triplets
+    return [Triplet((aspect.start, aspect.end), (opinion.start, opinion.end),
+                    PAIR_CLASSES[int(best[row])], float(probs[row, best[row]]))
+            for row, (aspect, opinion) in enumerate(pairs) if best[row]]
+
+
+def decode_triplets(hidden: np.ndarray, pieces: Sequence[Piece],
+                    heads: Mapping[str, np.ndarray], none_below: float | None = None,
+                    span_none_below: float | None = None) -> list[Triplet]:
+    """The triplets of one text from its encoder states ``(time, dim)``: spans from the span
+    head (``span_none_below``), then every aspect × opinion through the pair head
+    (``none_below``), ordered by aspect, then opinion (:func:`candidate_pairs`,
+    :func:`paired`)."""
+    return paired(candidate_pairs(hidden, pieces, heads, span_none_below), none_below)
 
 
 def triplet_targets(pieces: Sequence[Piece], elements: Sequence[SentimentElement], text: str
@@ -209,6 +231,7 @@ def has_triplet_heads(heads: Mapping[str, np.ndarray]) -> bool:
 
 
 __all__ = ["ASPECT", "DISTANCE_BUCKETS", "DISTRACTORS", "DISTANCE_EDGES", "HEAD_NAMES", "OPINION",
-           "PAIR_CLASSES", "SPAN_TAGS", "SpanPieces", "Triplet", "decode_spans",
-           "decode_triplets", "distance_bucket", "explicit_only", "has_triplet_heads", "pair_features",
-           "pair_logits", "pieces_in", "span_tags", "triplet_targets"]
+           "PAIR_CLASSES", "SPAN_TAGS", "Candidates", "SpanPieces", "Triplet", "candidate_pairs",
+           "decode_spans", "decode_triplets", "distance_bucket", "explicit_only",
+           "has_triplet_heads", "pair_features", "pair_logits", "paired", "pieces_in", "span_tags",
+           "triplet_targets"]
