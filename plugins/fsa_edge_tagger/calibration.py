@@ -64,7 +64,7 @@ from fsa_edge.tasks import canonical_category
 from .runtime import (GROUPS, PAIR_NONE_BELOW, SCORE_CALIBRATION, SPAN_NONE_BELOW, ScoreMap,
                       TaggerRuntime, logit)
 from .sentence_head import agreeing_polarity
-from .triplets import has_triplet_heads
+from .triplets import TripletThreshold, has_triplet_heads
 
 THRESHOLDS = (None, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)
 #: the pair head's candidates ("a triplet when P(none) < t"; None: argmax)
@@ -77,7 +77,6 @@ TRIPLET_CALIBRATION = "triplet_calibration"
 #: isotonic regression replaces Platt scaling only when its cross-validated dev ECE is lower by
 #: at least this much (and its log loss lower; Platt: two parameters, keeps every score's rank)
 ISOTONIC_MARGIN = 0.01
-TripletThreshold = tuple[float | None, float | None]
 #: fewer dev elements than this for a task: no score map is fitted for it
 MIN_ELEMENTS = 20
 FOLDS = 5
@@ -623,7 +622,7 @@ def calibrate_none_threshold(directory: str | Path, dev_files: Sequence[str | Pa
 
 
 __all__ = ["FITTERS", "ISOTONIC_MARGIN", "MIN_ELEMENTS", "PAIR_THRESHOLDS", "SPAN_THRESHOLDS",
-           "THRESHOLDS", "TRIPLET_CALIBRATION", "TRIPLET_THRESHOLDS", "TripletThreshold",
+           "THRESHOLDS", "TRIPLET_CALIBRATION", "TRIPLET_THRESHOLDS",
            "CategoryGroup", "calibrate_none_threshold", "calibrate_tagger", "cross_validated",
            "dev_category_groups", "dev_f1_by_threshold", "fit_group_maps", "fit_isotonic",
            "fit_platt", "fit_score_map", "train_file_of", "triplet_dev_f1_by_threshold"]

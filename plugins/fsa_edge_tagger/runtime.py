@@ -25,7 +25,8 @@ from fsa_edge.tasks import canonical_category
 from .scheme import (CATEGORY_CLASSES, TAGS, category_logits, decode_categories, decode_terms,
                      pieces_of)
 from .sentence_head import decode_sentence, mean_pieces, sentence_logits
-from .triplets import Triplet, candidate_pairs, decode_triplets, has_triplet_heads, paired
+from .triplets import (Triplet, TripletThreshold, candidate_pairs, decode_triplets,
+                       has_triplet_heads, paired)
 
 Encoder = Callable[[list[list[str]]], np.ndarray]
 HEAD_BLAS_THREADS_ENV = "FSA_EDGE_HEAD_BLAS_THREADS"
@@ -41,6 +42,8 @@ SCORE_CALIBRATION = "score_calibration"
 #: the card's field (under ``tagger``) holding the pair head's ``none`` threshold (ASTE), chosen
 #: on dev data like the category head's ``none_below``
 PAIR_NONE_BELOW = "pair_none_below"
+#: the card's field (under ``tagger``) holding the span head's ``O`` threshold (ASTE), chosen on
+#: dev data together with the pair threshold
 SPAN_NONE_BELOW = "span_none_below"
 #: the field of a task's score map entry holding its category groups' maps (see
 #: :func:`category_score_maps`)
@@ -399,15 +402,13 @@ class TaggerRuntime:
                                       aspect_span=t.aspect, opinion=text[slice(*t.opinion)],
                                       opinion_span=t.opinion, score=t.score) for t in triplets)
 
-    def triplets_by_threshold(self, texts: Sequence[str],
-                              thresholds: Sequence[tuple[float | None, float | None]]
-                              ) -> dict[tuple[float | None, float | None],
-                                        list[tuple[SentimentElement, ...]]]:
+    def triplets_by_threshold(self, texts: Sequence[str], thresholds: Sequence[TripletThreshold]
+                              ) -> dict[TripletThreshold, list[tuple[SentimentElement, ...]]]:
         """Per ``(span_none_below, pair_none_below)``, each text's raw-scored triplets, from one
         encoder pass and one pair-head pass per span threshold (what the thresholds are chosen
         on)."""
         self._check_triplet_heads()
-        found: dict[tuple[float | None, float | None], list[tuple[SentimentElement, ...]]] = {
+        found: dict[TripletThreshold, list[tuple[SentimentElement, ...]]] = {
             threshold: [] for threshold in thresholds}
         if not texts:
             return found
@@ -486,6 +487,5 @@ def ctranslate2_encoder(directory: Path, *, device: str, compute_type: str, thre
 
 __all__ = ["Encoder", "GROUPS", "HEAD_BLAS_THREADS_ENV", "LOGIT_EPS", "PAIR_NONE_BELOW",
            "POSITION_INPUT", "SCORE_CALIBRATION", "SERVED_TASKS", "SPAN_NONE_BELOW", "ScoreMap",
-           "TaggerRuntime",
-           "category_score_maps", "ctranslate2_encoder", "feeds_positions", "load_heads",
-           "load_tokenizer", "logit", "one_blas_thread", "score_maps"]
+           "TaggerRuntime", "category_score_maps", "ctranslate2_encoder", "feeds_positions",
+           "load_heads", "load_tokenizer", "logit", "one_blas_thread", "score_maps"]

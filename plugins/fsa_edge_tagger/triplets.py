@@ -139,6 +139,8 @@ def pair_logits(features: np.ndarray, heads: Mapping[str, np.ndarray]) -> np.nda
 
 
 Candidates = tuple[list[tuple[SpanPieces, SpanPieces]], np.ndarray]
+#: a text's triplet decoding thresholds: ``(span_none_below, pair_none_below)``, None for argmax
+TripletThreshold = tuple[float | None, float | None]
 
 
 def candidate_pairs(hidden: np.ndarray, pieces: Sequence[Piece], heads: Mapping[str, np.ndarray],
@@ -231,7 +233,8 @@ def has_triplet_heads(heads: Mapping[str, np.ndarray]) -> bool:
 
 
 __all__ = ["ASPECT", "DISTANCE_BUCKETS", "DISTRACTORS", "DISTANCE_EDGES", "HEAD_NAMES", "OPINION",
-           "PAIR_CLASSES", "SPAN_TAGS", "Candidates", "SpanPieces", "Triplet", "candidate_pairs",
+           "PAIR_CLASSES", "SPAN_TAGS", "Candidates", "SpanPieces", "Triplet", "TripletThreshold",
+           "candidate_pairs",
            "decode_spans", "decode_triplets", "distance_bucket", "explicit_only",
            "has_triplet_heads", "pair_features", "pair_logits", "paired", "pieces_in", "span_tags",
            "triplet_targets"]
