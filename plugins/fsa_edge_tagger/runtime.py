@@ -387,7 +387,7 @@ class TaggerRuntime:
                 for answer, text, own, states in zip(answers, texts, pieces, hidden):
                     answer["aste"] = self.triplet_elements(
                         text, decode_triplets(states, own, self.heads, self.pair_none_below,
-                                              self.span_none_below))
+                                              span_none_below=self.span_none_below))
         return answers
 
     def _check_triplet_heads(self) -> None:

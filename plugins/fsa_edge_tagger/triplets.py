@@ -234,7 +234,6 @@ def has_triplet_heads(heads: Mapping[str, np.ndarray]) -> bool:
 
 __all__ = ["ASPECT", "DISTANCE_BUCKETS", "DISTRACTORS", "DISTANCE_EDGES", "HEAD_NAMES", "OPINION",
            "PAIR_CLASSES", "SPAN_TAGS", "Candidates", "SpanPieces", "Triplet", "TripletThreshold",
-           "candidate_pairs",
-           "decode_spans", "decode_triplets", "distance_bucket", "explicit_only",
+           "candidate_pairs", "decode_spans", "decode_triplets", "distance_bucket", "explicit_only",
            "has_triplet_heads", "pair_features", "pair_logits", "paired", "pieces_in", "span_tags",
            "triplet_targets"]
