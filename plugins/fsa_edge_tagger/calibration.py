@@ -74,6 +74,10 @@ SPAN_THRESHOLDS = (None, 0.6, 0.7, 0.8, 0.9)
 #: the ``(span, pair)`` threshold pairs the triplet heads are calibrated over
 TRIPLET_THRESHOLDS = tuple((span, pair) for span in SPAN_THRESHOLDS for pair in PAIR_THRESHOLDS)
 TRIPLET_CALIBRATION = "triplet_calibration"
+#: the card's ``tagger`` fields calibration writes (thresholds, their dev records, score maps);
+#: ``pair_calibration`` is the pair threshold's record before spans had one
+CALIBRATED_FIELDS = ("calibration", "none_below", "pair_calibration", PAIR_NONE_BELOW,
+                     SPAN_NONE_BELOW, TRIPLET_CALIBRATION, SCORE_CALIBRATION)
 #: isotonic regression replaces Platt scaling only when its cross-validated dev ECE is lower by
 #: at least this much (and its log loss lower; Platt: two parameters, keeps every score's rank)
 ISOTONIC_MARGIN = 0.01
@@ -621,7 +625,7 @@ def calibrate_none_threshold(directory: str | Path, dev_files: Sequence[str | Pa
     return calibrate_tagger(directory, dev_files, **options)
 
 
-__all__ = ["FITTERS", "ISOTONIC_MARGIN", "MIN_ELEMENTS", "PAIR_THRESHOLDS", "SPAN_THRESHOLDS",
+__all__ = ["CALIBRATED_FIELDS", "FITTERS", "ISOTONIC_MARGIN", "MIN_ELEMENTS", "PAIR_THRESHOLDS", "SPAN_THRESHOLDS",
            "THRESHOLDS", "TRIPLET_CALIBRATION", "TRIPLET_THRESHOLDS",
            "CategoryGroup", "calibrate_none_threshold", "calibrate_tagger", "cross_validated",
            "dev_category_groups", "dev_f1_by_threshold", "fit_group_maps", "fit_isotonic",

@@ -1,4 +1,4 @@
-"""``fsa-edge train tagger finetune|pretrain|calibrate``: the encoder-with-heads student.
+"""``fsa-edge train tagger finetune|pretrain|calibrate|sentence-head|average``: the encoder-with-heads student.
 
 ``fsa-edge tagger train|pretrain|calibrate`` are the deprecated names of these commands (one
 release)."""
@@ -151,6 +151,22 @@ def calibrate_command(model: str, dev_files: tuple[str, ...], term_dev_files: tu
                                            sentence_dev_files=sentence_dev_files,
                                            keep_threshold=keep_threshold, threads=threads,
                                            also=also, category_groups=category_groups)))
+
+
+@tagger.command("average")
+@click.argument("models", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+@click.option("--weight", "weights", multiple=True, type=click.FloatRange(min=0, min_open=True),
+              help="One per MODEL, in order (default: the uniform mean).")
+def average_command(models: tuple[str, ...], out: str, weights: tuple[float, ...]) -> None:
+    """Average the weights of trained taggers (a "model soup"): MODELS fine-tuned from the same
+    encoder with the same heads become one tagger in OUT, served at the cost of one. Convert and
+    calibrate OUT as any trained tagger; choose between it and its ingredients on dev."""
+    from .averaging import average_taggers
+
+    if weights and len(weights) != len(models):
+        raise click.UsageError(f"give one --weight per model ({len(models)}), or none")
+    click.echo(json.dumps(average_taggers(models, out, weights or None)))
 
 
 @tagger.command("sentence-head")

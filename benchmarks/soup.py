@@ -1,0 +1,141 @@
+"""Greedy and uniform weight averages ("model soups", Wortsman et al. 2022) of trained taggers,
+chosen on dev.
+
+    python benchmarks/soup.py --out /tmp/runs/soup --ingredient DIR [--ingredient DIR ...] \
+        [--datasets rest14,...] [--threads 2] [--record benchmarks/results/soup.json]
+
+Every ``--ingredient`` is a tagger folder ``fsa-edge train tagger finetune`` wrote (the ``hf``
+folder of a ``train_default.py`` run), all from the same encoder with the same heads, given in
+the order the greedy soup tries them (best first). Each candidate is made by ``fsa-edge train
+tagger average`` and scored as a default candidate is: ``train_default.py --checkpoint`` (int8
+conversion with its parity gate, the current calibration on the dev splits, dev and test F1).
+
+* **greedy**: start from the first ingredient alone (a copy, calibrated anew); add the next one
+  when the uniform average with it has a higher mean int8 dev F1 over the data sets than
+  without; go on down the list.
+* **uniform**: the average of all ingredients.
+
+Dev chooses; test F1 is in each step's record and the summary, never read to choose. Every step
+keeps its folder (``OUT/greedy_N``, ``OUT/uniform``) and ``record.json``; a rerun skips the
+steps already recorded. The summary (``--record`` and a markdown table beside it) names the
+chosen soup: ``OUT/<step>/ct2-int8`` is the model to compare with the installed default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from records import emit  # noqa: E402
+from train_default import DATA, fsa_edge_command  # noqa: E402
+
+EIGHT_SETS = "rest14,laptop14,rest16,laptop16,aste14res,aste14lap,aste15res,aste16res"
+
+
+def dev_mean(record: dict) -> float:
+    scores = [row["f1"] for row in record["dev_int8"].values()]
+    return sum(scores) / len(scores)
+
+
+def make(step: Path, ingredients: list[Path]) -> Path:
+    """``step/hf``: the average of ``ingredients`` (a copy when there is one)."""
+    hf = step / "hf"
+    if hf.exists():
+        return hf
+    if len(ingredients) == 1:
+        shutil.copytree(ingredients[0], hf, ignore=shutil.ignore_patterns("last"))
+    else:
+        subprocess.run([*fsa_edge_command(), "train", "tagger", "average",
+                        *map(str, ingredients), "--out", str(hf)], check=True)
+    return hf
+
+
+def evaluate(step: Path, ingredients: list[Path], args: argparse.Namespace) -> dict:
+    record_path = step / "record.json"
+    if not record_path.is_file():
+        hf = make(step, ingredients)
+        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "train_default.py"),
+                        "--checkpoint", str(hf), "--out", str(step), "--data", str(args.data),
+                        "--datasets", args.datasets, "--threads", str(args.threads),
+                        "--min-agreement", "0.8", "--max-mean-delta", "0.1",
+                        "--record", str(record_path)], check=True, stdout=subprocess.DEVNULL)
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    return {"step": step.name, "ingredients": [str(p) for p in ingredients],
+            "dev_mean": round(dev_mean(record), 2),
+            "dev": {k: round(v["f1"], 2) for k, v in record["dev_int8"].items()},
+            "test": {k: round(v["f1"], 2) for k, v in record["test_int8"].items()},
+            "span_none_below": record.get("span_none_below"),
+            "pair_none_below": record.get("pair_none_below"),
+            "none_below": record.get("none_below"), "model": str(step / "ct2-int8")}
+
+
+def markdown(summary: dict) -> str:
+    sets = list(summary["steps"][0]["dev"])
+    lines = ["| step | ingredients | kept | " + " | ".join(sets) + " | dev mean |",
+             "|---" * (len(sets) + 4) + "|"]
+    for row in summary["steps"]:
+        names = ", ".join(Path(p).parent.name if Path(p).name == "hf" else Path(p).name
+                          for p in row["ingredients"])
+        lines.append(f"| {row['step']} | {names} | {row.get('kept', '')} | "
+                     + " | ".join(f"{row['dev'][s]:.2f}" for s in sets)
+                     + f" | {row['dev_mean']:.2f} |")
+    lines.append("")
+    lines.append(f"Chosen on dev: **{summary['chosen']['step']}** (dev mean "
+                 f"{summary['chosen']['dev_mean']:.2f}); its test F1: "
+                 + ", ".join(f"{k} {v:.2f}" for k, v in summary["chosen"]["test"].items()))
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--ingredient", type=Path, action="append", required=True,
+                        help="a trained tagger folder; repeatable, best first")
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--datasets", default=EIGHT_SETS)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-uniform", action="store_true", help="skip the uniform soup")
+    parser.add_argument("--record", type=Path, default=None)
+    args = parser.parse_args(argv)
+    if len(args.ingredient) < 2:
+        parser.error("give at least two --ingredient folders")
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    soup = [args.ingredient[0]]
+    best = evaluate(args.out / "greedy_1", soup, args)
+    best["kept"] = "start"
+    steps = [best]
+    for number, candidate in enumerate(args.ingredient[1:], start=2):
+        row = evaluate(args.out / f"greedy_{number}", soup + [candidate], args)
+        row["kept"] = "yes" if row["dev_mean"] > best["dev_mean"] else "no"
+        steps.append(row)
+        if row["kept"] == "yes":
+            soup, best = soup + [candidate], row
+        print(f"greedy_{number}: dev mean {row['dev_mean']:.2f} ({row['kept']})", file=sys.stderr)
+    chosen = best
+    if not args.no_uniform:
+        uniform = evaluate(args.out / "uniform", list(args.ingredient), args)
+        uniform["kept"] = "uniform"
+        steps.append(uniform)
+        if uniform["dev_mean"] > chosen["dev_mean"]:
+            chosen = uniform
+    summary = {"benchmark": "soup", "command": "python benchmarks/soup.py "
+               + " ".join(argv if argv is not None else sys.argv[1:]),
+               "rule": "greedy: add an ingredient when the average's mean int8 dev F1 rises; "
+                       "the chosen soup is the greedy or uniform one with the higher dev mean",
+               "steps": steps, "greedy_soup": [str(p) for p in soup], "chosen": chosen}
+    emit(summary, args.record)
+    if args.record:
+        Path(args.record).with_suffix(".md").write_text(markdown(summary), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
