@@ -106,8 +106,9 @@ def average_taggers(directories: Sequence[str | Path], out: str | Path,
                              if config.get(k) != first_config.get(k))
             raise TrainingError(f"{path}: encoder configuration differs from {paths[0]}'s "
                                 f"({', '.join(changed)})")
+        tagger, first_tagger = card.extra.get("tagger", {}), first_card.extra.get("tagger", {})
         for field in SHARED_TAGGER_FIELDS:
-            if card.extra.get("tagger", {}).get(field) != first_card.extra.get("tagger", {}).get(field):
+            if tagger.get(field) != first_tagger.get(field):
                 raise TrainingError(f"{path}: card tagger.{field} differs from {paths[0]}'s")
         if card.tasks != first_card.tasks:
             raise TrainingError(f"{path}: tasks {list(card.tasks)} differ from {paths[0]}'s "

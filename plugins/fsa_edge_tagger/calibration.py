@@ -625,8 +625,8 @@ def calibrate_none_threshold(directory: str | Path, dev_files: Sequence[str | Pa
     return calibrate_tagger(directory, dev_files, **options)
 
 
-__all__ = ["CALIBRATED_FIELDS", "FITTERS", "ISOTONIC_MARGIN", "MIN_ELEMENTS", "PAIR_THRESHOLDS", "SPAN_THRESHOLDS",
-           "THRESHOLDS", "TRIPLET_CALIBRATION", "TRIPLET_THRESHOLDS",
+__all__ = ["CALIBRATED_FIELDS", "FITTERS", "ISOTONIC_MARGIN", "MIN_ELEMENTS", "PAIR_THRESHOLDS",
+           "SPAN_THRESHOLDS", "THRESHOLDS", "TRIPLET_CALIBRATION", "TRIPLET_THRESHOLDS",
            "CategoryGroup", "calibrate_none_threshold", "calibrate_tagger", "cross_validated",
            "dev_category_groups", "dev_f1_by_threshold", "fit_group_maps", "fit_isotonic",
            "fit_platt", "fit_score_map", "train_file_of", "triplet_dev_f1_by_threshold"]

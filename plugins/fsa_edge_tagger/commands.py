@@ -1,4 +1,5 @@
-"""``fsa-edge train tagger finetune|pretrain|calibrate|sentence-head|average``: the encoder-with-heads student.
+"""``fsa-edge train tagger finetune|pretrain|calibrate|sentence-head|average``: the
+encoder-with-heads student.
 
 ``fsa-edge tagger train|pretrain|calibrate`` are the deprecated names of these commands (one
 release)."""
