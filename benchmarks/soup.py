@@ -64,7 +64,6 @@ def evaluate(step: Path, ingredients: list[Path], args: argparse.Namespace) -> d
         subprocess.run([sys.executable, str(ROOT / "benchmarks" / "train_default.py"),
                         "--checkpoint", str(hf), "--out", str(step), "--data", str(args.data),
                         "--datasets", args.datasets, "--threads", str(args.threads),
-                        "--min-agreement", "0.8", "--max-mean-delta", "0.1",
                         "--record", str(record_path)], check=True, stdout=subprocess.DEVNULL)
     record = json.loads(record_path.read_text(encoding="utf-8"))
     return {"step": step.name, "ingredients": [str(p) for p in ingredients],
