@@ -15,8 +15,9 @@ from .errors import BackendError, FsaEdgeError, ModelNotFoundError, UnknownTaskE
 from .model import AnalysisResult, Review
 from .plugins import choose, registry
 from .readers.jsonl import InputLine
+from .score_map import ScoreMap
 from .tasks import ALL_TASKS, SlotTask, get_task
-from .windows import merge_parts, merge_polarity, plan_parts
+from .windows import merge_parts, merge_polarity, merged_score_maps, plan_parts
 
 DEFAULT_BATCH_SIZE = 32
 
@@ -87,6 +88,8 @@ class Analyzer:
         self.model_name = model_name
         self.task = self.checked_task(task or backend.default_task)
         self.batch_size = max(1, int(batch_size))
+        card = getattr(backend, "card", None)
+        self.merged_score_maps = merged_score_maps(card.extra) if card is not None else {}
 
     def checked_task(self, task: str | SlotTask | None = None) -> str:
         """The name of ``task`` (default: this analyzer's) once checked against what the model
@@ -171,7 +174,9 @@ class Analyzer:
         for review, plan in zip(reviews, plans):
             found = [((start, end), next(answers)) for start, end in plan]
             merged = {task.name: _merged(task, [(span, p[task.name].elements)
-                                                for span, p in found]) for task in tasks}
+                                                for span, p in found],
+                                         self.merged_score_maps.get(task.name))
+                      for task in tasks}
             results.append(AnalysisResult(
                 id=review.id, text=review.text, task=name, model=self.model_name,
                 elements=() if name == ALL_TASKS else merged[name], parts=len(plan),
@@ -216,12 +221,13 @@ class Analyzer:
         self.close()
 
 
-def _merged(task: SlotTask, found: list) -> tuple:
-    """A text's elements from its parts' (``((start, end), elements)``, in order)."""
+def _merged(task: SlotTask, found: list, score_map: ScoreMap | None = None) -> tuple:
+    """A text's elements from its parts' (``((start, end), elements)``, in order);
+    ``score_map``: the model's map of a merged polarity's score."""
     if len(found) == 1:
         return tuple(found[0][1])
     if task.slots == ("polarity",):  # one answer per text
-        return merge_polarity(found)
+        return merge_polarity(found, score_map)
     return merge_parts([(start, elements) for (start, _), elements in found])
 
 

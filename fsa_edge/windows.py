@@ -9,20 +9,31 @@ analysed as a text of its own; :func:`merge_parts` shifts its elements' spans ba
 original text and keeps an element found in two parts once (with its higher score); a task with
 one answer per text (its only slot is the polarity: ``sentence``) gets one answer for the whole
 text from :func:`merge_polarity`. The result's ``parts`` says how many parts a text took.
+
+The merged answer's score is the winner's share of the parts' votes, which is not the chance
+that it is right (reviews whose parts agree are right far more often than their share says); a
+model whose card holds a map for the task under :data:`MERGED_SCORE_CALIBRATION` (fitted on dev
+texts read in parts, e.g. ``fsa-edge train tagger calibrate --review-dev``) reports the mapped
+share instead. The decision never changes: a score map is monotone.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
+from .errors import BackendError
 from .model import SentimentElement
+from .score_map import ScoreMap
 from .text import split_sentences
 
 Span = tuple[int, int]
 Fits = Callable[[str], bool]
 _WORD = re.compile(r"\S+")
+#: the card field (``extra``) holding, per task with one answer per text (``sentence``), the
+#: score map of the answer merged from a text's parts (:func:`merge_polarity`)
+MERGED_SCORE_CALIBRATION = "merged_score_calibration"
 
 
 def plan_parts(text: str, fits: Fits) -> list[Span]:
@@ -95,12 +106,13 @@ def merge_parts(found: Sequence[tuple[int, Sequence[SentimentElement]]]
     return tuple(merged.values())
 
 
-def merge_polarity(found: Sequence[tuple[Span, Sequence[SentimentElement]]]
-                   ) -> tuple[SentimentElement, ...]:
+def merge_polarity(found: Sequence[tuple[Span, Sequence[SentimentElement]]],
+                   score_map: ScoreMap | None = None) -> tuple[SentimentElement, ...]:
     """One polarity for a text from its parts' answers (``(part span, elements)``): each part
     votes for its polarity with its score times its length in characters; a neutral part
     abstains when any part is positive or negative (a review with one opinion among neutral
-    sentences has that opinion). The winner's score is its share of all the votes."""
+    sentences has that opinion). The winner's score is its share of all the votes, through
+    ``score_map`` when given (the model's :func:`merged_score_maps`)."""
     votes: dict[str, float] = {}
     for (start, end), elements in found:
         for element in elements:
@@ -111,7 +123,22 @@ def merge_polarity(found: Sequence[tuple[Span, Sequence[SentimentElement]]]
     polar = {p: v for p, v in votes.items() if p in ("positive", "negative")}
     polarity = max(polar or votes, key=(polar or votes).get)
     total = sum(end - start for (start, end), _ in found)
-    return (SentimentElement(polarity=polarity, score=round(votes[polarity] / max(total, 1), 6)),)
+    share = votes[polarity] / max(total, 1)
+    return (SentimentElement(polarity=polarity,
+                             score=round(score_map(share) if score_map else share, 6)),)
 
 
-__all__ = ["merge_parts", "merge_polarity", "plan_parts"]
+def merged_score_maps(extra: Mapping[str, Any]) -> dict[str, ScoreMap]:
+    """``{task: ScoreMap}`` from a card's ``extra`` (its :data:`MERGED_SCORE_CALIBRATION`;
+    absent: no map, the share is reported). A malformed entry is a :class:`BackendError`."""
+    spec = extra.get(MERGED_SCORE_CALIBRATION)
+    if not spec:
+        return {}
+    if not isinstance(spec, Mapping):
+        raise BackendError(f"{MERGED_SCORE_CALIBRATION} must be an object of tasks")
+    return {task: ScoreMap.from_card(entry, f"{MERGED_SCORE_CALIBRATION}.{task}")
+            for task, entry in spec.items()}
+
+
+__all__ = ["MERGED_SCORE_CALIBRATION", "merge_parts", "merge_polarity", "merged_score_maps",
+           "plan_parts"]

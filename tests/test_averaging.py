@@ -47,6 +47,7 @@ def test_the_average_is_the_weighted_mean_of_every_parameter(two_taggers, tmp_pa
     card_path = root / "seed1" / "fsa_edge.json"
     card = json.loads(card_path.read_text())
     card["tagger"]["none_below"] = 0.7  # a calibrated field of one ingredient: not carried over
+    card["merged_score_calibration"] = {"sentence": {"method": "platt", "a": 1.0, "b": 2.0}}
     card_path.write_text(json.dumps(card))
 
     result = average(root / "seed1", root / "seed2", "--out", tmp_path / "even")
@@ -71,6 +72,7 @@ def test_the_average_is_the_weighted_mean_of_every_parameter(two_taggers, tmp_pa
     averaged = json.loads((tmp_path / "even" / "fsa_edge.json").read_text())
     assert [(i["seed"], i["weight"]) for i in averaged["averaged_from"]] == [(1, 0.5), (2, 0.5)]
     assert "none_below" not in averaged["tagger"] and "seed" not in averaged
+    assert "merged_score_calibration" not in averaged
     assert averaged["tagger"]["categories"] == card["tagger"]["categories"]
     assert averaged["tasks"] == ["atsa", "acsa"] and averaged["backend"] == "tagger"
     assert (tmp_path / "even" / "tokenizer.json").is_file()

@@ -15,8 +15,10 @@ from click.testing import CliRunner
 import fsa_edge
 from fsa_edge.api import resolve_model
 from fsa_edge.cli import build_cli
+from fsa_edge.errors import BackendError
 from fsa_edge.model import SentimentElement
-from fsa_edge.windows import merge_polarity
+from fsa_edge.score_map import ScoreMap
+from fsa_edge.windows import MERGED_SCORE_CALIBRATION, merge_polarity, merged_score_maps
 from fsa_edge_tagger.sentence_head import agreeing_polarity, fit_sentence_head
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,6 +58,25 @@ def test_neutral_parts_abstain_when_a_part_has_an_opinion():
     merged = merge_polarity([((0, 100), neutral), ((101, 140), negative), ((141, 300), neutral)])
     assert merged[0].polarity == "negative"
     assert merge_polarity([((0, 10), neutral)])[0].polarity == "neutral"
+
+
+def test_the_merged_score_goes_through_the_models_map_and_keeps_the_decision():
+    positive = (SentimentElement("positive", score=0.8),)
+    negative = (SentimentElement("negative", score=0.9),)
+    found = [((0, 100), positive), ((101, 140), negative), ((141, 300), positive)]
+    share = merge_polarity(found)[0]
+    assert share.polarity == "positive" and share.score == pytest.approx((100 + 159) * 0.8 / 298,
+                                                                          abs=1e-6)
+    score_map = ScoreMap("platt", a=1.0, b=2.0)
+    mapped = merge_polarity(found, score_map)[0]
+    assert mapped.polarity == "positive" and mapped.score == pytest.approx(score_map(share.score),
+                                                                           abs=1e-6)
+    maps = merged_score_maps({MERGED_SCORE_CALIBRATION: {"sentence": score_map.parameters()}})
+    assert maps == {"sentence": score_map} and merged_score_maps({}) == {}
+    with pytest.raises(BackendError, match=f"{MERGED_SCORE_CALIBRATION}.sentence"):
+        merged_score_maps({MERGED_SCORE_CALIBRATION: {"sentence": {"method": "odd"}}})
+    with pytest.raises(BackendError, match=MERGED_SCORE_CALIBRATION):
+        merged_score_maps({MERGED_SCORE_CALIBRATION: ["platt"]})
 
 
 @pytest.fixture(scope="module")
@@ -242,6 +263,15 @@ def test_teacher_agreement_counts_the_heads_answers(headed):
         "texts": 16, "head": pytest.approx(100 - agreeing)}
 
 
+def _calibrate(model: Path, option: str, dev: Path, records: list[dict]):
+    """``fsa-edge train tagger calibrate MODEL --keep-threshold OPTION DEV`` with ``records``
+    written to ``dev``."""
+    dev.write_text(json.dumps(records))
+    return CliRunner().invoke(build_cli(), ["train", "tagger", "calibrate", str(model),
+                                            "--keep-threshold", option, str(dev),
+                                            "--threads", "1"])
+
+
 def test_the_sentence_score_map_is_fitted_on_agreeing_dev_texts(tmp_path, headed):
     """``calibrate --sentence-dev``: the map is fitted on the dev texts whose gold elements
     share one polarity (a mixed text is left out), the other tasks' maps and thresholds stay,
@@ -261,10 +291,7 @@ def test_the_sentence_score_map_is_fitted_on_agreeing_dev_texts(tmp_path, headed
         {"target": "pasta", "polarity": "positive", "from": 4, "to": 9},
         {"target": "service", "polarity": "negative", "from": 28, "to": 35}]})
     dev = tmp_path / "dev.json"
-    dev.write_text(json.dumps(records))
-    result = CliRunner().invoke(build_cli(), ["train", "tagger", "calibrate", str(model),
-                                              "--keep-threshold", "--sentence-dev", str(dev),
-                                              "--threads", "1"])
+    result = _calibrate(model, "--sentence-dev", dev, records)
     assert result.exit_code == 0, result.output
     tagger = json.loads((model / "fsa_edge.json").read_text())["tagger"]
     entry = tagger["score_calibration"]["sentence"]
@@ -290,3 +317,57 @@ def test_the_sentence_score_map_is_fitted_on_agreeing_dev_texts(tmp_path, headed
     assert result.exit_code == 0, result.output
     refitted = json.loads((model / "fsa_edge.json").read_text())["tagger"]["score_calibration"]
     assert "sentence" not in refitted and refitted == before["score_calibration"]
+
+
+def _review_records(reviews: list[tuple[str, list[str], str]]) -> list[dict]:
+    """SemEval-2016-style records (``REVIEW:SENTENCE`` ids, sentence order shuffled) with one
+    element of the given polarity per sentence."""
+    records = []
+    for review, sentences, polarity in reviews:
+        for index, text in reversed(list(enumerate(sentences))):
+            records.append({"ID": f"{review}:{index}", "sentence": text, "aspects": [
+                {"target": None, "category": "FOOD#QUALITY", "polarity": polarity,
+                 "from": 0, "to": 0}]})
+    return records
+
+
+def test_the_merged_score_map_is_fitted_on_agreeing_dev_reviews(tmp_path, headed):
+    """``calibrate --review-dev``: reviews of two or more sentences whose gold agrees, read in
+    sentences; the map goes into the card's merged field, the analyzer applies it to a long
+    text's merged answer (same polarity), a short text's score is untouched; an id that is not
+    REVIEW:SENTENCE names the file and the id."""
+    model = shutil.copytree(headed, tmp_path / "model")
+    assert MERGED_SCORE_CALIBRATION not in json.loads((model / "fsa_edge.json").read_text())
+    reviews = [(f"p{i}", [POSITIVE[i % 8], POSITIVE[(i + 1 + i // 8) % 8]], "positive")
+               for i in range(12)]
+    reviews += [(f"n{i}", [NEGATIVE[i % 8], NEGATIVE[(i + 1 + i // 8) % 8]], "negative")
+                for i in range(12)]
+    left_out = [("mixed", [POSITIVE[0], NEGATIVE[0]], "positive"), ("one", [POSITIVE[1]],
+                                                                    "positive")]
+    records = _review_records(reviews + left_out)
+    records[-3]["aspects"][0]["polarity"] = "negative"  # the mixed review disagrees
+    dev = tmp_path / "dev.json"
+    result = _calibrate(model, "--review-dev", dev, records)
+    assert result.exit_code == 0, result.output
+    card = json.loads((model / "fsa_edge.json").read_text())
+    entry = card[MERGED_SCORE_CALIBRATION]["sentence"]
+    assert entry["dev_elements"] == 24 and entry["dev_files"] == [str(dev)]
+    assert card["tagger"] == json.loads((headed / "fsa_edge.json").read_text())["tagger"]
+    merged_map = ScoreMap.from_card(entry)
+    long_text = " ".join(POSITIVE + NEGATIVE[:2] + [
+        f"We went there on a Tuesday number {i} with some friends from work." for i in range(8)])
+    with fsa_edge.load(headed, cpu_threads=1) as plain, \
+            fsa_edge.load(model, cpu_threads=1) as mapped:
+        old, new = (a.analyze([long_text, POSITIVE[0]], task="sentence") for a in (plain, mapped))
+        every = mapped.analyze(long_text, task="all")
+    assert old[0].parts > 1 and new[0].parts == old[0].parts
+    assert new[0].elements[0].polarity == old[0].elements[0].polarity
+    assert new[0].elements[0].score == pytest.approx(merged_map(old[0].elements[0].score),
+                                                     abs=2e-6)
+    assert abs(new[0].elements[0].score - old[0].elements[0].score) > 1e-3
+    assert every.answers["sentence"] == new[0].elements  # --task all merges the same way
+    assert new[1].elements == old[1].elements  # one part: the sentence map's score, as before
+    bad = tmp_path / "bad.json"
+    result = _calibrate(model, "--review-dev", bad, records[:4] + [dict(records[4], ID="d7")])
+    assert result.exit_code != 0
+    assert str(bad) in result.output and "'d7'" in result.output

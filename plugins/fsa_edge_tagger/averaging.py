@@ -26,6 +26,7 @@ import numpy as np
 from fsa_edge.card import ModelCard
 from fsa_edge.errors import TrainingError
 from fsa_edge.runtime import HEADS_FILE, TOKENIZER_FILES
+from fsa_edge.windows import MERGED_SCORE_CALIBRATION
 
 from .calibration import CALIBRATED_FIELDS
 
@@ -128,7 +129,8 @@ def average_taggers(directories: Sequence[str | Path], out: str | Path,
         if (paths[0] / name).is_file():
             shutil.copy2(paths[0] / name, out / name)
 
-    extra = {k: v for k, v in first_card.extra.items() if k not in INGREDIENT_FIELDS}
+    extra = {k: v for k, v in first_card.extra.items()
+             if k not in INGREDIENT_FIELDS and k != MERGED_SCORE_CALIBRATION}
     extra["tagger"] = {k: v for k, v in first_card.extra.get("tagger", {}).items()
                        if k not in CALIBRATED_FIELDS}
     extra[AVERAGED_FROM] = [

@@ -42,6 +42,16 @@ of fine-grained dev files (``sentence_dev_files``, any format the readers know) 
 elements all share one polarity (:func:`~.sentence_head.agreeing_polarity`, the signal the head
 learns from), an answer being right when it has that polarity. No sentence-level label is used.
 A long text's parts are mapped one by one before their votes are merged.
+
+The merged answer of a text read in parts (its sentences, when it is longer than the encoder's
+window) has a score of its own: the winner's share of the parts' votes
+(:func:`fsa_edge.windows.merge_polarity`). ``review_dev_files`` (``--review-dev``) fit its map,
+zero-shot too: SemEval-2016-style dev files whose ids are ``REVIEW:SENTENCE`` give back their
+reviews (sentences joined in id order) with at least two sentences whose gold elements all share
+one polarity (the review's answer is right when it has that polarity); each review is read in its
+sentences, as the analyzer reads a long text, the parts' scores through the ``sentence`` map. The
+map goes into the card's :data:`~fsa_edge.windows.MERGED_SCORE_CALIBRATION`, where the analyzer
+applies it to every merged ``sentence`` answer.
 """
 
 from __future__ import annotations
@@ -61,8 +71,11 @@ from fsa_edge.readers import read_dataset
 from fsa_edge.runtime import HEADS_FILE
 from fsa_edge.tasks import canonical_category
 
-from .runtime import (GROUPS, PAIR_NONE_BELOW, SCORE_CALIBRATION, SPAN_NONE_BELOW, ScoreMap,
-                      TaggerRuntime, logit)
+from fsa_edge.score_map import ScoreMap, logit
+from fsa_edge.text import split_sentences
+from fsa_edge.windows import MERGED_SCORE_CALIBRATION, merge_polarity
+
+from .runtime import GROUPS, PAIR_NONE_BELOW, SCORE_CALIBRATION, SPAN_NONE_BELOW, TaggerRuntime
 from .sentence_head import agreeing_polarity
 from .triplets import TripletThreshold, has_triplet_heads
 
@@ -368,6 +381,54 @@ def _sentence_dev_answers(runtime: TaggerRuntime, dev: DevExamples, batch_size: 
     return scores, correct
 
 
+def dev_reviews(path: str, examples: Sequence) -> list[tuple[str, str, str]]:
+    """``(review id, text, polarity)`` of each review of a dev file with ids ``REVIEW:SENTENCE``
+    that has at least two sentences and whose gold elements all share one polarity: its
+    sentences in id order, joined by a space. An id of another form is a :class:`TrainingError`
+    naming the file and the id."""
+    by_review: dict[str, list[tuple[int, Any]]] = {}
+    for ex in examples:
+        review, _, index = ex.review.id.rpartition(":")
+        if not review or not index.isdigit():
+            raise TrainingError(f"{path}: id {ex.review.id!r} is not REVIEW:SENTENCE (a review "
+                                "dev file needs SemEval-2016 ids, e.g. '1340075:4')")
+        by_review.setdefault(review, []).append((int(index), ex))
+    reviews = []
+    for review, sentences in by_review.items():
+        sentences.sort(key=lambda pair: pair[0])
+        polarity = agreeing_polarity(e.polarity for _, ex in sentences for e in ex.elements)
+        if len(sentences) > 1 and polarity is not None:
+            text = " ".join(ex.review.text.strip() for _, ex in sentences)
+            reviews.append((review, text, polarity))
+    return reviews
+
+
+def _review_dev_answers(runtime: TaggerRuntime, dev: DevExamples, sentence_map: ScoreMap | None,
+                        batch_size: int) -> tuple[list[float], list[bool]]:
+    """``(merged scores, correct)`` of the dev reviews (:func:`dev_reviews`) that split into
+    two parts or more, each read in its sentences (scores through ``sentence_map``) and merged
+    as the analyzer merges a long text's parts."""
+    scores: list[float] = []
+    correct: list[bool] = []
+    for path, examples in dev.items():
+        reviews = [(text, polarity, split_sentences(text, min_words=0, max_words=None))
+                   for _, text, polarity in dev_reviews(path, examples)]
+        reviews = [review for review in reviews if len(review[2]) > 1]
+        texts = [text[start:end] for text, _, parts in reviews for start, end in parts]
+        answers = iter([found[0] for i in range(0, len(texts), batch_size)
+                        for found in runtime.decode(texts[i:i + batch_size], "sentence")])
+        for _, polarity, parts in reviews:
+            found = []
+            for span in parts:
+                answer = next(answers)
+                score = sentence_map(answer.score) if sentence_map else answer.score
+                found.append((span, (replace(answer, score=score),)))
+            merged = merge_polarity(found)[0]
+            scores.append(float(merged.score))
+            correct.append(merged.polarity == polarity)
+    return scores, correct
+
+
 # ------------------------------------------------------------------------- category groups
 #: one ACSA dev file's decodes: ({review id: gold elements}, {review id: predicted elements})
 Decodes = tuple[dict[str, Sequence[SentimentElement]], dict[str, Sequence[SentimentElement]]]
@@ -496,7 +557,8 @@ def _label(threshold: float | None | TripletThreshold) -> str:
 def calibrate_tagger(directory: str | Path, dev_files: Sequence[str | Path] = (), *,
                      term_dev_files: Sequence[str | Path] = (),
                      triplet_dev_files: Sequence[str | Path] = (),
-                     sentence_dev_files: Sequence[str | Path] = (), keep_threshold: bool = False,
+                     sentence_dev_files: Sequence[str | Path] = (),
+                     review_dev_files: Sequence[str | Path] = (), keep_threshold: bool = False,
                      thresholds: Sequence[float | None] = THRESHOLDS, device: str = "cpu",
                      threads: int | None = None, also: Sequence[str | Path] = (),
                      category_groups: bool = False, batch_size: int = 64) -> dict[str, Any]:
@@ -513,15 +575,18 @@ def calibrate_tagger(directory: str | Path, dev_files: Sequence[str | Path] = ()
        ``triplet_dev_files`` (each triplet scored by its pair probability; the thresholds of
        step 1), ``sentence`` on ``sentence_dev_files`` (:func:`_sentence_dev_answers`). A task
        with dev files but fewer than :data:`MIN_ELEMENTS` elements loses its map; a task
-       without dev files keeps the map it had.
+       without dev files keeps the map it had. Then the map of a merged ``sentence`` answer on
+       ``review_dev_files`` (:func:`_review_dev_answers`; the parts through the ``sentence`` map
+       just fitted, else the card's), into the card's ``MERGED_SCORE_CALIBRATION``.
     3. With ``category_groups``, ACSA also gets a map per dev file's category group (the module
        docstring; :func:`fit_group_maps`), the pooled map of step 2 as their fallback."""
     from .backend import TaggerBackend
 
-    if not dev_files and not term_dev_files and not triplet_dev_files and not sentence_dev_files:
+    if not (dev_files or term_dev_files or triplet_dev_files or sentence_dev_files
+            or review_dev_files):
         raise TrainingError("calibration needs at least one ACSA dev file (or, for the term, "
-                            "triplet or sentence scores alone, an ATSA, ASTE or sentence dev "
-                            "file)")
+                            "triplet, sentence or merged scores alone, an ATSA, ASTE, sentence "
+                            "or review dev file)")
     if not dev_files and not triplet_dev_files and not keep_threshold:
         raise TrainingError("calibration needs an ACSA or ASTE dev file to choose a none "
                             "threshold (or keep the card's: keep_threshold)")
@@ -539,9 +604,10 @@ def calibrate_tagger(directory: str | Path, dev_files: Sequence[str | Path] = ()
     except FsaEdgeError as exc:
         raise TrainingError(f"{directory}: cannot load the tagger: {exc}") from None
     _require_heads(runtime, categories=bool(dev_files), triplets=bool(triplet_dev_files),
-                   sentence=bool(sentence_dev_files))
-    acsa_dev, term_dev, triplet_dev, sentence_dev = map(
-        _read, (dev_files, term_dev_files, triplet_dev_files, sentence_dev_files))
+                   sentence=bool(sentence_dev_files or review_dev_files))
+    acsa_dev, term_dev, triplet_dev, sentence_dev, review_dev = map(
+        _read, (dev_files, term_dev_files, triplet_dev_files, sentence_dev_files,
+                review_dev_files))
     record: dict[str, Any] = {}
     fields: dict[str, Any] = {}
     logits: dict[str, np.ndarray] = {}
@@ -595,7 +661,13 @@ def calibrate_tagger(directory: str | Path, dev_files: Sequence[str | Path] = ()
     if sentence_dev_files:
         maps["sentence"] = _fit_task(sentence_dev_files,
                                      *_sentence_dev_answers(runtime, sentence_dev, batch_size))
-    for entry in maps.values():
+    merged: dict[str, Any] | None = None
+    if review_dev_files:
+        sentence_map = (ScoreMap.from_card(maps["sentence"]) if maps.get("sentence") else
+                        None if "sentence" in maps else runtime.score_map("sentence"))
+        merged = _fit_task(review_dev_files, *_review_dev_answers(runtime, review_dev,
+                                                                  sentence_map, batch_size))
+    for entry in [*maps.values(), merged]:
         if entry is not None:
             entry["calibrated_on"] = str(directory)
     for target in targets:
@@ -609,10 +681,20 @@ def calibrate_tagger(directory: str | Path, dev_files: Sequence[str | Path] = ()
         tagger.pop(SCORE_CALIBRATION, None)
         if score_calibration:
             tagger[SCORE_CALIBRATION] = dict(sorted(score_calibration.items()))
-        replace(card, extra={**card.extra, "tagger": tagger}).save(target)
+        extra = {**card.extra, "tagger": tagger}
+        if review_dev_files:
+            merged_maps = {**extra.pop(MERGED_SCORE_CALIBRATION, {}), "sentence": merged}
+            merged_maps = {task: entry for task, entry in merged_maps.items()
+                           if entry is not None}
+            if merged_maps:
+                extra[MERGED_SCORE_CALIBRATION] = merged_maps
+        replace(card, extra=extra).save(target)
     record["score_calibration"] = {t: e if e is not None else
                                    f"not fitted: fewer than {MIN_ELEMENTS} dev elements"
                                    for t, e in maps.items()}
+    if review_dev_files:
+        record[MERGED_SCORE_CALIBRATION] = {"sentence": merged if merged is not None else
+                                            f"not fitted: fewer than {MIN_ELEMENTS} dev reviews"}
     record["calibrated_on"] = str(directory)
     return record
 
@@ -628,5 +710,6 @@ def calibrate_none_threshold(directory: str | Path, dev_files: Sequence[str | Pa
 __all__ = ["CALIBRATED_FIELDS", "FITTERS", "ISOTONIC_MARGIN", "MIN_ELEMENTS", "PAIR_THRESHOLDS",
            "SPAN_THRESHOLDS", "THRESHOLDS", "TRIPLET_CALIBRATION", "TRIPLET_THRESHOLDS",
            "CategoryGroup", "calibrate_none_threshold", "calibrate_tagger", "cross_validated",
-           "dev_category_groups", "dev_f1_by_threshold", "fit_group_maps", "fit_isotonic",
-           "fit_platt", "fit_score_map", "train_file_of", "triplet_dev_f1_by_threshold"]
+           "dev_category_groups", "dev_f1_by_threshold", "dev_reviews", "fit_group_maps",
+           "fit_isotonic", "fit_platt", "fit_score_map", "train_file_of",
+           "triplet_dev_f1_by_threshold"]

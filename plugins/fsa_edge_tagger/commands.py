@@ -120,6 +120,11 @@ def train_command(data_specs: tuple[str, ...], student: str, out: str, epochs: i
               type=click.Path(exists=True, dir_okay=False),
               help="A fine-grained dev file (any format the readers know) for the `sentence` "
                    "score map: its texts whose gold elements share one polarity; repeatable.")
+@click.option("--review-dev", "review_dev_files", multiple=True,
+              type=click.Path(exists=True, dir_okay=False),
+              help="A dev file with SemEval-2016 ids (REVIEW:SENTENCE) for the score of a long "
+                   "text's merged `sentence` answer: its reviews of two or more sentences whose "
+                   "gold elements share one polarity, read sentence by sentence; repeatable.")
 @click.option("--keep-threshold", is_flag=True,
               help="Keep the card's `none` thresholds; only fit the score maps.")
 @click.option("--threads", type=int, default=None, help="CPU threads.")
@@ -131,25 +136,26 @@ def train_command(data_specs: tuple[str, ...], student: str, out: str, epochs: i
                    "(and its train file's); the pooled map scores any other category.")
 def calibrate_command(model: str, dev_files: tuple[str, ...], term_dev_files: tuple[str, ...],
                       triplet_dev_files: tuple[str, ...], sentence_dev_files: tuple[str, ...],
-                      keep_threshold: bool, threads: int | None, also: tuple[str, ...],
-                      category_groups: bool) -> None:
+                      review_dev_files: tuple[str, ...], keep_threshold: bool,
+                      threads: int | None, also: tuple[str, ...], category_groups: bool) -> None:
     """Choose the category head's `none` threshold on ACSA dev data (--dev) and the pair head's
     on ASTE dev data (--triplet-dev), then fit per task a monotone map from raw to calibrated
     scores (ACSA on --dev, ATSA on --term-dev, ASTE on --triplet-dev, sentence on
-    --sentence-dev) and write them into MODEL's
-    card. MODEL is a trained tagger or its conversion (calibrate the one you ship;
+    --sentence-dev, a long text's merged sentence answer on --review-dev) and write them into
+    MODEL's card. MODEL is a trained tagger or its conversion (calibrate the one you ship;
     `fsa-edge convert` carries a trained tagger's threshold and maps over)."""
     from .calibration import calibrate_tagger
 
     if not dev_files and not triplet_dev_files and not (
-            keep_threshold and (term_dev_files or sentence_dev_files)):
+            keep_threshold and (term_dev_files or sentence_dev_files or review_dev_files)):
         raise click.UsageError("give --dev (ACSA dev data) or --triplet-dev (ASTE dev data), or "
-                               "--keep-threshold with --term-dev or --sentence-dev")
+                               "--keep-threshold with --term-dev, --sentence-dev or --review-dev")
     if category_groups and not dev_files:
         raise click.UsageError("--category-groups needs the ACSA dev files (--dev)")
     click.echo(json.dumps(calibrate_tagger(model, dev_files, term_dev_files=term_dev_files,
                                            triplet_dev_files=triplet_dev_files,
                                            sentence_dev_files=sentence_dev_files,
+                                           review_dev_files=review_dev_files,
                                            keep_threshold=keep_threshold, threads=threads,
                                            also=also, category_groups=category_groups)))
 

@@ -7,10 +7,9 @@ training's dev scores and the shipped model run the same decoding.
 
 from __future__ import annotations
 
-import math
 import os
 from contextlib import nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -20,6 +19,7 @@ from fsa_edge.card import ModelCard
 from fsa_edge.errors import BackendError
 from fsa_edge.model import SentimentElement
 from fsa_edge.runtime import HEADS_FILE, TOKENIZER_FILE, TokenCounter, run_sorted
+from fsa_edge.score_map import ScoreMap
 from fsa_edge.tasks import canonical_category
 
 from .scheme import (CATEGORY_CLASSES, TAGS, category_logits, decode_categories, decode_terms,
@@ -48,8 +48,6 @@ SPAN_NONE_BELOW = "span_none_below"
 #: the field of a task's score map entry holding its category groups' maps (see
 #: :func:`category_score_maps`)
 GROUPS = "groups"
-#: raw scores are clipped into [LOGIT_EPS, 1 - LOGIT_EPS] before their logit is taken
-LOGIT_EPS = 1e-12
 _blas_controller = None
 
 
@@ -100,68 +98,6 @@ def load_heads(directory: Path) -> dict[str, np.ndarray]:
     return heads
 
 
-def logit(score: float) -> float:
-    """log(s / (1 - s)) of ``score`` clipped into [LOGIT_EPS, 1 - LOGIT_EPS]."""
-    score = min(max(score, LOGIT_EPS), 1.0 - LOGIT_EPS)
-    return math.log(score / (1.0 - score))
-
-
-@dataclass(frozen=True)
-class ScoreMap:
-    """A monotone map from a raw score (its decoding's confidence) to a calibrated probability
-    that the element is right, fitted on dev data (:mod:`.calibration`).
-
-    ``platt``: sigmoid(a · logit(s) + b), with ``a`` ≥ 0. ``isotonic``: the piecewise-linear
-    interpolation of the points (``x``, ``y``), both non-decreasing (constant beyond the ends)."""
-
-    method: str
-    a: float = 1.0
-    b: float = 0.0
-    x: tuple[float, ...] = ()
-    y: tuple[float, ...] = ()
-
-    def __post_init__(self) -> None:
-        if self.method == "platt":
-            if not (math.isfinite(self.a) and math.isfinite(self.b) and self.a >= 0):
-                raise BackendError(f"platt score map: a ({self.a}) must be finite and ≥ 0, "
-                                   f"b ({self.b}) finite")
-        elif self.method == "isotonic":
-            x, y = np.asarray(self.x, dtype=float), np.asarray(self.y, dtype=float)
-            if not x.size or x.shape != y.shape or np.any(np.diff(x) < 0) \
-                    or np.any(np.diff(y) < 0) or y.min() < 0 or y.max() > 1:
-                raise BackendError("isotonic score map: x and y must be non-decreasing lists "
-                                   "of one length, y in [0, 1]")
-        else:
-            raise BackendError(f"score map method {self.method!r}: expected platt or isotonic")
-
-    @classmethod
-    def from_card(cls, spec: Mapping[str, Any]) -> "ScoreMap":
-        """The map of one task's entry in the card's ``tagger.score_calibration``."""
-        if not isinstance(spec, Mapping):
-            raise BackendError(f"{SCORE_CALIBRATION}: each task's entry must be an object")
-        try:
-            if spec.get("method") == "isotonic":
-                return cls("isotonic", x=tuple(map(float, spec["x"])),
-                           y=tuple(map(float, spec["y"])))
-            return cls(str(spec.get("method")), a=float(spec.get("a", 1.0)),
-                       b=float(spec.get("b", 0.0)))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise BackendError(f"{SCORE_CALIBRATION}: invalid entry {dict(spec)!r} ({exc})"
-                               ) from None
-
-    def parameters(self) -> dict[str, Any]:
-        """What the card stores of the map."""
-        if self.method == "platt":
-            return {"method": "platt", "a": self.a, "b": self.b}
-        return {"method": "isotonic", "x": list(self.x), "y": list(self.y)}
-
-    def __call__(self, score: float) -> float:
-        if self.method == "platt":
-            z = self.a * logit(score) + self.b
-            return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
-        return float(np.interp(score, self.x, self.y))
-
-
 def score_maps(spec: Mapping[str, Any] | None) -> dict[str, ScoreMap]:
     """``{task: ScoreMap}`` from the card's ``tagger.score_calibration`` (absent: no map): each
     task's own map, the one for elements outside its category groups
@@ -170,7 +106,7 @@ def score_maps(spec: Mapping[str, Any] | None) -> dict[str, ScoreMap]:
         return {}
     if not isinstance(spec, Mapping):
         raise BackendError(f"{SCORE_CALIBRATION} must be an object of tasks")
-    return {task: ScoreMap.from_card(entry) for task, entry in spec.items()}
+    return {task: ScoreMap.from_card(entry, SCORE_CALIBRATION) for task, entry in spec.items()}
 
 
 def _group_categories(where: str, group: Mapping[str, Any]) -> list[str]:
@@ -218,10 +154,7 @@ def category_score_maps(spec: Mapping[str, Any] | None) -> dict[str, dict[str, S
                 raise BackendError(f"{where}: each group must be an object")
             where += f" ({group['name']})" if isinstance(group.get("name"), str) else ""
             categories = _group_categories(where, group)
-            try:
-                score_map = ScoreMap.from_card(group)
-            except BackendError as exc:
-                raise BackendError(f"{where}: {exc}") from None
+            score_map = ScoreMap.from_card(group, where)
             for category in categories:
                 if owner.setdefault(category, where) != where:
                     raise BackendError(f"{where}: category {category} is already in "
@@ -485,7 +418,7 @@ def ctranslate2_encoder(directory: Path, *, device: str, compute_type: str, thre
     return encode
 
 
-__all__ = ["Encoder", "GROUPS", "HEAD_BLAS_THREADS_ENV", "LOGIT_EPS", "PAIR_NONE_BELOW",
-           "POSITION_INPUT", "SCORE_CALIBRATION", "SERVED_TASKS", "SPAN_NONE_BELOW", "ScoreMap",
+__all__ = ["Encoder", "GROUPS", "HEAD_BLAS_THREADS_ENV", "PAIR_NONE_BELOW",
+           "POSITION_INPUT", "SCORE_CALIBRATION", "SERVED_TASKS", "SPAN_NONE_BELOW",
            "TaggerRuntime", "category_score_maps", "ctranslate2_encoder", "feeds_positions",
-           "load_heads", "load_tokenizer", "logit", "one_blas_thread", "score_maps"]
+           "load_heads", "load_tokenizer", "one_blas_thread", "score_maps"]

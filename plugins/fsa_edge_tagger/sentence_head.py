@@ -23,6 +23,7 @@ import numpy as np
 from fsa_edge.card import ModelCard
 from fsa_edge.errors import BackendError
 from fsa_edge.runtime import HEADS_FILE
+from fsa_edge.windows import MERGED_SCORE_CALIBRATION
 
 from .scheme import softmax
 
@@ -114,7 +115,8 @@ def add_sentence_head(model: str | Path, weight: np.ndarray, bias: np.ndarray,
                       provenance: Mapping[str, Any]) -> None:
     """Write the head into a tagger directory: ``heads.npz`` (rewritten atomically) and the
     card (``sentence`` added to its tasks, ``tagger.sentence_head`` = ``provenance``; a
-    ``sentence`` score map, fitted on the head replaced, is dropped: calibrate again)."""
+    ``sentence`` score map and the merged ``sentence`` map, fitted on the head replaced, are
+    dropped: calibrate again)."""
     from .runtime import SCORE_CALIBRATION  # the runtime imports this module
 
     model = Path(model)
@@ -138,6 +140,10 @@ def add_sentence_head(model: str | Path, weight: np.ndarray, bias: np.ndarray,
     if maps:
         tagger[SCORE_CALIBRATION] = maps
     extra["tagger"] = tagger
+    merged = {task: entry for task, entry in extra.pop(MERGED_SCORE_CALIBRATION, {}).items()
+              if task != "sentence"}
+    if merged:
+        extra[MERGED_SCORE_CALIBRATION] = merged
     tasks = card.tasks if "sentence" in card.tasks else (*card.tasks, "sentence")
     replace(card, tasks=tuple(tasks), extra=extra).save(model)
 

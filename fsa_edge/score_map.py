@@ -1,0 +1,85 @@
+"""Score maps: a monotone map from a raw score to the probability that an answer is right.
+
+Fitted on dev data by a backend's calibration (the tagger's ``fsa-edge train tagger calibrate``)
+and stored in a model card: per task in the backend's own section, and for the merged answer of a
+text read in parts in the card's :data:`~fsa_edge.windows.MERGED_SCORE_CALIBRATION`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+from .errors import BackendError
+
+#: raw scores are clipped into [LOGIT_EPS, 1 - LOGIT_EPS] before their logit is taken
+LOGIT_EPS = 1e-12
+
+
+def logit(score: float) -> float:
+    """log(s / (1 - s)) of ``score`` clipped into [LOGIT_EPS, 1 - LOGIT_EPS]."""
+    score = min(max(score, LOGIT_EPS), 1.0 - LOGIT_EPS)
+    return math.log(score / (1.0 - score))
+
+
+@dataclass(frozen=True)
+class ScoreMap:
+    """A monotone map from a raw score (its decoding's confidence) to a calibrated probability
+    that the element is right, fitted on dev data.
+
+    ``platt``: sigmoid(a · logit(s) + b), with ``a`` ≥ 0. ``isotonic``: the piecewise-linear
+    interpolation of the points (``x``, ``y``), both non-decreasing (constant beyond the ends)."""
+
+    method: str
+    a: float = 1.0
+    b: float = 0.0
+    x: tuple[float, ...] = ()
+    y: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.method == "platt":
+            if not (math.isfinite(self.a) and math.isfinite(self.b) and self.a >= 0):
+                raise BackendError(f"platt score map: a ({self.a}) must be finite and ≥ 0, "
+                                   f"b ({self.b}) finite")
+        elif self.method == "isotonic":
+            x, y = np.asarray(self.x, dtype=float), np.asarray(self.y, dtype=float)
+            if not x.size or x.shape != y.shape or np.any(np.diff(x) < 0) \
+                    or np.any(np.diff(y) < 0) or y.min() < 0 or y.max() > 1:
+                raise BackendError("isotonic score map: x and y must be non-decreasing lists "
+                                   "of one length, y in [0, 1]")
+        else:
+            raise BackendError(f"score map method {self.method!r}: expected platt or isotonic")
+
+    @classmethod
+    def from_card(cls, spec: Mapping[str, Any], where: str = "score map") -> "ScoreMap":
+        """The map of one entry of a card's score maps (``where``: the card field, for errors)."""
+        if not isinstance(spec, Mapping):
+            raise BackendError(f"{where}: each entry must be an object")
+        try:
+            if spec.get("method") == "isotonic":
+                return cls("isotonic", x=tuple(map(float, spec["x"])),
+                           y=tuple(map(float, spec["y"])))
+            return cls(str(spec.get("method")), a=float(spec.get("a", 1.0)),
+                       b=float(spec.get("b", 0.0)))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BackendError(f"{where}: invalid entry {dict(spec)!r} ({exc})") from None
+        except BackendError as exc:
+            raise BackendError(f"{where}: {exc}") from None
+
+    def parameters(self) -> dict[str, Any]:
+        """What the card stores of the map."""
+        if self.method == "platt":
+            return {"method": "platt", "a": self.a, "b": self.b}
+        return {"method": "isotonic", "x": list(self.x), "y": list(self.y)}
+
+    def __call__(self, score: float) -> float:
+        if self.method == "platt":
+            z = self.a * logit(score) + self.b
+            return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+        return float(np.interp(score, self.x, self.y))
+
+
+__all__ = ["LOGIT_EPS", "ScoreMap", "logit"]
