@@ -53,7 +53,7 @@ def _cut_sentence(text: str, start: int, end: int, fits: Fits) -> list[Span]:
     for word in _WORD.finditer(text, start, end):
         units += ([word.span()] if fits(word.group()) else
                   _cut_word(text, word.start(), word.end(), fits))
-    return _pack(text, units, fits)
+    return pack_units(text, units, fits)
 
 
 def _cut_word(text: str, start: int, end: int, fits: Fits) -> list[Span]:
@@ -71,7 +71,7 @@ def _cut_word(text: str, start: int, end: int, fits: Fits) -> list[Span]:
     return parts
 
 
-def _pack(text: str, units: list[Span], fits: Fits) -> list[Span]:
+def pack_units(text: str, units: Sequence[Span], fits: Fits) -> list[Span]:
     """Consecutive units joined while the joined text fits."""
     parts: list[Span] = []
     for start, end in units:
@@ -141,4 +141,4 @@ def merged_score_maps(extra: Mapping[str, Any]) -> dict[str, ScoreMap]:
 
 
 __all__ = ["MERGED_SCORE_CALIBRATION", "merge_parts", "merge_polarity", "merged_score_maps",
-           "plan_parts"]
+           "pack_units", "plan_parts"]
