@@ -8,23 +8,27 @@ The SemEval-2016 dev reviews whose gold elements all agree (``calibrate --review
 whole; each is also read in its sentences (what the analyzer does with a text over its window)
 and in its sentences packed while the packed text fits ``--window`` pieces (a stand-in for
 packing into the real window of a longer text). Per reading: the `sentence` answer's accuracy
-and score ECE, raw share and through the model's merged map. Dev data only: for deciding how
-long texts should be read, not for reporting.
+and score ECE, raw share and through the model's merged map; and, on every dev review of two or
+more sentences, ACSA F1 against the review's whole gold (its sentences' elements together), read
+in sentences or packed. Dev data only: for deciding how long texts should be read, not for
+reporting.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 
 import fsa_edge
 from fsa_edge.calibration_metric import expected_calibration_error
+from fsa_edge.metric import evaluate
 from fsa_edge.readers import read_dataset
 from fsa_edge.tasks import get_task
 from fsa_edge.text import split_sentences
-from fsa_edge.windows import merge_polarity, pack_units
+from fsa_edge.windows import merge_parts, merge_polarity, pack_units
 from fsa_edge_tagger.calibration import dev_reviews
 from records import emit
 
@@ -46,6 +50,41 @@ def read(analyzer, reviews, plans, merged_map) -> dict:
             "mean_parts": round(float(np.mean([len(p) for p in plans])), 2)}
 
 
+def review_texts(examples) -> tuple[dict[str, str], dict[str, tuple]]:
+    """``({review: text}, {review: gold elements})`` of the reviews of two or more sentences
+    (ids ``REVIEW:SENTENCE``): sentences in id order joined by a space, their elements together
+    (one per category and polarity)."""
+    by_review: dict[str, list[tuple[int, Any]]] = {}
+    for ex in examples:
+        review, _, index = ex.review.id.rpartition(":")
+        by_review.setdefault(review, []).append((int(index), ex))
+    texts, gold = {}, {}
+    for review, sentences in by_review.items():
+        if len(sentences) > 1:
+            sentences.sort(key=lambda pair: pair[0])
+            texts[review] = " ".join(ex.review.text.strip() for _, ex in sentences)
+            gold[review] = tuple({(e.category, e.polarity): e
+                                  for _, ex in sentences for e in ex.elements}.values())
+    return texts, gold
+
+
+def acsa_f1(analyzer, texts: dict[str, str], gold: dict[str, tuple],
+            fits: Callable[[str], bool] | None) -> float:
+    """ACSA F1 of the reviews read in sentences (``fits`` None) or in sentences packed while
+    they ``fit``, the parts' elements merged as the analyzer merges them."""
+    plans = {}
+    for review, text in texts.items():
+        sentences = split_sentences(text, min_words=0, max_words=None)
+        plans[review] = sentences if fits is None else pack_units(text, sentences, fits)
+    flat = [(review, span) for review in texts for span in plans[review]]
+    results = iter(analyzer.analyze([texts[r][a:b] for r, (a, b) in flat], task="acsa"))
+    found: dict[str, list] = {review: [] for review in texts}
+    for review, (start, _) in flat:
+        found[review].append((start, next(results).elements))
+    predicted = {review: merge_parts(parts) for review, parts in found.items()}
+    return round(evaluate("acsa", gold, predicted).overall.f1, 2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="default")
@@ -54,12 +93,14 @@ def main() -> None:
     parser.add_argument("--record")
     args = parser.parse_args()
     analyzer = fsa_edge.load(args.model)
-    reviews = []
+    reviews, examples = [], {}
     for name in DEV_FILES:
         path = Path(args.data) / name
+        examples[name] = read_dataset(path).examples
         reviews += [(text, polarity) for _, text, polarity
-                    in dev_reviews(str(path), read_dataset(path).examples)]
+                    in dev_reviews(str(path), examples[name])]
     task = get_task("sentence")
+    windows = args.window or [24, 32, 48, 64]
 
     def fits_in(window: int):
         return lambda part: analyzer.backend.input_lengths([part], task=task)[0] <= window
@@ -67,18 +108,26 @@ def main() -> None:
     merged_map = analyzer.merged_score_maps.get("sentence")
     sentences = [split_sentences(text, min_words=0, max_words=None) for text, _ in reviews]
     readings = {"whole": [[(0, len(text))] for text, _ in reviews], "sentences": sentences}
-    for window in args.window or [24, 32, 48, 64]:
+    for window in windows:
         readings[f"packed_{window}"] = [pack_units(text, spans, fits_in(window))
                                         for (text, _), spans in zip(reviews, sentences)]
     rows = {name: {"raw": read(analyzer, reviews, plans, None),
                    "merged_map": read(analyzer, reviews, plans, merged_map)}
             for name, plans in readings.items()}
+    acsa = {}
+    for name, found in examples.items():
+        texts, gold = review_texts(found)
+        acsa[name] = {"reviews": len(texts), "sentences": acsa_f1(analyzer, texts, gold, None),
+                      **{f"packed_{w}": acsa_f1(analyzer, texts, gold, fits_in(w))
+                         for w in windows}}
     emit({"model": args.model, "dev_files": list(DEV_FILES), "reviews": len(reviews),
-          "readings": rows}, args.record)
+          "readings": rows, "acsa_f1": acsa}, args.record)
     for name, row in rows.items():
         print(f"{name:12} parts {row['raw']['mean_parts']:5.2f}  accuracy "
               f"{row['raw']['accuracy']:6.2f}  ECE raw {row['raw']['ece']:.3f}  "
               f"mapped {row['merged_map']['ece']:.3f}")
+    for name, row in acsa.items():
+        print(f"ACSA F1 {name}: " + ", ".join(f"{k} {v}" for k, v in row.items()))
 
 
 if __name__ == "__main__":
