@@ -35,6 +35,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from fsa_edge.trainer import PRECISIONS
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 INSTALL_DIR = ROOT / "fsa_edge" / "models" / "default"
@@ -189,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="tagger: temperature of the distillation term")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS,
+                        help="tagger: auto = bf16 on CUDA, fp32 on CPU; bf16: on the CPU too "
+                             "(for CPUs with AMX, benchmarks/cpu_bf16.py)")
     parser.add_argument("--train-fraction", type=float, default=1.0)
     parser.add_argument("--decoder-layers", type=int, default=3)
     parser.add_argument("--min-agreement", type=float, default=0.8)
@@ -209,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
                                             ("--share-category-parts", args.share_category_parts),
                                             ("--soft-targets", args.soft_targets),
                                             ("--sentence-soft-targets",
-                                             args.sentence_soft_targets))
+                                             args.sentence_soft_targets),
+                                            ("--precision", args.precision != "auto"))
                    if value]
     if args.kind != "tagger" and tagger_only:
         raise SystemExit(f"{', '.join(tagger_only)}: only for --kind tagger")
@@ -241,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.kind == "tagger":
             run([*fsa_edge_command(), "train", "tagger", "finetune", *specs, *held_out, *common,
                  "--lr", str(args.lr or 1e-4), "--select", "mean",
-                 "--category-pooling", args.pooling, *extra_args,
+                 "--category-pooling", args.pooling, "--precision", args.precision,
+                 *extra_args,
                  *(["--ema", str(args.ema)] if args.ema else []),
                  *(["--share-category-parts"] if args.share_category_parts else []),
                  *[a for path in args.soft_targets for a in ("--soft-targets", str(path))],

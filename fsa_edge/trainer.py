@@ -6,7 +6,7 @@ and how it saves — and :class:`Trainer` does the rest, the same way for all of
 * seeding (Python, numpy, torch) and torch's CPU thread count (restored afterwards);
 * the epoch's batches (:func:`seeded_batches` unless the job orders its own), AdamW over the
   job's parameter groups, a :class:`Schedule` with linear warm-up, gradient clipping, bf16
-  autocast on CUDA;
+  autocast on CUDA (``precision``: also on a CPU, or never; :func:`uses_bf16`);
 * an optional moving average of the weights (:class:`WeightAverage`, ``ema``): dev scoring and
   saving see the averaged weights;
 * after each epoch: dev evaluation, the best checkpoint (or, ``keep_best=False``, the latest) kept
@@ -164,13 +164,22 @@ def torch_threads(threads: int | None) -> Iterator[None]:
         torch.set_num_threads(saved)
 
 
-def autocast_for(device: str) -> Any:
-    """bf16 autocast on CUDA; plain float32 elsewhere."""
+def uses_bf16(device: str, precision: str = "auto") -> bool:
+    """Whether training on ``device`` runs its forward pass in bf16 autocast: ``precision``
+    ``auto`` → on CUDA only; ``bf16`` → on either (on a CPU it pays where the CPU has AMX);
+    ``fp32`` → never."""
+    if precision not in PRECISIONS:
+        raise TrainingError(f"precision must be one of {', '.join(PRECISIONS)}, got "
+                            f"{precision!r}")
+    return precision == "bf16" or (precision == "auto" and device.startswith("cuda"))
+
+
+def autocast_for(device: str, precision: str = "auto") -> Any:
+    """The autocast context of :func:`uses_bf16` (disabled: plain float32)."""
     import torch
 
-    if device.startswith("cuda"):
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return torch.autocast("cpu", enabled=False)
+    kind = "cuda" if device.startswith("cuda") else "cpu"
+    return torch.autocast(kind, dtype=torch.bfloat16, enabled=uses_bf16(device, precision))
 
 
 def resumable(out: Path) -> bool:
@@ -240,6 +249,10 @@ class TrainingJob(ABC):
         """Restore what :meth:`state` returned."""
 
 
+#: the training precisions (:func:`uses_bf16`); ``auto``: bf16 autocast on CUDA, float32 on CPU
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
 @dataclass
 class TrainSettings:
     """How the loop runs (what the job learns is the job's business)."""
@@ -250,6 +263,7 @@ class TrainSettings:
     max_grad_norm: float = 1.0
     seed: int = 42
     device: str = "auto"
+    precision: str = "auto"
     threads: int | None = None
     ema: float | None = None
     keep_best: bool = True
@@ -441,7 +455,7 @@ class Trainer:
         if resuming:
             state = self._restore(optimizer, scheduler, average, device)
             self.log(f"resuming at epoch {state.epoch + 1}, step {state.global_step}")
-        autocast = autocast_for(device)
+        autocast = autocast_for(device, settings.precision)
         started = time.perf_counter()
         interrupted = False
         while state.epoch < settings.epochs and not interrupted:
@@ -497,6 +511,8 @@ class Trainer:
         return {"out": str(self.out), "epochs_done": state.epoch, "steps": state.global_step,
                 "interrupted": interrupted, "best_epoch": state.best_epoch,
                 "best_score": state.best_score, "seconds": round(time.perf_counter() - started, 2),
+                "device": device,
+                "precision": "bf16" if uses_bf16(device, settings.precision) else "fp32",
                 "history": state.history}
 
     def _end_epoch(self, state: RunState, running: float, seen: int, epoch_started: float,
@@ -526,6 +542,7 @@ class Trainer:
         return record
 
 
-__all__ = ["LAST", "METRICS_FILE", "Schedule", "TrainSettings", "Trainer", "TrainingJob",
-           "WeightAverage", "autocast_for", "check_output", "ensure_empty", "load_state", "resumable", "save_state",
-           "seed_everything", "seeded_batches", "torch_threads"]
+__all__ = ["LAST", "METRICS_FILE", "PRECISIONS", "Schedule", "TrainSettings", "Trainer",
+           "TrainingJob", "WeightAverage", "autocast_for", "check_output", "ensure_empty",
+           "load_state", "resumable", "save_state", "seed_everything", "seeded_batches",
+           "torch_threads", "uses_bf16"]

@@ -173,6 +173,38 @@ def test_a_stopped_run_resumes_without_pickle_to_the_same_weights(tmp_path, monk
         "model.safetensors", "trainer_state.json", "trainer_state.safetensors"]
 
 
+class _Watched(_Regression):
+    """The regression job noting the dtype its forward pass computes in."""
+
+    def __init__(self):
+        super().__init__()
+        self.dtypes = set()
+
+    def loss(self, batch, device):
+        out = self.module(self.x[batch])
+        self.dtypes.add(out.dtype)
+        return torch.nn.functional.mse_loss(out.float(), self.y[batch])
+
+
+def test_bf16_autocast_on_the_cpu_only_when_asked_and_the_run_says_which(tmp_path):
+    from fsa_edge.trainer import uses_bf16
+
+    assert [uses_bf16(device, precision) for device, precision in (
+        ("cpu", "auto"), ("cuda:0", "auto"), ("cpu", "bf16"), ("cuda", "fp32"))] == [
+        False, True, True, False]
+    with pytest.raises(TrainingError, match="precision must be one of auto, fp32, bf16"):
+        uses_bf16("cpu", "fp16")
+    for precision, dtype in (("auto", torch.float32), ("bf16", torch.bfloat16)):
+        job = _Watched()
+        summary = Trainer(job, TrainSettings(epochs=3, batch_size=8, device="cpu", threads=1,
+                                             precision=precision, log_every=0),
+                          tmp_path / precision, recipe={}).run()
+        assert job.dtypes == {dtype}
+        assert summary["precision"] == ("bf16" if precision == "bf16" else "fp32")
+        assert summary["device"] == "cpu"
+        assert summary["history"][-1]["dev_loss"] < summary["history"][0]["dev_loss"]
+
+
 def test_a_stopped_tagger_run_resumes_to_the_same_heads(tmp_path):
     from seq2seq_fixtures import synthetic_acsa, tiny_bert
 

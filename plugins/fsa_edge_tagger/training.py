@@ -604,7 +604,8 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
                     epochs: int = 10, batch_size: int = 16, lr: float = 1e-4,
                     head_lr: float = 1e-3, warmup_ratio: float = 0.1, weight_decay: float = 0.01,
                     dropout: float = 0.1, seed: int = 42, device: str = "auto",
-                    threads: int | None = None, max_input_length: int = 128,
+                    precision: str = "auto", threads: int | None = None,
+                    max_input_length: int = 128,
                     max_seconds: float | None = None, held_out_texts: Sequence[str] = (),
                     select: str = "first", pooling: str = "attention",
                     extra_train: Sequence[tuple[str, str | Path]] = (),
@@ -631,7 +632,9 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
     dropped and counted. ``sentence_soft_targets``: corpora of the same form from which only the
     sentence polarities are taken, replacing those of ``soft_targets`` (e.g. tags from one
     teacher, sentence polarities from another).
-    ``max_seconds`` stops the run (``OUT/last/`` keeps its state); ``resume`` continues it."""
+    ``precision``: the trainer's (:func:`fsa_edge.trainer.uses_bf16`; ``bf16`` pays on a CPU
+    with AMX, ``benchmarks/cpu_bf16.py``). ``max_seconds`` stops the run
+    (``OUT/last/`` keeps its state); ``resume`` continues it."""
     if not data:
         raise TrainingError("no task data given")
     if select not in ("first", "mean"):
@@ -652,7 +655,8 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
                        "distill_weight": distill.weight,
                        "distill_temperature": distill.temperature})
     settings = TrainSettings(epochs=epochs, batch_size=batch_size, warmup_ratio=warmup_ratio,
-                             seed=seed, device=device, threads=threads, ema=ema,
+                             seed=seed, device=device, precision=precision,
+                             threads=threads, ema=ema,
                              max_seconds=max_seconds, log_every=log_every, resume=resume)
     check_output(Path(out), resume)  # a full folder fails before the data is read
     job = TaggerJob(
