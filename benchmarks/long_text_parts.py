@@ -8,10 +8,12 @@ The SemEval-2016 dev reviews whose gold elements all agree (``calibrate --review
 whole; each is also read in its sentences (what the analyzer does with a text over its window)
 and in its sentences packed while the packed text fits ``--window`` pieces (a stand-in for
 packing into the real window of a longer text). Per reading: the `sentence` answer's accuracy
-and score ECE, raw share and through the model's merged map; and, on every dev review of two or
-more sentences, ACSA F1 against the review's whole gold (its sentences' elements together), read
-in sentences or packed. Dev data only: for deciding how long texts should be read, not for
-reporting.
+and score ECE, raw share and through the model's merged map; for the reviews of two or more
+sentences, the accuracy of the parts' votes against one head decision on their pooled states
+(a tagger's sentence head on the length-weighted mean of the parts' mean piece states); and, on
+every dev review of two or more sentences, ACSA F1 against the review's whole gold (its
+sentences' elements together), read in sentences or packed. Dev data only: for deciding how long
+texts should be read, not for reporting.
 """
 
 from __future__ import annotations
@@ -85,6 +87,25 @@ def acsa_f1(analyzer, texts: dict[str, str], gold: dict[str, tuple],
     return round(evaluate("acsa", gold, predicted).overall.f1, 2)
 
 
+def pooled_accuracy(analyzer, reviews, plans) -> dict:
+    """Accuracy of the `sentence` head (a tagger's) on each review's parts pooled: the mean of
+    the parts' head inputs (mean piece states), weighted by the parts' lengths — one head
+    decision per review from the states of one pass, instead of the parts' votes."""
+    from fsa_edge_tagger.sentence_head import decode_sentence, sentence_logits
+
+    runtime = analyzer.backend.runtime
+    texts = [text[start:end] for (text, _), plan in zip(reviews, plans) for start, end in plan]
+    features, right, at = runtime.sentence_features(texts), [], 0
+    for (_, polarity), plan in zip(reviews, plans):
+        weights = np.array([[end - start] for start, end in plan], dtype=features.dtype)
+        pooled = (features[at:at + len(plan)] * weights).sum(axis=0) / max(weights.sum(), 1)
+        at += len(plan)
+        logits = sentence_logits(pooled[None, :], runtime.heads)[0]
+        right.append(decode_sentence(logits)[0] == polarity)
+    return {"accuracy": round(100 * float(np.mean(right)), 2),
+            "mean_parts": round(float(np.mean([len(p) for p in plans])), 2)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="default")
@@ -114,6 +135,12 @@ def main() -> None:
     rows = {name: {"raw": read(analyzer, reviews, plans, None),
                    "merged_map": read(analyzer, reviews, plans, merged_map)}
             for name, plans in readings.items()}
+    split = [index for index, plan in enumerate(sentences) if len(plan) > 1]
+    several = [reviews[i] for i in split]
+    pooled = {"reviews": len(several),
+              "votes": read(analyzer, several, [sentences[i] for i in split], None),
+              "pooled": pooled_accuracy(analyzer, several, [sentences[i] for i in split]),
+              "whole": read(analyzer, several, [[(0, len(text))] for text, _ in several], None)}
     acsa = {}
     for name, found in examples.items():
         texts, gold = review_texts(found)
@@ -121,11 +148,14 @@ def main() -> None:
                       **{f"packed_{w}": acsa_f1(analyzer, texts, gold, fits_in(w))
                          for w in windows}}
     emit({"model": args.model, "dev_files": list(DEV_FILES), "reviews": len(reviews),
-          "readings": rows, "acsa_f1": acsa}, args.record)
+          "readings": rows, "sentences_pooled": pooled, "acsa_f1": acsa}, args.record)
     for name, row in rows.items():
         print(f"{name:12} parts {row['raw']['mean_parts']:5.2f}  accuracy "
               f"{row['raw']['accuracy']:6.2f}  ECE raw {row['raw']['ece']:.3f}  "
               f"mapped {row['merged_map']['ece']:.3f}")
+    print(f"reviews of >= 2 sentences ({pooled['reviews']}), read in sentences: votes "
+          f"{pooled['votes']['accuracy']}, pooled {pooled['pooled']['accuracy']}; whole "
+          f"{pooled['whole']['accuracy']}")
     for name, row in acsa.items():
         print(f"ACSA F1 {name}: " + ", ".join(f"{k} {v}" for k, v in row.items()))
 
