@@ -8,7 +8,8 @@ The SemEval-2016 dev reviews whose gold elements all agree (``calibrate --review
 whole; each is also read in its sentences (what the analyzer does with a text over its window)
 and in its sentences packed while the packed text fits ``--window`` pieces (a stand-in for
 packing into the real window of a longer text). Per reading: the `sentence` answer's accuracy
-and score ECE, raw share and through the model's merged map; for the reviews of two or more
+and score ECE, raw share and through the model's merged map (the map the model's card holds,
+fitted for the model's own merge; the record was written with the votes' map); for the reviews of two or more
 sentences, the accuracy of the parts' votes against one head decision on their pooled states
 (a tagger's sentence head on the length-weighted mean of the parts' mean piece states); and, on
 every dev review of two or more sentences, ACSA F1 against the review's whole gold (its
@@ -30,7 +31,7 @@ from fsa_edge.metric import evaluate
 from fsa_edge.readers import read_dataset
 from fsa_edge.tasks import get_task
 from fsa_edge.text import split_sentences
-from fsa_edge.windows import merge_parts, merge_polarity, pack_units
+from fsa_edge.windows import mapped_scores, merge_parts, merge_polarity, pack_units
 from fsa_edge_tagger.calibration import dev_reviews
 from records import emit
 
@@ -44,7 +45,8 @@ def read(analyzer, reviews, plans, merged_map) -> dict:
     scores, right = [], []
     for (_, polarity), plan in zip(reviews, plans):
         found = [(span, next(answers).elements) for span in plan]
-        answer = merge_polarity(found, merged_map)[0] if len(found) > 1 else found[0][1][0]
+        answer = (mapped_scores(merge_polarity(found), merged_map)[0] if len(found) > 1
+                  else found[0][1][0])
         scores.append(answer.score)
         right.append(answer.polarity == polarity)
     return {"accuracy": round(100 * float(np.mean(right)), 2),

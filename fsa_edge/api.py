@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence, overload
 
-from .backends import Backend
+from .backends import Backend, Prediction
 from .errors import BackendError, FsaEdgeError, ModelNotFoundError, UnknownTaskError
 from .model import AnalysisResult, Review
 from .plugins import choose, registry
 from .readers.jsonl import InputLine
-from .score_map import ScoreMap
 from .tasks import ALL_TASKS, SlotTask, get_task
-from .windows import merge_parts, merge_polarity, merged_score_maps, plan_parts
+from .windows import (mapped_scores, merge_parts, merge_polarity, merged_score_maps,
+                      plan_parts)
 
 DEFAULT_BATCH_SIZE = 32
 
@@ -173,9 +173,7 @@ class Analyzer:
         results, answers = [], iter(predictions)
         for review, plan in zip(reviews, plans):
             found = [((start, end), next(answers)) for start, end in plan]
-            merged = {task.name: _merged(task, [(span, p[task.name].elements)
-                                                for span, p in found],
-                                         self.merged_score_maps.get(task.name))
+            merged = {task.name: self._merged(task, [(span, p[task.name]) for span, p in found])
                       for task in tasks}
             results.append(AnalysisResult(
                 id=review.id, text=review.text, task=name, model=self.model_name,
@@ -207,6 +205,20 @@ class Analyzer:
         return [[(0, len(text))] if length <= window else plan_parts(text, fits)
                 for text, length in zip(texts, lengths)]
 
+    def _merged(self, task: SlotTask, found: list[tuple[tuple[int, int], Prediction]]
+                ) -> tuple:
+        """A text's elements from its parts' predictions (``((start, end), prediction)``, in
+        order); one answer per text (``sentence``): the backend's merge, else the parts' votes,
+        its score through the model's merged-score map."""
+        if len(found) == 1:
+            return tuple(found[0][1].elements)
+        if task.slots == ("polarity",):  # one answer per text
+            answer = self.backend.merge_polarity(task, found)
+            if answer is None:
+                answer = merge_polarity([(span, p.elements) for span, p in found])
+            return mapped_scores(answer, self.merged_score_maps.get(task.name))
+        return merge_parts([(start, p.elements) for (start, _), p in found])
+
     def _error(self, review: Review, task: str, message: str) -> AnalysisResult:
         return AnalysisResult(id=review.id, text=review.text, task=task, model=self.model_name,
                               error=message)
@@ -221,14 +233,6 @@ class Analyzer:
         self.close()
 
 
-def _merged(task: SlotTask, found: list, score_map: ScoreMap | None = None) -> tuple:
-    """A text's elements from its parts' (``((start, end), elements)``, in order);
-    ``score_map``: the model's map of a merged polarity's score."""
-    if len(found) == 1:
-        return tuple(found[0][1])
-    if task.slots == ("polarity",):  # one answer per text
-        return merge_polarity(found, score_map)
-    return merge_parts([(start, elements) for (start, _), elements in found])
 
 
 def _task_name(name: str) -> str:

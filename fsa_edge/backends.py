@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import warnings
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
@@ -22,9 +22,11 @@ from .tasks import SlotTask
 
 @dataclass(frozen=True)
 class Prediction:
-    """A backend's answer for one text."""
+    """A backend's answer for one text. ``state``: what the backend needs to merge the answers
+    of a long text's parts (:meth:`Backend.merge_polarity`), opaque to the core."""
 
     elements: tuple[SentimentElement, ...]
+    state: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,14 @@ class Backend(ABC):
         task prefix included); ``None`` when the backend cannot tell. A backend that tells never
         gets a text longer than :attr:`max_input_length`: the core cuts it into parts that fit
         (:mod:`fsa_edge.windows`) and merges their answers."""
+        return None
+
+    def merge_polarity(self, task: SlotTask, found: Sequence[tuple[tuple[int, int], Prediction]]
+                       ) -> tuple[SentimentElement, ...] | None:
+        """One answer for a text read in parts (``(part span, prediction)``, in order) for a
+        task with one answer per text (``sentence``), or ``None``: the core merges the parts'
+        answers by their votes (:func:`fsa_edge.windows.merge_polarity`). Either answer's score
+        then goes through the card's merged-score map. Default: ``None``."""
         return None
 
     def close(self) -> None:

@@ -10,11 +10,12 @@ original text and keeps an element found in two parts once (with its higher scor
 one answer per text (its only slot is the polarity: ``sentence``) gets one answer for the whole
 text from :func:`merge_polarity`. The result's ``parts`` says how many parts a text took.
 
-The merged answer's score is the winner's share of the parts' votes, which is not the chance
-that it is right (reviews whose parts agree are right far more often than their share says); a
-model whose card holds a map for the task under :data:`MERGED_SCORE_CALIBRATION` (fitted on dev
-texts read in parts, e.g. ``fsa-edge train tagger calibrate --review-dev``) reports the mapped
-share instead. The decision never changes: a score map is monotone.
+A backend may merge the parts of such a text its own way (the tagger: one sentence-head decision
+on the parts' pooled states, :meth:`~fsa_edge.backends.Backend.merge_polarity`). Either merged
+score — the winner's share of the votes, or the backend's — is not the chance that the answer is
+right; a model whose card holds a map for the task under :data:`MERGED_SCORE_CALIBRATION` (fitted
+on dev texts read in parts, e.g. ``fsa-edge train tagger calibrate --review-dev``) reports the
+mapped score instead (:func:`mapped_scores`). The decision never changes: a map is monotone.
 """
 
 from __future__ import annotations
@@ -106,13 +107,13 @@ def merge_parts(found: Sequence[tuple[int, Sequence[SentimentElement]]]
     return tuple(merged.values())
 
 
-def merge_polarity(found: Sequence[tuple[Span, Sequence[SentimentElement]]],
-                   score_map: ScoreMap | None = None) -> tuple[SentimentElement, ...]:
+def merge_polarity(found: Sequence[tuple[Span, Sequence[SentimentElement]]]
+                   ) -> tuple[SentimentElement, ...]:
     """One polarity for a text from its parts' answers (``(part span, elements)``): each part
     votes for its polarity with its score times its length in characters; a neutral part
     abstains when any part is positive or negative (a review with one opinion among neutral
-    sentences has that opinion). The winner's score is its share of all the votes, through
-    ``score_map`` when given (the model's :func:`merged_score_maps`)."""
+    sentences has that opinion). The winner's score is its share of all the votes. (A backend
+    may merge its own way: :meth:`~fsa_edge.backends.Backend.merge_polarity`.)"""
     votes: dict[str, float] = {}
     for (start, end), elements in found:
         for element in elements:
@@ -123,9 +124,17 @@ def merge_polarity(found: Sequence[tuple[Span, Sequence[SentimentElement]]],
     polar = {p: v for p, v in votes.items() if p in ("positive", "negative")}
     polarity = max(polar or votes, key=(polar or votes).get)
     total = sum(end - start for (start, end), _ in found)
-    share = votes[polarity] / max(total, 1)
-    return (SentimentElement(polarity=polarity,
-                             score=round(score_map(share) if score_map else share, 6)),)
+    return (SentimentElement(polarity=polarity, score=round(votes[polarity] / max(total, 1), 6)),)
+
+
+def mapped_scores(elements: Sequence[SentimentElement], score_map: ScoreMap | None
+                  ) -> tuple[SentimentElement, ...]:
+    """``elements`` with their scores through ``score_map`` (a merged answer's, from
+    :func:`merged_score_maps`); unchanged without a map or a score."""
+    if score_map is None:
+        return tuple(elements)
+    return tuple(e if e.score is None else replace(e, score=round(score_map(e.score), 6))
+                 for e in elements)
 
 
 def merged_score_maps(extra: Mapping[str, Any]) -> dict[str, ScoreMap]:
@@ -140,5 +149,5 @@ def merged_score_maps(extra: Mapping[str, Any]) -> dict[str, ScoreMap]:
             for task, entry in spec.items()}
 
 
-__all__ = ["MERGED_SCORE_CALIBRATION", "merge_parts", "merge_polarity", "merged_score_maps",
-           "pack_units", "plan_parts"]
+__all__ = ["MERGED_SCORE_CALIBRATION", "mapped_scores", "merge_parts", "merge_polarity",
+           "merged_score_maps", "pack_units", "plan_parts"]

@@ -18,7 +18,8 @@ from fsa_edge.cli import build_cli
 from fsa_edge.errors import BackendError
 from fsa_edge.model import SentimentElement
 from fsa_edge.score_map import ScoreMap
-from fsa_edge.windows import MERGED_SCORE_CALIBRATION, merge_polarity, merged_score_maps
+from fsa_edge.windows import (MERGED_SCORE_CALIBRATION, mapped_scores, merge_polarity,
+                              merged_score_maps)
 from fsa_edge_tagger.sentence_head import agreeing_polarity, fit_sentence_head
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,15 +69,37 @@ def test_the_merged_score_goes_through_the_models_map_and_keeps_the_decision():
     assert share.polarity == "positive" and share.score == pytest.approx((100 + 159) * 0.8 / 298,
                                                                           abs=1e-6)
     score_map = ScoreMap("platt", a=1.0, b=2.0)
-    mapped = merge_polarity(found, score_map)[0]
+    mapped = mapped_scores(merge_polarity(found), score_map)[0]
     assert mapped.polarity == "positive" and mapped.score == pytest.approx(score_map(share.score),
                                                                            abs=1e-6)
+    assert mapped_scores(merge_polarity(found), None) == merge_polarity(found)
     maps = merged_score_maps({MERGED_SCORE_CALIBRATION: {"sentence": score_map.parameters()}})
     assert maps == {"sentence": score_map} and merged_score_maps({}) == {}
     with pytest.raises(BackendError, match=f"{MERGED_SCORE_CALIBRATION}.sentence"):
         merged_score_maps({MERGED_SCORE_CALIBRATION: {"sentence": {"method": "odd"}}})
     with pytest.raises(BackendError, match=MERGED_SCORE_CALIBRATION):
         merged_score_maps({MERGED_SCORE_CALIBRATION: ["platt"]})
+
+
+def test_the_tagger_merges_a_long_text_on_its_polar_parts_pooled_states():
+    """One head decision on the length-weighted mean of the inputs of the parts the head calls
+    polar; neutral parts abstain unless no part is polar."""
+    from types import SimpleNamespace
+
+    from fsa_edge_tagger.runtime import TaggerRuntime
+    from fsa_edge_tagger.sentence_head import SENTENCE_CLASSES
+
+    one_hot = {c: np.eye(3, dtype=np.float32)[i] * 4 for i, c in enumerate(SENTENCE_CLASSES)}
+    runtime = SimpleNamespace(heads={"sentence.weight": np.eye(3, dtype=np.float32),
+                                     "sentence.bias": np.zeros(3, dtype=np.float32)})
+    merge = TaggerRuntime.merge_sentence.__get__(runtime)
+    states = np.stack([one_hot["neutral"], one_hot["positive"], one_hot["negative"]])
+    assert merge(states, [500, 30, 10])[0] == "positive"  # the long neutral part abstains
+    assert merge(states, [500, 10, 30])[0] == "negative"
+    polarity, probability = merge(states[:1], [20])
+    assert polarity == "neutral" and 0.9 < probability < 1  # nothing polar: all parts
+    mixed = np.stack([one_hot["positive"] + one_hot["negative"] * 0.9, one_hot["negative"]])
+    assert merge(mixed, [100, 100])[0] == "negative"  # pooled, not voted: (4, 3.6)+(0, 4)
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
+
 from fsa_edge.backends import Backend, Prediction, renamed_option
 from fsa_edge.card import CARD_FILE
 from fsa_edge.errors import BackendError, install_hint
+from fsa_edge.model import SentimentElement
 from fsa_edge.runtime import (HEADS_FILE, MODEL_FILE, physical_cores, resolve_compute_type,
                               resolve_device, run_sorted)
 from fsa_edge.tasks import SlotTask
@@ -84,11 +87,27 @@ class TaggerBackend(Backend):
         """Every task from one encoder pass over each text."""
         names = [task.name for task in tasks]
         budget = self.max_batch_tokens * 4  # characters ≈ 4 × word-pieces
-        answers = run_sorted(list(texts), [len(t) for t in texts],
-                             lambda batch: self.runtime.run_tasks(batch, names),
+
+        def run(batch: list[str]) -> list[tuple[dict, Any]]:
+            states: list[np.ndarray] = []
+            answers = self.runtime.run_tasks(batch, names, states=states)
+            return list(zip(answers, states or [None] * len(batch)))
+
+        answers = run_sorted(list(texts), [len(t) for t in texts], run,
                              max_batch_tokens=budget, max_batch_size=self.max_batch_size)
-        return [{name: Prediction(found) for name, found in answer.items()}
-                for answer in answers]
+        return [{name: Prediction(found, state=state if name == "sentence" else None)
+                 for name, found in answer.items()} for answer, state in answers]
+
+    def merge_polarity(self, task: SlotTask, found: Sequence[tuple[tuple[int, int], Prediction]]
+                       ) -> tuple[SentimentElement, ...] | None:
+        """``sentence`` of a text read in parts: one head decision on the parts' pooled states
+        (:meth:`~.runtime.TaggerRuntime.merge_sentence`), scored by its raw probability (the
+        card's merged-score map calibrates it); other tasks: the core's votes."""
+        if task.name != "sentence" or any(p.state is None for _, p in found):
+            return None
+        polarity, probability = self.runtime.merge_sentence(
+            np.stack([p.state for _, p in found]), [end - start for (start, end), _ in found])
+        return (SentimentElement(polarity=polarity, score=round(probability, 6)),)
 
 
 __all__ = ["TaggerBackend"]

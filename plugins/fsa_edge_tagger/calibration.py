@@ -44,13 +44,13 @@ learns from), an answer being right when it has that polarity. No sentence-level
 A long text's parts are mapped one by one before their votes are merged.
 
 The merged answer of a text read in parts (its sentences, when it is longer than the encoder's
-window) has a score of its own: the winner's share of the parts' votes
-(:func:`fsa_edge.windows.merge_polarity`). ``review_dev_files`` (``--review-dev``) fit its map,
-zero-shot too: SemEval-2016-style dev files whose ids are ``REVIEW:SENTENCE`` give back their
-reviews (sentences joined in id order) with at least two sentences whose gold elements all share
-one polarity (the review's answer is right when it has that polarity); each review is read in its
-sentences, as the analyzer reads a long text, the parts' scores through the ``sentence`` map. The
-map goes into the card's :data:`~fsa_edge.windows.MERGED_SCORE_CALIBRATION`, where the analyzer
+window) has a score of its own: the probability of the tagger's one head decision on the parts'
+pooled states (:meth:`~.runtime.TaggerRuntime.merge_sentence`). ``review_dev_files``
+(``--review-dev``) fit its map, zero-shot too: SemEval-2016-style dev files whose ids are
+``REVIEW:SENTENCE`` give back their reviews (sentences joined in id order) with at least two
+sentences whose gold elements all share one polarity (the review's answer is right when it has
+that polarity); each review is read in its sentences, as the analyzer reads a long text. The map
+goes into the card's :data:`~fsa_edge.windows.MERGED_SCORE_CALIBRATION`, where the analyzer
 applies it to every merged ``sentence`` answer.
 """
 
@@ -73,7 +73,7 @@ from fsa_edge.tasks import canonical_category
 
 from fsa_edge.score_map import ScoreMap, logit
 from fsa_edge.text import split_sentences
-from fsa_edge.windows import MERGED_SCORE_CALIBRATION, merge_polarity
+from fsa_edge.windows import MERGED_SCORE_CALIBRATION
 
 from .runtime import GROUPS, PAIR_NONE_BELOW, SCORE_CALIBRATION, SPAN_NONE_BELOW, TaggerRuntime
 from .sentence_head import agreeing_polarity
@@ -403,29 +403,27 @@ def dev_reviews(path: str, examples: Sequence) -> list[tuple[str, str, str]]:
     return reviews
 
 
-def _review_dev_answers(runtime: TaggerRuntime, dev: DevExamples, sentence_map: ScoreMap | None,
-                        batch_size: int) -> tuple[list[float], list[bool]]:
+def _review_dev_answers(runtime: TaggerRuntime, dev: DevExamples, batch_size: int
+                        ) -> tuple[list[float], list[bool]]:
     """``(merged scores, correct)`` of the dev reviews (:func:`dev_reviews`) that split into
-    two parts or more, each read in its sentences (scores through ``sentence_map``) and merged
-    as the analyzer merges a long text's parts."""
+    two parts or more, each read in its sentences and merged as the tagger merges a long text's
+    parts (:meth:`~.runtime.TaggerRuntime.merge_sentence`: the raw probability of one head
+    decision on the parts' pooled states)."""
     scores: list[float] = []
     correct: list[bool] = []
     for path, examples in dev.items():
         reviews = [(text, polarity, split_sentences(text, min_words=0, max_words=None))
                    for _, text, polarity in dev_reviews(path, examples)]
         reviews = [review for review in reviews if len(review[2]) > 1]
-        texts = [text[start:end] for text, _, parts in reviews for start, end in parts]
-        answers = iter([found[0] for i in range(0, len(texts), batch_size)
-                        for found in runtime.decode(texts[i:i + batch_size], "sentence")])
+        states = runtime.sentence_features(
+            [text[start:end] for text, _, parts in reviews for start, end in parts], batch_size)
+        at = 0
         for _, polarity, parts in reviews:
-            found = []
-            for span in parts:
-                answer = next(answers)
-                score = sentence_map(answer.score) if sentence_map else answer.score
-                found.append((span, (replace(answer, score=score),)))
-            merged = merge_polarity(found)[0]
-            scores.append(float(merged.score))
-            correct.append(merged.polarity == polarity)
+            merged, probability = runtime.merge_sentence(
+                states[at:at + len(parts)], [end - start for start, end in parts])
+            at += len(parts)
+            scores.append(probability)
+            correct.append(merged == polarity)
     return scores, correct
 
 
@@ -576,8 +574,8 @@ def calibrate_tagger(directory: str | Path, dev_files: Sequence[str | Path] = ()
        step 1), ``sentence`` on ``sentence_dev_files`` (:func:`_sentence_dev_answers`). A task
        with dev files but fewer than :data:`MIN_ELEMENTS` elements loses its map; a task
        without dev files keeps the map it had. Then the map of a merged ``sentence`` answer on
-       ``review_dev_files`` (:func:`_review_dev_answers`; the parts through the ``sentence`` map
-       just fitted, else the card's), into the card's ``MERGED_SCORE_CALIBRATION``.
+       ``review_dev_files`` (:func:`_review_dev_answers`), into the card's
+       ``MERGED_SCORE_CALIBRATION``.
     3. With ``category_groups``, ACSA also gets a map per dev file's category group (the module
        docstring; :func:`fit_group_maps`), the pooled map of step 2 as their fallback."""
     from .backend import TaggerBackend
@@ -663,10 +661,8 @@ def calibrate_tagger(directory: str | Path, dev_files: Sequence[str | Path] = ()
                                      *_sentence_dev_answers(runtime, sentence_dev, batch_size))
     merged: dict[str, Any] | None = None
     if review_dev_files:
-        sentence_map = (ScoreMap.from_card(maps["sentence"]) if maps.get("sentence") else
-                        None if "sentence" in maps else runtime.score_map("sentence"))
         merged = _fit_task(review_dev_files, *_review_dev_answers(runtime, review_dev,
-                                                                  sentence_map, batch_size))
+                                                                  batch_size))
     for entry in [*maps.values(), merged]:
         if entry is not None:
             entry["calibrated_on"] = str(directory)

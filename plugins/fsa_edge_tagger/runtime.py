@@ -250,14 +250,15 @@ class TaggerRuntime:
         decimals."""
         return [answers[task] for answers in self.run_tasks(texts, (task,), calibrated=calibrated)]
 
-    def run_tasks(self, texts: Sequence[str], tasks: Sequence[str], *, calibrated: bool = True
+    def run_tasks(self, texts: Sequence[str], tasks: Sequence[str], *, calibrated: bool = True,
+                  states: list[np.ndarray] | None = None
                   ) -> list[dict[str, tuple[SentimentElement, ...]]]:
         """Per text, the elements of each of ``tasks`` from one encoder pass, scored as
-        :meth:`run` scores them."""
+        :meth:`run` scores them (``states``: see :meth:`decode_tasks`)."""
         return [{task: tuple(replace(e, score=self.reported_score(task, e.score, calibrated,
                                                                  category=e.category))
                              for e in found) for task, found in answers.items()}
-                for answers in self.decode_tasks(texts, tasks)]
+                for answers in self.decode_tasks(texts, tasks, states=states)]
 
     def score_map(self, task: str, category: str | None = None) -> ScoreMap | None:
         """The map for an element of ``task`` with ``category``: its category group's, else the
@@ -281,9 +282,12 @@ class TaggerRuntime:
         map): what score maps are fitted on."""
         return [answers[task] for answers in self.decode_tasks(texts, (task,))]
 
-    def decode_tasks(self, texts: Sequence[str], tasks: Sequence[str]
+    def decode_tasks(self, texts: Sequence[str], tasks: Sequence[str], *,
+                     states: list[np.ndarray] | None = None
                      ) -> list[dict[str, tuple[SentimentElement, ...]]]:
-        """Per text, the raw-scored elements of each of ``tasks`` from one encoder pass."""
+        """Per text, the raw-scored elements of each of ``tasks`` from one encoder pass; with
+        ``sentence`` among them, each text's sentence-head input (its mean piece state) is
+        appended to ``states`` when given (what :meth:`merge_sentence` merges)."""
         for task in tasks:
             if task not in SERVED_TASKS:
                 raise BackendError(f"a tagger serves {', '.join(SERVED_TASKS)}, not {task!r}")
@@ -310,8 +314,11 @@ class TaggerRuntime:
             for answer, row in zip(answers, logits):
                 answer["acsa"] = self.category_elements(row, self.none_below)
         if "sentence" in tasks:
+            pooled = self.pooled(hidden, encodings)
+            if states is not None:
+                states.extend(pooled)
             with one_blas_thread():
-                logits = sentence_logits(self.pooled(hidden, encodings), self.heads)
+                logits = sentence_logits(pooled, self.heads)
             for answer, row in zip(answers, logits):
                 polarity, probability = decode_sentence(row)
                 answer["sentence"] = (SentimentElement(polarity=polarity, score=probability),)
@@ -322,6 +329,20 @@ class TaggerRuntime:
                         text, decode_triplets(states, own, self.heads, self.pair_none_below,
                                               span_none_below=self.span_none_below))
         return answers
+
+    def merge_sentence(self, states: np.ndarray, lengths: Sequence[int]) -> tuple[str, float]:
+        """``(polarity, raw probability)`` of a text read in parts from its parts' sentence-head
+        inputs ``(parts, dim)`` and lengths: one head decision on the length-weighted mean of
+        the inputs of the parts the head itself calls positive or negative (a neutral part
+        abstains, as in the votes; all parts when none is polar). On dev reviews read in
+        sentences, right more often than the parts' votes (``benchmarks/long_text_parts.py``)."""
+        with one_blas_thread():
+            own = [decode_sentence(row)[0] for row in sentence_logits(states, self.heads)]
+            polar = [i for i, polarity in enumerate(own) if polarity != "neutral"]
+            kept = polar or list(range(len(own)))
+            weights = np.asarray([lengths[i] for i in kept], dtype=states.dtype)[:, None]
+            pooled = (states[kept] * weights).sum(axis=0) / max(float(weights.sum()), 1.0)
+            return decode_sentence(sentence_logits(pooled[None, :], self.heads)[0])
 
     def _check_triplet_heads(self) -> None:
         if not has_triplet_heads(self.heads):
