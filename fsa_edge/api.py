@@ -233,8 +233,6 @@ class Analyzer:
         self.close()
 
 
-
-
 def _task_name(name: str) -> str:
     """The registry name of a task a model card lists (a name the registry lacks stays as is)."""
     try:
