@@ -20,29 +20,10 @@ import os
 import platform
 from pathlib import Path
 
-from records import emit
+from records import cpu_flags, cpu_model, emit
 from train_default import DATA, fsa_edge_command, run, split_file
 
 PRECISIONS = ("fp32", "bf16")
-
-
-def cpu_flags() -> set[str]:
-    """The CPU's feature flags (Linux), empty elsewhere."""
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8")
-    except OSError:
-        return set()
-    line = next((line for line in text.splitlines() if line.startswith("flags")), "")
-    return set(line.partition(":")[2].split())
-
-
-def cpu_model() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8")
-    except OSError:
-        return platform.processor()
-    return next((line.partition(":")[2].strip() for line in text.splitlines()
-                 if line.startswith("model name")), platform.processor())
 
 
 def finetune(student: str, precision: str, out: Path, args: argparse.Namespace) -> dict:
@@ -91,7 +72,7 @@ def main() -> None:
     flags = cpu_flags()
     record = {"task": "atsa/rest14", "seed": 42, "threads": args.threads, "epochs": args.epochs,
               "lr": args.lr,
-              "cpu": cpu_model(), "amx_bf16": "amx_bf16" in flags,
+              "cpu": cpu_model() or platform.processor(), "amx_bf16": "amx_bf16" in flags,
               "avx512_bf16": "avx512_bf16" in flags, "cpu_count": os.cpu_count(), "runs": rows}
     for student in dict.fromkeys(r["student"] for r in rows):
         fp32, bf16 = (next(r for r in rows if r["student"] == student and r["precision"] == p)

@@ -37,7 +37,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-from teacher import SMOLLM2_PACKAGE, cpu_model, smollm2_gguf  # noqa: E402
+from records import cpu_model  # noqa: E402
+from teacher import SMOLLM2_PACKAGE, smollm2_gguf  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 SETS = {

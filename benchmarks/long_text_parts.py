@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
@@ -32,7 +32,7 @@ from fsa_edge.readers import read_dataset
 from fsa_edge.tasks import get_task
 from fsa_edge.text import split_sentences
 from fsa_edge.windows import mapped_scores, merge_parts, merge_polarity, pack_units
-from fsa_edge_tagger.calibration import dev_reviews
+from fsa_edge_tagger.calibration import dev_reviews, review_sentences, review_text
 from records import emit
 
 DEV_FILES = ("fsa-benchmark/acsa/rest16/dev.json", "fsa-benchmark/acsa/laptop16/dev.json")
@@ -54,21 +54,16 @@ def read(analyzer, reviews, plans, merged_map) -> dict:
             "mean_parts": round(float(np.mean([len(p) for p in plans])), 2)}
 
 
-def review_texts(examples) -> tuple[dict[str, str], dict[str, tuple]]:
+def review_texts(path: str, examples) -> tuple[dict[str, str], dict[str, tuple]]:
     """``({review: text}, {review: gold elements})`` of the reviews of two or more sentences
-    (ids ``REVIEW:SENTENCE``): sentences in id order joined by a space, their elements together
-    (one per category and polarity)."""
-    by_review: dict[str, list[tuple[int, Any]]] = {}
-    for ex in examples:
-        review, _, index = ex.review.id.rpartition(":")
-        by_review.setdefault(review, []).append((int(index), ex))
+    (:func:`~fsa_edge_tagger.calibration.review_sentences`), their elements together (one per
+    category and polarity)."""
     texts, gold = {}, {}
-    for review, sentences in by_review.items():
+    for review, sentences in review_sentences(path, examples).items():
         if len(sentences) > 1:
-            sentences.sort(key=lambda pair: pair[0])
-            texts[review] = " ".join(ex.review.text.strip() for _, ex in sentences)
+            texts[review] = review_text(sentences)
             gold[review] = tuple({(e.category, e.polarity): e
-                                  for _, ex in sentences for e in ex.elements}.values())
+                                  for ex in sentences for e in ex.elements}.values())
     return texts, gold
 
 
@@ -145,7 +140,7 @@ def main() -> None:
               "whole": read(analyzer, several, [[(0, len(text))] for text, _ in several], None)}
     acsa = {}
     for name, found in examples.items():
-        texts, gold = review_texts(found)
+        texts, gold = review_texts(name, found)
         acsa[name] = {"reviews": len(texts), "sentences": acsa_f1(analyzer, texts, gold, None),
                       **{f"packed_{w}": acsa_f1(analyzer, texts, gold, fits_in(w))
                          for w in windows}}

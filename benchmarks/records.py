@@ -1,4 +1,5 @@
-"""How the recorded-run scripts report: the JSON record on stdout, and in ``--record`` if given."""
+"""How the recorded-run scripts report: the JSON record on stdout, and in ``--record`` if given;
+what they record of the machine."""
 
 from __future__ import annotations
 
@@ -14,3 +15,27 @@ def emit(record: dict[str, Any], path: str | Path | None) -> None:
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(text + "\n", encoding="utf-8")
+
+
+def _cpuinfo_field(name: str) -> str | None:
+    """The value of the first ``name`` line of ``/proc/cpuinfo`` (Linux), else ``None``."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith(name):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def cpu_model() -> str | None:
+    """The CPU's model name (``/proc/cpuinfo``), ``None`` where it cannot be read."""
+    return _cpuinfo_field("model name")
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags (``/proc/cpuinfo``: ``avx2``, ``amx_bf16`` …); empty where they
+    cannot be read."""
+    return set((_cpuinfo_field("flags") or "").split())
+

@@ -36,6 +36,8 @@ from pathlib import Path
 import psutil
 import ray
 
+from records import cpu_model
+
 ROOT = Path(__file__).resolve().parents[1]
 REST14 = ROOT.parent / "shared" / "data" / "fsa-benchmark" / "atsa" / "rest14" / "test.json"
 RAY = "--engine ray --actors {} --cpus-per-actor {}"
@@ -178,8 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         table.append(f"| {label} | {r['nodes']} | {r['import_s']:.1f} | {r['start_s']:.1f} | "
                      f"{r['analyze_s']:.1f} | {r['rows_per_s']} | {r['shutdown_s']:.1f} | "
                      f"{r['peak_pss_mb']} |")
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                if line.startswith("model name")), platform.machine())
+    cpu = cpu_model() or platform.machine()
     record = {"benchmark": "scale", "command": " ".join(["python", *sys.argv]),
               "inputs": source, "rows": args.rows, "bad_lines": inputs["full"][1][1],
               "tiny_rows": args.tiny, "cpu_model": cpu, "cpu_count": os.cpu_count(),

@@ -41,6 +41,8 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(HERE))
+from records import cpu_model  # noqa: E402
 from tiny_gguf import SHAPES, LlamaShape, write_llama_gguf  # noqa: E402
 
 from fsa_edge_llamacpp.buffers import choose_extra_buffers, extra_buffer_types  # noqa: E402
@@ -71,17 +73,6 @@ def smollm2_gguf() -> Path | None:
             path = Path(dist.locate_file(name))
             if path.is_file():
                 return path
-    return None
-
-
-def cpu_model() -> str | None:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
     return None
 
 

@@ -381,11 +381,10 @@ def _sentence_dev_answers(runtime: TaggerRuntime, dev: DevExamples, batch_size: 
     return scores, correct
 
 
-def dev_reviews(path: str, examples: Sequence) -> list[tuple[str, str, str]]:
-    """``(review id, text, polarity)`` of each review of a dev file with ids ``REVIEW:SENTENCE``
-    that has at least two sentences and whose gold elements all share one polarity: its
-    sentences in id order, joined by a space. An id of another form is a :class:`TrainingError`
-    naming the file and the id."""
+def review_sentences(path: str, examples: Sequence) -> dict[str, list[Any]]:
+    """``{review id: its examples in sentence order}`` of a file with ids ``REVIEW:SENTENCE``
+    (SemEval-2016); an id of another form is a :class:`TrainingError` naming the file and the
+    id."""
     by_review: dict[str, list[tuple[int, Any]]] = {}
     for ex in examples:
         review, _, index = ex.review.id.rpartition(":")
@@ -393,13 +392,24 @@ def dev_reviews(path: str, examples: Sequence) -> list[tuple[str, str, str]]:
             raise TrainingError(f"{path}: id {ex.review.id!r} is not REVIEW:SENTENCE (a review "
                                 "dev file needs SemEval-2016 ids, e.g. '1340075:4')")
         by_review.setdefault(review, []).append((int(index), ex))
+    return {review: [ex for _, ex in sorted(sentences, key=lambda pair: pair[0])]
+            for review, sentences in by_review.items()}
+
+
+def review_text(sentences: Sequence) -> str:
+    """A review's text: its sentences (examples, in order) joined by a space."""
+    return " ".join(ex.review.text.strip() for ex in sentences)
+
+
+def dev_reviews(path: str, examples: Sequence) -> list[tuple[str, str, str]]:
+    """``(review id, text, polarity)`` of each review of a dev file (:func:`review_sentences`)
+    that has at least two sentences and whose gold elements all share one polarity (its text:
+    :func:`review_text`)."""
     reviews = []
-    for review, sentences in by_review.items():
-        sentences.sort(key=lambda pair: pair[0])
-        polarity = agreeing_polarity(e.polarity for _, ex in sentences for e in ex.elements)
+    for review, sentences in review_sentences(path, examples).items():
+        polarity = agreeing_polarity(e.polarity for ex in sentences for e in ex.elements)
         if len(sentences) > 1 and polarity is not None:
-            text = " ".join(ex.review.text.strip() for _, ex in sentences)
-            reviews.append((review, text, polarity))
+            reviews.append((review, review_text(sentences), polarity))
     return reviews
 
 
@@ -707,5 +717,5 @@ __all__ = ["CALIBRATED_FIELDS", "FITTERS", "ISOTONIC_MARGIN", "MIN_ELEMENTS", "P
            "SPAN_THRESHOLDS", "THRESHOLDS", "TRIPLET_CALIBRATION", "TRIPLET_THRESHOLDS",
            "CategoryGroup", "calibrate_none_threshold", "calibrate_tagger", "cross_validated",
            "dev_category_groups", "dev_f1_by_threshold", "dev_reviews", "fit_group_maps",
-           "fit_isotonic", "fit_platt", "fit_score_map", "train_file_of",
-           "triplet_dev_f1_by_threshold"]
+           "fit_isotonic", "fit_platt", "fit_score_map", "review_sentences", "review_text",
+           "train_file_of", "triplet_dev_f1_by_threshold"]

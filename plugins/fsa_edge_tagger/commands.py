@@ -80,9 +80,10 @@ def tagger() -> None:
 def train_command(data_specs: tuple[str, ...], student: str, out: str, epochs: int,
                   batch_size: int, lr: float, head_lr: float, warmup_ratio: float,
                   weight_decay: float, seed: int, device: str, precision: str,
-                  threads: int | None, held_out: tuple[str, ...], select: str, extra_train: tuple[str, ...],
-                  pooling: str, ema: float | None, share_category_parts: bool,
-                  max_minutes: float | None, soft_targets: tuple[str, ...],
+                  threads: int | None, held_out: tuple[str, ...], select: str,
+                  extra_train: tuple[str, ...], pooling: str, ema: float | None,
+                  share_category_parts: bool, max_minutes: float | None,
+                  soft_targets: tuple[str, ...],
                   sentence_soft_targets: tuple[str, ...], distill_weight: float,
                   temperature: float, resume: bool) -> None:
     """Fine-tune; the best epoch by dev F1 is written to OUT (convert it with fsa-edge convert)."""
