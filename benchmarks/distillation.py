@@ -51,6 +51,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import sentence_head  # noqa: E402
 import train_default  # noqa: E402
+from fsa_edge.trainer import PRECISIONS  # noqa: E402
 
 ARMS = ("gold_only", "distilled")
 
@@ -278,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--temperature", type=float, default=2.0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS,
+                        help="teacher and students: auto = bf16 on CUDA, fp32 on CPU; bf16 on "
+                             "the CPU too (for CPUs with AMX, benchmarks/cpu_bf16.py)")
     parser.add_argument("--min-agreement", type=float, default=0.8)
     parser.add_argument("--max-mean-delta", type=float, default=0.1)
     parser.add_argument("--test-limit", type=int, default=None)
@@ -294,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     student_extra = [n.strip() for n in args.student_extra_datasets.split(",") if n.strip()]
     args.out.mkdir(parents=True, exist_ok=True)
     common = ["--data", str(args.data), "--threads", str(args.threads), "--device", args.device,
+              *(["--precision", args.precision] if args.precision != "auto" else []),
               "--min-agreement", str(args.min_agreement), "--max-mean-delta",
               str(args.max_mean_delta),
               *(["--test-limit", str(args.test_limit)] if args.test_limit else [])]

@@ -32,9 +32,12 @@ def test_the_distillation_recipe_writes_the_claims_record(tmp_path, monkeypatch)
             "--unlabeled", str(unlabeled), "--unlabeled-limit", "4", "--threads", "1", "--min-agreement", "0",
             "--max-mean-delta", "10", "--record", str(record),
             "--student-extra-datasets", "aste14res", "--sentence-head",
-            "--distill-grid", "1:2,0.5:1", "--install", "--install-dir", str(tmp_path / "default")]
+            "--distill-grid", "1:2,0.5:1", "--install", "--install-dir", str(tmp_path / "default"),
+            "--precision", "fp32"]
     assert benchmark_script("distillation").main(argv) == 0
     result = json.loads(record.read_text())
+    trainings = [c for c in result["commands"] if c.startswith("python benchmarks/train_default")]
+    assert len(trainings) == 4 and all("--precision fp32" in c for c in trainings)  # every run
     assert result["sets"] == ["atsa/rest14", "acsa/rest16"]
     assert result["student_extra_sets"] == ["ASTE-Data-V2-EMNLP2020/14res"]
     assert set(result["teacher"]["test"]) == set(result["sets"])  # the teacher: no ASTE
