@@ -4,7 +4,7 @@
         [--record benchmarks/results/long_text_parts.json]
 
 The SemEval-2016 dev reviews whose gold elements all agree (``calibrate --review-dev``'s data,
-:func:`fsa_edge_tagger.calibration.dev_reviews`: no sentence label) are short enough to be read
+:func:`fsa_edge_tagger.dev_reviews.dev_reviews`: no sentence label) are short enough to be read
 whole; each is also read in its sentences (what the analyzer does with a text over its window)
 and in its sentences packed while the packed text fits ``--window`` pieces (a stand-in for
 packing into the real window of a longer text). Per reading: the `sentence` answer's accuracy
@@ -32,7 +32,7 @@ from fsa_edge.readers import read_dataset
 from fsa_edge.tasks import get_task
 from fsa_edge.text import split_sentences
 from fsa_edge.windows import mapped_scores, merge_parts, merge_polarity, pack_units
-from fsa_edge_tagger.calibration import dev_reviews, review_sentences, review_text
+from fsa_edge_tagger.dev_reviews import dev_reviews, review_sentences, review_text
 from records import emit
 
 DEV_FILES = ("fsa-benchmark/acsa/rest16/dev.json", "fsa-benchmark/acsa/laptop16/dev.json")
@@ -56,7 +56,7 @@ def read(analyzer, reviews, plans, merged_map) -> dict:
 
 def review_texts(path: str, examples) -> tuple[dict[str, str], dict[str, tuple]]:
     """``({review: text}, {review: gold elements})`` of the reviews of two or more sentences
-    (:func:`~fsa_edge_tagger.calibration.review_sentences`), their elements together (one per
+    (:func:`~fsa_edge_tagger.dev_reviews.review_sentences`), their elements together (one per
     category and polarity)."""
     texts, gold = {}, {}
     for review, sentences in review_sentences(path, examples).items():

@@ -22,8 +22,9 @@ from fsa_edge.model import SentimentElement
 from fsa_edge.score_map import ScoreMap, logit
 
 from fsa_edge_tagger.calibration import (CategoryGroup, dev_category_groups, fit_group_maps,
-                                         fit_isotonic, fit_platt, fit_score_map, train_file_of)
+                                         train_file_of)
 from fsa_edge_tagger.runtime import TaggerRuntime, category_score_maps, score_maps
+from fsa_edge_tagger.score_fitting import fit_isotonic, fit_platt, fit_score_map
 from fsa_edge_tagger.scheme import CATEGORY_CLASSES, TAGS
 
 CATEGORIES = ["FOOD#GENERAL", "SERVICE#GENERAL", "PIZZA#GENERAL", "STAFF#GENERAL"]
