@@ -23,7 +23,8 @@ from pathlib import Path
 from records import cpu_flags, cpu_model, emit
 from train_default import DATA, fsa_edge_command, run, split_file
 
-PRECISIONS = ("fp32", "bf16")
+#: the two precisions compared, float32 first (a subset of fsa_edge.trainer.PRECISIONS)
+COMPARED = ("fp32", "bf16")
 
 
 def finetune(student: str, precision: str, out: Path, args: argparse.Namespace) -> dict:
@@ -56,7 +57,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     for student in args.student or ["minilm", "mpnet"]:
-        for precision in PRECISIONS:
+        for precision in COMPARED:
             out = args.out / f"{student}_{precision}"
             out.mkdir(parents=True, exist_ok=True)
             summary = finetune(student, precision, out, args)
@@ -76,7 +77,7 @@ def main() -> None:
               "avx512_bf16": "avx512_bf16" in flags, "cpu_count": os.cpu_count(), "runs": rows}
     for student in dict.fromkeys(r["student"] for r in rows):
         fp32, bf16 = (next(r for r in rows if r["student"] == student and r["precision"] == p)
-                      for p in PRECISIONS)
+                      for p in COMPARED)
         speedups = record.setdefault("bf16_speedup", {})  # training steps only; whole run
         speedups[student] = {"training": round(fp32["train_seconds"] / bf16["train_seconds"], 2),
                              "run": round(fp32["seconds"] / bf16["seconds"], 2)}
