@@ -39,7 +39,8 @@ def register_teachers(register: Callable[[type], None]) -> None:
     """Register teachers that write the distillation corpus: ``register(TeacherClass)``.
 
     A teacher class subclasses :class:`fsa_edge.teaching.Teacher` (``name``, ``requires``,
-    ``generate(prompt, ...)``).
+    ``generate(request)``; a teacher faster on several reviews at once also sets ``batch_size``
+    and overrides ``generate_batch(requests)``).
     """
 
 

@@ -213,6 +213,38 @@ def test_torch_served_teacher_agrees_and_other_prompts_are_refused(taggers):
             ct2_teacher.generate(request(EXTRA_TEXTS[0], "analysis"))
 
 
+def test_batched_answers_equal_one_at_a_time_answers(taggers, tmp_path):
+    _, converted = taggers
+    texts = write_reviews(tmp_path / "reviews.jsonl", 40)
+    requests = [request(text) for text in texts]
+    with TaggerTeacher(converted, max_batch_size=1) as alone, \
+            TaggerTeacher(converted, max_batch_size="16", max_batch_tokens="256") as batched:
+        assert (alone.batch_size, batched.batch_size) == (1, 16)  # -O values arrive as text
+        calls: list[int] = []
+        answer = batched._answer
+        batched._answer = lambda batch: (calls.append(len(batch)), answer(batch))[1]
+        together = batched.generate_batch(requests)
+        assert sum(calls) == len(texts) and len(calls) >= 3 and max(calls) <= 16
+        one_by_one = [alone.generate(r) for r in requests]
+    # the float32 encoder gives each review the same states whatever shares its batch
+    assert [(r.text, r.tokens_in, r.extra) for r in together] == [
+        (r.text, r.tokens_in, r.extra) for r in one_by_one]
+    assert any(json.loads(r.text)["elements"] for r in together)
+
+
+@pytest.mark.parametrize("option, message", [
+    ("max_batch_size=0", "must be at least 1"), ("max_batch_size=many", "invalid literal"),
+    ("max_batch_token=9", "unknown tagger option")])
+def test_bad_batch_options_are_named(taggers, tmp_path, option, message):
+    _, converted = taggers
+    write_reviews(tmp_path / "reviews.jsonl", 3)
+    result = CliRunner().invoke(build_cli(), [
+        "distill", str(tmp_path / "reviews.jsonl"), "--teacher", str(converted), "--prompt",
+        "label", "-o", str(tmp_path / "soft.jsonl"), "-O", option])
+    assert result.exit_code != 0 and message in result.output
+    assert not (tmp_path / "soft.jsonl").exists() or not (tmp_path / "soft.jsonl").read_text()
+
+
 def test_sigkill_mid_run_then_resume_equals_an_uninterrupted_run(taggers, tmp_path):
     _, converted = taggers
     n = 200
@@ -220,13 +252,14 @@ def test_sigkill_mid_run_then_resume_equals_an_uninterrupted_run(taggers, tmp_pa
     out = tmp_path / "corpus.jsonl"
     args = ["distill", str(tmp_path / "reviews.jsonl"), "--teacher", str(converted), "--prompt", "label", "-o",
             str(out), "--sync-every", "3"]
-    # the killed run answers slowly (a sleep before each answer), so it is caught mid-way
+    # the killed run answers slowly (a sleep before each batch) and in batches of 4 (the
+    # others: 64), so it is caught mid-way and the resumed run batches the reviews differently
     slow = ("import time\nfrom fsa_edge_tagger.teacher import TaggerTeacher\n"
-            "answer = TaggerTeacher.generate\n"
-            "TaggerTeacher.generate = lambda self, r: (time.sleep(0.03), answer(self, r))[1]\n"
+            "answer = TaggerTeacher._answer\n"
+            "TaggerTeacher._answer = lambda self, texts: (time.sleep(0.1), answer(self, texts))[1]\n"
             "from fsa_edge.cli import main\nmain()")
-    process = subprocess.Popen([sys.executable, "-c", slow, *args], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen([sys.executable, "-c", slow, *args, "-O", "max_batch_size=4"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     written = kill_after_rows(process, out, 20)
     assert 20 <= written < n, "the run must be killed mid-way"
     with out.open("ab") as handle:  # what a kill during a write leaves: a torn last line

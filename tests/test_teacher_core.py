@@ -286,6 +286,90 @@ def test_limit_then_resume(tmp_path):
     assert [r["id"] for r in rows_of(out)] == [str(i) for i in range(10)]
 
 
+class BatchingTeacher(ScriptedTeacher):
+    """A scripted teacher answering ``batch_size`` requests per :meth:`generate_batch` call
+    (any scripted exception fails the whole batch, as one encoder call would)."""
+
+    def __init__(self, *args, batch_size=3, short_by=0, **kw):
+        super().__init__(*args, **kw)
+        self.batch_size = batch_size
+        self.short_by = short_by  # a broken teacher: this many replies too few
+        self.batches: list[list[str]] = []
+
+    def generate_batch(self, requests):
+        self.batches.append([r.review.id for r in requests])
+        assert all(r.seed == 42 for r in requests)  # only first attempts come in batches
+        replies = [self.generate(request) for request in requests]
+        return replies[:len(replies) - self.short_by]
+
+
+def _without_seconds(path):
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in rows_of(path)]
+
+
+def test_batched_teacher_writes_the_rows_of_a_one_by_one_run(tmp_path):
+    empty, good = '{"elements": []}', json.dumps({"elements": [{
+        "aspect": "review", "opinion": "NULL", "polarity": "positive"}]})
+
+    def script():
+        return {"4": ["nope"] * 3, "6": ["{broken", good]}
+
+    items = _items(*[f"review {i}" for i in range(8)])
+    items[2] = DistillItem("2", None, error="line 3: invalid JSON")
+    items[5] = DistillItem("5", "   ")
+    one_by_one, batched = tmp_path / "one.jsonl", tmp_path / "batched.jsonl"
+    distill(items, ScriptedTeacher(script(), default=empty), load_prompt("label"), one_by_one)
+    teacher = BatchingTeacher(script(), default=empty)
+    summary = distill(items, teacher, load_prompt("label"), batched)
+    assert _without_seconds(batched) == _without_seconds(one_by_one)
+    assert summary.written == 8 and summary.errors == 3  # 2, 5 unreadable; 4 never parsed
+    # unreadable items never reach the teacher; only first attempts come in batches, retries
+    # are asked alone
+    assert teacher.batches == [["0", "1"], ["3", "4"], ["6", "7"]]
+    assert [(c[0], c[1]) for c in teacher.calls] == [
+        ("0", 42), ("1", 42), ("3", 42), ("4", 42), ("4", 43), ("4", 44), ("6", 42),
+        ("7", 42), ("6", 43)]
+    rows = {r["id"]: r for r in rows_of(batched)}
+    assert rows["6"]["attempts"] == 2 and rows["6"]["elements"][0]["aspect_span"] == [0, 6]
+    assert rows["4"]["attempts"] == 3 and rows["4"]["error"].startswith("unparseable")
+
+
+def test_a_failed_batch_is_asked_again_one_by_one(tmp_path):
+    out = tmp_path / "c.jsonl"
+    teacher = BatchingTeacher({"1": [RuntimeError("GPU on fire"), RuntimeError("again")]})
+    with pytest.warns(RuntimeWarning, match="teacher batch of 3 failed .*GPU on fire"):
+        summary = distill(_items("a", "b", "c"), teacher, load_prompt("analysis"), out)
+    assert summary.written == 3 and summary.errors == 0
+    # the failed batch is no attempt of its reviews: alone, "1" fails once more, then answers
+    assert [(c[0], c[1]) for c in teacher.calls] == [
+        ("0", 42), ("1", 42), ("0", 42), ("1", 42), ("1", 43), ("2", 42)]
+    assert [r["attempts"] for r in rows_of(out)] == [1, 2, 1]
+
+
+def test_batched_teacher_respects_limit_and_resumes(tmp_path):
+    out = tmp_path / "c.jsonl"
+    items = _items(*[f"review {i}" for i in range(10)])
+    teacher = BatchingTeacher(batch_size=3)
+    assert distill(items, teacher, load_prompt("analysis"), out, limit=4).written == 4
+    assert teacher.batches == [["0", "1", "2"]]  # a last batch of one is asked alone
+    assert [c[0] for c in teacher.calls] == ["0", "1", "2", "3"]
+    again = BatchingTeacher(batch_size=4)
+    summary = distill(items, again, load_prompt("analysis"), out)
+    assert (summary.skipped, summary.written) == (4, 6)
+    assert again.batches == [["4", "5", "6", "7"], ["8", "9"]]
+    assert [r["id"] for r in rows_of(out)] == [str(i) for i in range(10)]
+
+
+def test_a_batch_with_missing_replies_is_asked_again_one_by_one(tmp_path):
+    out = tmp_path / "c.jsonl"
+    teacher = BatchingTeacher(batch_size=4, short_by=1)
+    with pytest.warns(RuntimeWarning, match="batch of 4 gave 3 replies"):
+        summary = distill(_items("a", "b", "c", "d"), teacher, load_prompt("analysis"), out)
+    assert summary.written == 4 and summary.errors == 0
+    assert [c[0] for c in teacher.calls] == ["0", "1", "2", "3"] * 2
+    assert all(r["response"] == "an answer" and r["attempts"] == 1 for r in rows_of(out))
+
+
 def test_label_prompt_retries_unparseable_answers(tmp_path):
     out = tmp_path / "c.jsonl"
     good = json.dumps({"elements": [{"aspect": "soup", "entity": "FOOD",

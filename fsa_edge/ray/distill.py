@@ -38,12 +38,10 @@ class _Teach:
     def __call__(self, batch: Any) -> Any:
         import pyarrow as pa
 
-        rows = []
-        for record in batch.to_pylist():
-            item = DistillItem(record["id"], record["text"], json.loads(record["metadata"]),
-                               error=record["error"])
-            rows.append(json.dumps(self.rows.make(item, record["occurrence"]),
-                                   ensure_ascii=False))
+        items = [(DistillItem(record["id"], record["text"], json.loads(record["metadata"]),
+                              error=record["error"]), record["occurrence"])
+                 for record in batch.to_pylist()]
+        rows = [json.dumps(row, ensure_ascii=False) for row in self.rows.make_many(items)]
         return pa.table({"row": pa.array(rows, pa.string())})
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, TextIO
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TextIO
 
 from ..errors import TeacherError
 from ..model import Review
@@ -127,23 +128,31 @@ class DistillProgress:
             self.stream.flush()
 
 
-def _ask(teacher: Teacher, prompt: Prompt, review: Review, retries: int
+def _request(teacher: Teacher, prompt: Prompt, review: Review, attempt: int) -> TeacherRequest:
+    """The request of one attempt (its seed: the run's seed plus the attempt number)."""
+    return TeacherRequest(review=review, messages=prompt.messages(review.text),
+                          prompt_name=prompt.name, prompt_version=prompt.version,
+                          schema=prompt.schema, seed=teacher.sampling.seed + attempt)
+
+
+def _ask(teacher: Teacher, prompt: Prompt, review: Review, retries: int,
+         first: TeacherReply | None = None
          ) -> tuple[TeacherReply | None, dict[str, Any], str | None, int, int, int]:
-    """Ask with bounded retries.
+    """Ask with bounded retries; ``first`` is the first attempt's reply when a batch already
+    answered it.
 
     Returns (last reply, parsed fields, error, attempts, tokens in, tokens out); on failure
     the last reply (if any) is the unparseable one, kept for diagnosis.
     """
-    messages = prompt.messages(review.text)
     tokens_in = tokens_out = 0
     error: str | None = None
     last: TeacherReply | None = None
     for attempt in range(retries + 1):
-        request = TeacherRequest(review=review, messages=messages, prompt_name=prompt.name,
-                                 prompt_version=prompt.version, schema=prompt.schema,
-                                 seed=teacher.sampling.seed + attempt)
         try:
-            reply = teacher.generate(request)
+            if attempt == 0 and first is not None:
+                reply = first
+            else:
+                reply = teacher.generate(_request(teacher, prompt, review, attempt))
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as exc:  # any teacher failure is retried, then recorded
@@ -181,21 +190,30 @@ def distill(items: Iterable[DistillItem], teacher: Teacher, prompt: Prompt,
     rows = RowMaker(teacher, prompt, retries)
     report = DistillProgress(progress, total)
     with CorpusWriter(output, retry_errors=retry_errors, sync_every=sync_every) as corpus:
-        try:
-            for item, occurrence in with_occurrences(items):
-                if (prompt.name, item.id, occurrence) in corpus:
-                    summary.skipped += 1
-                    report.update(skipped=1)
-                    continue
-                if limit is not None and summary.written >= limit:
-                    break
-                row = rows.make(item, occurrence)
+        waiting: list[tuple[DistillItem, int]] = []  # the next batch, not yet asked
+
+        def ask_waiting() -> None:
+            for row in rows.make_many(waiting):
                 corpus.write(row)
                 summary.count(row)
                 report.update(done=1, errors=row["error"] is not None,
                               tokens_out=row["tokens_out"])
                 if on_row is not None:
                     on_row(row)
+            waiting.clear()
+
+        try:
+            for item, occurrence in with_occurrences(items):
+                if (prompt.name, item.id, occurrence) in corpus:
+                    summary.skipped += 1
+                    report.update(skipped=1)
+                    continue
+                if limit is not None and summary.written + len(waiting) >= limit:
+                    break
+                waiting.append((item, occurrence))
+                if len(waiting) >= rows.batch_size:
+                    ask_waiting()
+            ask_waiting()
         finally:
             report.close()
             summary.seconds = time.perf_counter() - started
@@ -216,19 +234,74 @@ class RowMaker:
     """One corpus row per item: the teacher's answer (fitted, retried, parsed) or an error.
 
     Shared by the local runner and the Ray teacher actors, so a row is the same wherever it
-    was made."""
+    was made. Items are asked in batches of the teacher's ``batch_size`` (first attempts
+    through :meth:`Teacher.generate_batch`; retries, and every request of a batch that failed,
+    one at a time), so a row does not depend on the batching either, except through the
+    teacher's own numerics."""
 
     def __init__(self, teacher: Teacher, prompt: Prompt, retries: int) -> None:
         self.teacher = teacher
         self.prompt = prompt
         self.retries = retries
+        self.batch_size = max(1, int(teacher.batch_size))
         self.fitter = Fitter(teacher, prompt)
         self.teacher_info = teacher.describe()
         self.sampling = teacher.sampling.to_dict()
 
     def make(self, item: DistillItem, occurrence: int) -> dict[str, Any]:
-        teacher, prompt = self.teacher, self.prompt
-        row: dict[str, Any] = {
+        """The row of one item."""
+        return self.make_many([(item, occurrence)])[0]
+
+    def make_many(self, items: Sequence[tuple[DistillItem, int]]) -> list[dict[str, Any]]:
+        """The rows of ``(item, occurrence)`` pairs, in their order."""
+        rows: list[dict[str, Any]] = []
+        for start in range(0, len(items), self.batch_size):
+            rows.extend(self._make_batch(items[start:start + self.batch_size]))
+        return rows
+
+    def _make_batch(self, items: Sequence[tuple[DistillItem, int]]) -> list[dict[str, Any]]:
+        rows = [self._empty_row(item, occurrence) for item, occurrence in items]
+        asked: list[tuple[dict[str, Any], Review]] = []
+        for row, (item, _) in zip(rows, items):
+            if item.error is not None or item.text is None or not item.text.strip():
+                row["error"] = item.error or "empty review"
+                continue
+            text, row["truncated"] = self.fitter.fit(item.text)
+            asked.append((row, Review(item.id, text, item.metadata)))
+        firsts, shared_seconds = self._first_replies([review for _, review in asked])
+        for (row, review), first in zip(asked, firsts):
+            began = time.perf_counter()
+            self._answer(row, *_ask(self.teacher, self.prompt, review, self.retries, first))
+            row["seconds"] = round(shared_seconds + time.perf_counter() - began, 4)
+        return rows
+
+    def _first_replies(self, reviews: Sequence[Review]
+                       ) -> tuple[list[TeacherReply | None], float]:
+        """The first attempts' replies from one :meth:`Teacher.generate_batch` call and each
+        review's share of its seconds; all ``None`` (asked one by one) for a single review or
+        when the batch failed."""
+        nothing: list[TeacherReply | None] = [None] * len(reviews)
+        if len(reviews) < 2:
+            return nothing, 0.0
+        began = time.perf_counter()
+        try:
+            replies = list(self.teacher.generate_batch(
+                [_request(self.teacher, self.prompt, review, 0) for review in reviews]))
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # the batch is only a speed-up: ask each review alone
+            warnings.warn(f"teacher batch of {len(reviews)} failed ({type(exc).__name__}: "
+                          f"{exc}); asking each review alone", RuntimeWarning, stacklevel=2)
+            return nothing, 0.0
+        if len(replies) != len(reviews):
+            warnings.warn(f"teacher batch of {len(reviews)} gave {len(replies)} replies; asking "
+                          "each review alone", RuntimeWarning, stacklevel=2)
+            return nothing, 0.0
+        return replies, (time.perf_counter() - began) / len(reviews)
+
+    def _empty_row(self, item: DistillItem, occurrence: int) -> dict[str, Any]:
+        prompt = self.prompt
+        return {
             "id": item.id, "occurrence": occurrence, "text": item.text,
             "metadata": dict(item.metadata), "prompt": prompt.name,
             "prompt_version": prompt.version, "teacher": dict(self.teacher_info),
@@ -236,18 +309,12 @@ class RowMaker:
             "tokens_in": 0, "tokens_out": 0, "seconds": 0.0, "finish_reason": None,
             "response": None, "error": None,
         }
-        if item.error is not None or item.text is None or not item.text.strip():
-            row["error"] = item.error or "empty review"
-            return row
-        text, truncated = self.fitter.fit(item.text)
-        row["truncated"] = truncated
-        began = time.perf_counter()
-        reply, parsed, error, attempts, tokens_in, tokens_out = _ask(
-            teacher, prompt, Review(item.id, text, item.metadata), self.retries)
-        row["seconds"] = round(time.perf_counter() - began, 4)
+
+    def _answer(self, row: dict[str, Any], reply: TeacherReply | None, parsed: dict[str, Any],
+                error: str | None, attempts: int, tokens_in: int, tokens_out: int) -> None:
         row.update(attempts=attempts, tokens_in=tokens_in, tokens_out=tokens_out, error=error)
         if reply is not None:
-            row["sampling"]["seed"] = teacher.sampling.seed + attempts - 1
+            row["sampling"]["seed"] = self.teacher.sampling.seed + attempts - 1
             row["finish_reason"] = reply.finish_reason
             # an error row keeps its last, unparseable answer apart: ``response`` is only ever
             # an accepted answer, so corpus readers can train on it without looking further
@@ -255,7 +322,6 @@ class RowMaker:
             row.update(parsed)
             if reply.extra:
                 row["teacher_extra"] = dict(reply.extra)
-        return row
 
 
 __all__ = ["DistillItem", "DistillProgress", "Fitter", "RowMaker", "distill",

@@ -3,7 +3,9 @@
 Teachers are registered through the ``register_teachers`` hook; :class:`Teacher` is the base
 class they subclass. The runner (:mod:`fsa_edge.teaching.runner`) does everything shared —
 rendering, fitting a long review into the context, retries, the corpus — so a teacher only
-loads its model and implements :meth:`Teacher.generate`.
+loads its model and implements :meth:`Teacher.generate`. A teacher that answers several reviews
+faster together than one by one (an encoder in batches) also sets ``batch_size`` and overrides
+:meth:`Teacher.generate_batch`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar, Mapping, Sequence
 
 from ..model import Review
 
@@ -79,6 +81,9 @@ class Teacher(ABC):
     extra: ClassVar[str | None] = None
     description: ClassVar[str] = ""
 
+    #: how many requests the runner hands to :meth:`generate_batch` at once (1: one at a time)
+    batch_size: int = 1
+
     def __init__(self, source: str | Path, *, sampling: Sampling | None = None,
                  **options: Any) -> None:
         self.source = Path(source)
@@ -115,6 +120,14 @@ class Teacher(ABC):
     @abstractmethod
     def generate(self, request: TeacherRequest) -> TeacherReply:
         """Answer one request. Raise any exception on failure: the runner retries."""
+
+    def generate_batch(self, requests: Sequence[TeacherRequest]) -> list[TeacherReply]:
+        """Answer up to :attr:`batch_size` requests (each a first attempt), one reply per request
+        in their order. Raise any exception on failure: the runner then asks each of them
+        alone through :meth:`generate`, with its retries, as if no batch had been tried.
+
+        The default answers them one by one."""
+        return [self.generate(request) for request in requests]
 
     def close(self) -> None:
         """Release resources (optional)."""

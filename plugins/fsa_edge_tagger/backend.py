@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -19,6 +19,8 @@ from .runtime import TaggerRuntime, ctranslate2_encoder, feeds_positions
 
 DEFAULT_MAX_BATCH_TOKENS = 4096
 DEFAULT_MAX_BATCH_SIZE = 64
+#: texts are batched by characters: about this many per word piece
+CHARACTERS_PER_PIECE = 4
 
 
 class TaggerBackend(Backend):
@@ -79,6 +81,13 @@ class TaggerBackend(Backend):
     def input_lengths(self, texts: Sequence[str], *, task: SlotTask) -> list[int]:
         return self.runtime.input_lengths(texts)
 
+    def run_batched(self, texts: Sequence[str], run: Callable[[list[str]], list]) -> list:
+        """``run`` over length-sorted batches of ``texts`` within ``max_batch_size`` texts and
+        ``max_batch_tokens`` word pieces (counted as characters / 4); results in text order."""
+        return run_sorted(list(texts), [len(t) for t in texts], run,
+                          max_batch_tokens=self.max_batch_tokens * CHARACTERS_PER_PIECE,
+                          max_batch_size=self.max_batch_size)
+
     def predict(self, texts: Sequence[str], *, task: SlotTask) -> list[Prediction]:
         return [answers[task.name] for answers in self.predict_tasks(texts, tasks=(task,))]
 
@@ -86,15 +95,13 @@ class TaggerBackend(Backend):
                       ) -> list[dict[str, Prediction]]:
         """Every task from one encoder pass over each text."""
         names = [task.name for task in tasks]
-        budget = self.max_batch_tokens * 4  # characters ≈ 4 × word-pieces
 
         def run(batch: list[str]) -> list[tuple[dict, Any]]:
             states: list[np.ndarray] = []
             answers = self.runtime.run_tasks(batch, names, states=states)
             return list(zip(answers, states or [None] * len(batch)))
 
-        answers = run_sorted(list(texts), [len(t) for t in texts], run,
-                             max_batch_tokens=budget, max_batch_size=self.max_batch_size)
+        answers = self.run_batched(texts, run)
         return [{name: Prediction(found, state=state if name == "sentence" else None)
                  for name, found in answer.items()} for answer, state in answers]
 

@@ -32,8 +32,10 @@ decimals, and the hard answer is decoded from those rounded values, so the two a
 report and whose stored P(none) = exp(log-prob) is at least :data:`CERTAIN_NONE` is left out: a
 reader takes it as certain ``none`` (:mod:`fsa_edge_tagger.soft_targets`). Pieces after the
 model's ``max_input_length`` get no targets. The model (tokenizer, encoder, heads) is loaded
-once; the runner asks one review at a time, which costs one encoder call per review (no
-batching across reviews: acceptable for a corpus run, far below an LLM's cost).
+once; the runner hands it up to ``max_batch_size`` reviews at a time (``batch_size``), which it
+encodes in length-sorted batches like the ``tagger`` backend (one encoder pass serves every
+head). A review's soft targets do not depend on the batch beyond the encoder's numerics (int8:
+rarely one rounding step of a stored log-probability; ``benchmarks/batch_dependence.py``).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -50,6 +52,7 @@ from fsa_edge.errors import FsaEdgeError, TeacherError
 from fsa_edge.runtime import HEADS_FILE, MODEL_FILE
 from fsa_edge.teaching import Teacher, TeacherReply, TeacherRequest, file_sha256
 
+from .backend import DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_BATCH_TOKENS, TaggerBackend
 from .scheme import (CATEGORY_CLASSES, TAGS, decode_categories, decode_terms, log_softmax,
                      pieces_of)
 from .sentence_head import SENTENCE_CLASSES, sentence_logits
@@ -63,7 +66,7 @@ LABEL_PROMPT = "label"
 #: the encoder's weight files hashed into the provenance (the first present, else all
 #: ``*.safetensors``)
 WEIGHT_FILES = (MODEL_FILE, "model.safetensors", "pytorch_model.bin")
-_OPTIONS = ("device", "compute_type", "cpu_threads")
+_OPTIONS = ("device", "compute_type", "cpu_threads", "max_batch_tokens", "max_batch_size")
 
 
 def _rounded_log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -92,7 +95,8 @@ class TaggerTeacher(Teacher):
     """A trained tagger directory as a teacher: ``label`` answers and soft targets.
 
     Options (``-O KEY=VALUE``): ``device`` (default ``cpu``), ``compute_type`` (``auto``: the
-    card's quantization) and ``cpu_threads``, as for the ``tagger`` backend.
+    card's quantization), ``cpu_threads``, ``max_batch_tokens`` and ``max_batch_size`` (the
+    reviews answered together; 1 asks one at a time), as for the ``tagger`` backend.
     """
 
     name = "tagger"
@@ -103,7 +107,8 @@ class TaggerTeacher(Teacher):
 
     def __init__(self, source, *, sampling=None, device: str = "cpu",
                  compute_type: str = "auto", cpu_threads: int | None = None,
-                 **options: Any) -> None:
+                 max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS,
+                 max_batch_size: int = DEFAULT_MAX_BATCH_SIZE, **options: Any) -> None:
         super().__init__(source, sampling=sampling, **options)
         if options:
             raise TeacherError(f"unknown tagger option(s): {', '.join(sorted(options))}; "
@@ -112,13 +117,17 @@ class TaggerTeacher(Teacher):
             raise TeacherError(f"{self.source}: not a tagger model directory ({HEADS_FILE}, "
                                f"{CARD_FILE} with backend 'tagger', and {MODEL_FILE} or a "
                                "Hugging Face encoder)")
-        from .backend import TaggerBackend
-
         try:
             backend = TaggerBackend(self.source, device=device, compute_type=compute_type,
-                                    cpu_threads=cpu_threads)
-        except FsaEdgeError as exc:
+                                    cpu_threads=cpu_threads, max_batch_tokens=max_batch_tokens,
+                                    max_batch_size=max_batch_size)
+        except (FsaEdgeError, ValueError) as exc:
             raise TeacherError(f"{self.source}: cannot load the tagger: {exc}") from None
+        if backend.max_batch_size < 1 or backend.max_batch_tokens < 1:
+            raise TeacherError(f"max_batch_size and max_batch_tokens must be at least 1, not "
+                               f"{backend.max_batch_size} and {backend.max_batch_tokens}")
+        self.backend = backend
+        self.batch_size = backend.max_batch_size
         self.card = backend.card
         self.compute_type = backend.compute_type
         self.runtime = backend.runtime
@@ -160,16 +169,36 @@ class TaggerTeacher(Teacher):
         return self._info
 
     def generate(self, request: TeacherRequest) -> TeacherReply:
-        if request.prompt_name != LABEL_PROMPT:
-            raise TeacherError(f"the tagger teacher answers only the {LABEL_PROMPT!r} prompt, "
-                               f"not {request.prompt_name!r}")
-        text = request.review.text
+        return self.generate_batch([request])[0]
+
+    def generate_batch(self, requests: Sequence[TeacherRequest]) -> list[TeacherReply]:
+        for request in requests:
+            if request.prompt_name != LABEL_PROMPT:
+                raise TeacherError(f"the tagger teacher answers only the {LABEL_PROMPT!r} "
+                                   f"prompt, not {request.prompt_name!r}")
+        return self.backend.run_batched([request.review.text for request in requests],
+                                        self._answer)
+
+    def _answer(self, texts: list[str]) -> list[TeacherReply]:
+        """Replies to ``texts`` from one encoder pass over them (one batch)."""
         runtime = self.runtime
-        encoding = runtime.tokenizer.encode(text)
-        hidden = runtime.encode([encoding.tokens])  # one encoder pass serves both heads
-        tag_logits = runtime.term_head(hidden[0]) if self.terms else None
-        category_rows = (runtime.category_head(hidden, [len(encoding.tokens)])[0]
-                         if self.categories else None)
+        encodings, hidden = runtime.encoded(texts)
+        lengths = [len(encoding.tokens) for encoding in encodings]
+        tag_logits = runtime.term_head(hidden) if self.terms else None
+        category_rows = runtime.category_head(hidden, lengths) if self.categories else None
+        sentence_rows = (sentence_logits(runtime.pooled(hidden, encodings), runtime.heads)
+                         if self.sentence else None)
+        return [self._reply(text, encoding,
+                            None if tag_logits is None else tag_logits[row],
+                            None if category_rows is None else category_rows[row],
+                            None if sentence_rows is None else sentence_rows[row])
+                for row, (text, encoding) in enumerate(zip(texts, encodings))]
+
+    def _reply(self, text: str, encoding: Any, tag_logits: np.ndarray | None,
+               category_logits: np.ndarray | None, sentence_row: np.ndarray | None
+               ) -> TeacherReply:
+        """One review's answer and soft targets from its rows of the heads' logits."""
+        runtime = self.runtime
         elements: list[dict[str, str]] = []
         soft: dict[str, Any] = {"version": SOFT_TARGETS_VERSION}
         if tag_logits is not None:
@@ -182,23 +211,22 @@ class TaggerTeacher(Teacher):
             soft["pieces"] = [[pieces[i].start, pieces[i].end] for i in kept]
             soft["continuation"] = [int(pieces[i].continuation) for i in kept]
             soft["tags"] = tags[kept].tolist()
-        if category_rows is not None:
-            logp = _rounded_log_softmax(category_rows.reshape(len(runtime.categories),
-                                                      len(CATEGORY_CLASSES)))
+        if category_logits is not None:
+            logp = _rounded_log_softmax(category_logits.reshape(len(runtime.categories),
+                                                                len(CATEGORY_CLASSES)))
             found = decode_categories(logp.reshape(-1), runtime.categories, runtime.none_below)
             reported = {runtime.categories.index(c) for c, _, _ in found}
             elements.extend(category_element(c, p) for c, p, _ in found)
             soft["categories"] = [[index, row.tolist()] for index, row in enumerate(logp)
                                   if index in reported or math.exp(row[0]) < CERTAIN_NONE]
-        if self.sentence:
-            pooled = runtime.pooled(hidden, [encoding])
-            soft["sentence"] = _rounded_log_softmax(sentence_logits(pooled, runtime.heads)[0]
-                                                    ).tolist()
+        if sentence_row is not None:
+            soft["sentence"] = _rounded_log_softmax(sentence_row).tolist()
         answer = json.dumps({"elements": elements}, ensure_ascii=False)
         return TeacherReply(answer, len(encoding.tokens), 0, "stop", {"soft_targets": soft})
 
     def close(self) -> None:
         self.runtime = None  # type: ignore[assignment]
+        self.backend = None  # type: ignore[assignment]
 
 
 __all__ = ["CERTAIN_NONE", "DECIMALS", "SOFT_TARGETS_VERSION", "TaggerTeacher",
