@@ -51,7 +51,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import sentence_head  # noqa: E402
 import train_default  # noqa: E402
-from fsa_edge.trainer import PRECISIONS  # noqa: E402
+from fsa_edge.trainer import PRECISION_HELP, PRECISIONS  # noqa: E402
 
 ARMS = ("gold_only", "distilled")
 
@@ -280,8 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="auto", choices=PRECISIONS,
-                        help="teacher and students: auto = bf16 on CUDA, fp32 on CPU; bf16 on "
-                             "the CPU too (for CPUs with AMX, benchmarks/cpu_bf16.py)")
+                        help="teacher and students: " + PRECISION_HELP)
     parser.add_argument("--min-agreement", type=float, default=0.8)
     parser.add_argument("--max-mean-delta", type=float, default=0.1)
     parser.add_argument("--test-limit", type=int, default=None)

@@ -35,7 +35,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from fsa_edge.trainer import PRECISIONS
+from fsa_edge.trainer import PRECISION_HELP, PRECISIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -192,8 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="auto", choices=PRECISIONS,
-                        help="tagger: auto = bf16 on CUDA, fp32 on CPU; bf16: on the CPU too "
-                             "(for CPUs with AMX, benchmarks/cpu_bf16.py)")
+                        help="tagger: " + PRECISION_HELP)
     parser.add_argument("--train-fraction", type=float, default=1.0)
     parser.add_argument("--decoder-layers", type=int, default=3)
     parser.add_argument("--min-agreement", type=float, default=0.8)

@@ -10,7 +10,7 @@ import json
 
 import click
 
-from fsa_edge.trainer import PRECISIONS
+from fsa_edge.trainer import PRECISION_HELP, PRECISIONS
 from fsa_edge.training import TaskData
 
 STUDENT_HELP = ("'minilm' (all-MiniLM-L6-v2), 'mpnet' (all-mpnet-base-v2, an optional install), "
@@ -37,9 +37,7 @@ def tagger() -> None:
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
               show_default=True, help="auto = CUDA (bf16 autocast) when present, else CPU fp32.")
 @click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
-              help="auto = bf16 autocast on CUDA, fp32 on CPU; bf16 = bf16 autocast on CPU too "
-                   "(for CPUs with AMX: MPNet 1.2x faster on rest14, benchmarks/cpu_bf16.py); "
-                   "fp32.")
+              help=PRECISION_HELP)
 @click.option("--threads", type=int, default=None, help="torch CPU threads.")
 @click.option("--held-out", "held_out", multiple=True,
               type=click.Path(exists=True, dir_okay=False),
