@@ -23,7 +23,9 @@ from ..teaching.runner import DistillItem, DistillProgress, RowMaker, with_occur
 from ..teaching.teacher import Sampling, select_teacher
 from .cluster import connect, plan_actors, quiet_logs, require_ray
 
-ITEMS_PER_CALL = 4  # small: rows stream back, and a lost actor redoes little
+# small: rows stream back, and a lost actor redoes little; a teacher that answers in batches
+# (the tagger) gets at most this many reviews per batch on Ray
+ITEMS_PER_CALL = 4
 
 
 class _Teach:
