@@ -232,6 +232,22 @@ def test_batched_answers_equal_one_at_a_time_answers(taggers, tmp_path):
     assert any(json.loads(r.text)["elements"] for r in together)
 
 
+def test_distill_speed_benchmark_compares_batch_sizes(taggers, tmp_path):
+    from benchmark_scripts import benchmark_script
+
+    _, converted = taggers
+    write_reviews(tmp_path / "reviews.jsonl", 30)
+    out = tmp_path / "distill_speed"
+    assert benchmark_script("distill_speed").main([
+        "--teacher", str(converted), "--reviews", str(tmp_path / "reviews.jsonl"), "--limit",
+        "24", "--batch-sizes", "1,8", "--threads", "1", "--out", str(out)]) == 0
+    runs = json.loads(out.with_suffix(".json").read_text())["runs"]
+    assert [(r["batch_size"], r["written"], r["errors"]) for r in runs] == [(1, 24, 0), (8, 24, 0)]
+    assert all(r["answers_differ"] == 0 and r["max_soft_target_delta"] == 0 for r in runs)
+    assert runs[0]["speed_up"] == 1.0 and runs[1]["rows_per_s"] > 0
+    assert "| 8 | 24 |" in out.with_suffix(".md").read_text()
+
+
 @pytest.mark.parametrize("option, message", [
     ("max_batch_size=0", "must be at least 1"), ("max_batch_size=many", "invalid literal"),
     ("max_batch_token=9", "unknown tagger option")])
