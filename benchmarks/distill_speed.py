@@ -3,9 +3,9 @@
     python benchmarks/distill_speed.py --teacher DIR --reviews FILE.jsonl [--limit 2000]
         [--batch-sizes 1,64] [--threads 2] [--out PREFIX]
 
-Runs ``fsa-edge distill FILE --teacher DIR --prompt label -O max_batch_size=N`` (a subprocess,
-as a user would; each into a fresh corpus) over the first ``--limit`` reviews of ``--reviews``
-for each batch size, in one run, and compares every corpus with the first one (batch size 1):
+Runs ``fsa-edge distill FILE --teacher DIR --prompt label --limit L -O max_batch_size=N`` (a
+subprocess, as a user would; each into a fresh corpus) over the first ``--limit`` reviews of
+``--reviews`` for each batch size, in one run, and compares every corpus with the first one (batch size 1):
 rows per second of the distill run (its own ``seconds``, model load included, and the wall time
 of the command), reviews whose hard answer differs, and the largest difference of a stored soft
 target (log-probabilities rounded to 3 decimals: a difference of 0.001 is one rounding step).
@@ -30,24 +30,17 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from records import cpu_model, emit  # noqa: E402
 
-
-def first_reviews(path: Path, limit: int, folder: Path) -> Path:
-    """The first ``limit`` lines of ``path`` as a JSONL file in ``folder``."""
-    out = folder / "reviews.jsonl"
-    with path.open(encoding="utf-8") as source, out.open("w", encoding="utf-8") as target:
-        for count, line in enumerate(source):
-            if count >= limit:
-                break
-            target.write(line)
-    return out
+from fsa_edge.teaching import iter_corpus_rows, row_key  # noqa: E402
 
 
-def run_distill(reviews: Path, teacher: Path, corpus: Path, batch_size: int, threads: int
-                ) -> dict:
-    """One ``fsa-edge distill`` run: its JSON summary plus the command's wall seconds."""
+def run_distill(reviews: Path, limit: int, teacher: Path, corpus: Path, batch_size: int,
+                threads: int) -> dict:
+    """One ``fsa-edge distill`` run over the first ``limit`` reviews into a fresh ``corpus``:
+    its JSON summary plus the command's wall seconds."""
     command = [sys.executable, "-m", "fsa_edge.cli", "distill", str(reviews), "--teacher",
                str(teacher), "--prompt", "label", "-o", str(corpus), "--no-progress",
-               "-O", f"max_batch_size={batch_size}", "-O", f"cpu_threads={threads}"]
+               "--limit", str(limit), "-O", f"max_batch_size={batch_size}",
+               "-O", f"cpu_threads={threads}"]
     began = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - began
@@ -58,12 +51,7 @@ def run_distill(reviews: Path, teacher: Path, corpus: Path, batch_size: int, thr
 
 
 def rows_by_key(corpus: Path) -> dict[tuple, dict]:
-    rows = {}
-    with corpus.open(encoding="utf-8") as handle:
-        for line in handle:
-            row = json.loads(line)
-            rows[(row["id"], row["occurrence"])] = row
-    return rows
+    return {row_key(row): row for row in iter_corpus_rows(corpus)}
 
 
 def soft_delta(a: dict, b: dict) -> float:
@@ -116,11 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(size) for size in args.batch_sizes.split(",")]
     runs = []
     with tempfile.TemporaryDirectory() as folder:
-        reviews = first_reviews(args.reviews, args.limit, Path(folder))
         corpora = []
         for size in sizes:
             corpus = Path(folder) / f"corpus-{size}.jsonl"
-            summary = run_distill(reviews, args.teacher, corpus, size, args.threads)
+            summary = run_distill(args.reviews, args.limit, args.teacher, corpus, size,
+                                  args.threads)
             corpora.append(rows_by_key(corpus))
             runs.append({"batch_size": size, "written": summary["written"],
                          "errors": summary["errors"], "seconds": summary["seconds"],
