@@ -546,7 +546,7 @@ class Trainer:
         return record
 
 
-__all__ = ["LAST", "METRICS_FILE", "PRECISION_HELP", "PRECISIONS", "Schedule", "TrainSettings", "Trainer",
-           "TrainingJob", "WeightAverage", "autocast_for", "check_output", "ensure_empty",
+__all__ = ["LAST", "METRICS_FILE", "PRECISION_HELP", "PRECISIONS", "Schedule", "TrainSettings",
+           "Trainer", "TrainingJob", "WeightAverage", "autocast_for", "check_output", "ensure_empty",
            "load_state", "resumable", "save_state", "seed_everything", "seeded_batches",
            "torch_threads", "uses_bf16"]
