@@ -51,6 +51,19 @@ def renamed_option(options: dict[str, Any], old: str, new: str, value: Any) -> A
     return old_value
 
 
+def positive_int_option(name: str, value: Any) -> int:
+    """The whole number ``value`` of backend option ``name`` (an int, or its text from
+    ``-O name=value``), at least 1; a :class:`BackendError` naming the option otherwise."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or number < 1 or (isinstance(value, float) and value != number):
+        raise BackendError(f"backend option {name!r} must be a whole number of at least 1, "
+                           f"not {value!r}")
+    return number
+
+
 class Backend(ABC):
     """Base class of every backend registered through ``register_backends``."""
 

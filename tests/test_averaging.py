@@ -162,3 +162,43 @@ def test_the_greedy_soup_keeps_an_ingredient_only_when_the_dev_mean_rises(tmp_pa
     assert [Path(p).name for p in summary["greedy_soup"]] == ["a", "b", "d"]
     assert summary["chosen"]["step"] == "greedy_4" and summary["chosen"]["dev_mean"] == 61.5
     assert "greedy_4" in record.with_suffix(".md").read_text()
+
+
+def test_common_tasks_leaves_out_a_head_one_ingredient_lacks(two_taggers, tmp_path):
+    """A student with a sentence head (say a distilled one) and one without average into a
+    tagger of their common tasks; a task whose head others read cannot be left out."""
+    root = two_taggers
+    with_sentence = tmp_path / "with_sentence"
+    shutil.copytree(root / "seed2", with_sentence)
+    _, heads = weights_of(with_sentence)
+    dim = heads["term.weight"].shape[1]
+    heads.update({"sentence.weight": np.ones((3, dim), np.float32),
+                  "sentence.bias": np.zeros(3, np.float32)})
+    np.savez(with_sentence / "heads.npz", **heads)
+    card = json.loads((with_sentence / "fsa_edge.json").read_text())
+    card["tasks"] = ["atsa", "acsa", "sentence"]
+    card["tagger"]["sentence_head"] = {"method": "distilled"}
+    (with_sentence / "fsa_edge.json").write_text(json.dumps(card))
+
+    result = average(root / "seed1", with_sentence, "--out", tmp_path / "refused")
+    assert result.exit_code != 0 and "tasks ['atsa', 'acsa', 'sentence'] differ" in result.output
+    result = average(with_sentence, root / "seed1", "--out", tmp_path / "common",
+                     "--common-tasks")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["tasks"] == ["atsa", "acsa"]
+    averaged = json.loads((tmp_path / "common" / "fsa_edge.json").read_text())
+    assert averaged["tasks"] == ["atsa", "acsa"] and "sentence_head" not in averaged["tagger"]
+    _, mine = weights_of(tmp_path / "common")
+    (_, heads1), (_, heads2) = weights_of(root / "seed1"), weights_of(root / "seed2")
+    assert sorted(mine) == sorted(heads1)
+    for name in heads1:
+        assert np.abs(mine[name] - (heads1[name] + heads2[name]) / 2).max() < 1e-6, name
+
+    terms_only = tmp_path / "terms_only"
+    shutil.copytree(root / "seed2", terms_only)
+    card = json.loads((terms_only / "fsa_edge.json").read_text())
+    card["tasks"] = ["atsa"]
+    (terms_only / "fsa_edge.json").write_text(json.dumps(card))
+    result = average(root / "seed1", terms_only, "--out", tmp_path / "x", "--common-tasks")
+    assert result.exit_code != 0 and "seed1" in result.output and "acsa" in result.output
+    assert not (tmp_path / "x").exists()

@@ -136,3 +136,12 @@ def test_old_thread_option_name_still_works_with_a_deprecation_warning(ct2_model
     assert backend.cpu_threads == 1 and "intra_threads" not in backend.options
     with pytest.warns(DeprecationWarning), pytest.raises(BackendError, match="disagree"):
         CTranslate2Backend(ct2_model, device="cpu", cpu_threads=2, intra_threads=1)
+
+
+@pytest.mark.parametrize("option, value", [("max_batch_size", 0), ("max_batch_size", "many"),
+                                           ("max_batch_tokens", -4), ("beam_size", 1.5)])
+def test_a_batch_option_below_one_is_refused_naming_it(ct2_model, option, value):
+    with pytest.raises(BackendError, match=f"'{option}' must be a whole number of at least 1, "
+                                           f"not {value!r}"):
+        fsa_edge.load(ct2_model, device="cpu", **{option: value})
+    assert CTranslate2Backend(ct2_model, device="cpu", max_batch_size="8").max_batch_size == 8

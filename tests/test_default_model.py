@@ -87,3 +87,13 @@ for task in {card["tasks"]!r}:
         assert row["elements"], row
         if row["task"] == "acsa":
             assert all(e["category"] and e["aspect"] is None for e in row["elements"])
+
+
+@pytest.mark.parametrize("option, value", [("max_batch_size", 0), ("max_batch_tokens", "lots")])
+def test_the_default_refuses_a_batch_option_below_one_naming_it(shipped, option, value):
+    import fsa_edge
+    from fsa_edge.errors import BackendError
+
+    with pytest.raises(BackendError, match=f"'{option}' must be a whole number of at least 1, "
+                                           f"not {value!r}"):
+        fsa_edge.load(**{option: value})

@@ -249,7 +249,8 @@ def test_distill_speed_benchmark_compares_batch_sizes(taggers, tmp_path):
 
 
 @pytest.mark.parametrize("option, message", [
-    ("max_batch_size=0", "must be at least 1"), ("max_batch_size=many", "invalid literal"),
+    ("max_batch_size=0", "'max_batch_size' must be a whole number of at least 1, not 0"),
+    ("max_batch_size=many", "'max_batch_size' must be a whole number of at least 1, not 'many'"),
     ("max_batch_token=9", "unknown tagger option")])
 def test_bad_batch_options_are_named(taggers, tmp_path, option, message):
     _, converted = taggers

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-from fsa_edge.backends import Generation, GenerativeBackend, renamed_option
+from fsa_edge.backends import (Generation, GenerativeBackend, positive_int_option,
+                               renamed_option)
 from fsa_edge.card import CARD_FILE, ModelCard
 from fsa_edge.errors import BackendError
 from fsa_edge.runtime import (MODEL_FILE, TOKENIZER_FILE, physical_cores, resolve_compute_type,
@@ -48,9 +49,9 @@ class CTranslate2Backend(GenerativeBackend):
         self.compute_type = resolve_compute_type(compute_type, self.card.quantization,
                                                  self.device)
         self.cpu_threads = int(cpu_threads or physical_cores())
-        self.max_batch_tokens = int(max_batch_tokens)
-        self.max_batch_size = int(max_batch_size)
-        self.beam_size = int(beam_size)
+        self.max_batch_tokens = positive_int_option("max_batch_tokens", max_batch_tokens)
+        self.max_batch_size = positive_int_option("max_batch_size", max_batch_size)
+        self.beam_size = positive_int_option("beam_size", beam_size)
         self.max_decoding_length = int(max_decoding_length or self.card.max_output_length)
         self.tokenizer = TokenizerAdapter(self.path, self.card.max_input_length)
         try:

@@ -8,6 +8,11 @@ what the ingredients share and lists each ingredient's provenance under ``averag
 thresholds and score maps of the ingredients are dropped (they describe other models:
 ``fsa-edge train tagger calibrate`` chooses the average's own).
 
+Ingredients must serve the same tasks, unless ``common_tasks`` is set: then the average serves
+the tasks every ingredient serves, and an ingredient's heads of its other tasks are left out —
+only the heads no other task reads (``sentence``, ``aste``) can be left out this way, so a
+distilled student with a sentence head averages with a gold-only student without one.
+
 Whether an average is better than its best ingredient is an empirical question: choose on dev
 (``benchmarks/soup.py`` builds the greedy soup that way). Ingredients whose heads started from
 different random initialisations (another seed) rarely average well.
@@ -29,6 +34,7 @@ from fsa_edge.runtime import HEADS_FILE, TOKENIZER_FILES
 from fsa_edge.windows import MERGED_SCORE_CALIBRATION
 
 from .calibration import CALIBRATED_FIELDS
+from .sentence_head import SENTENCE_HEAD
 
 WEIGHTS_FILE = "model.safetensors"
 ENCODER_CONFIG = "config.json"
@@ -38,11 +44,18 @@ INGREDIENT_FIELDS = ("epoch", "seed", "student_init", "recipe", "extra_train", "
 #: Architecture fields of the card's ``tagger`` section every ingredient must share.
 SHARED_TAGGER_FIELDS = ("tags", "categories", "pooling")
 AVERAGED_FROM = "averaged_from"
+#: tasks whose heads no other task reads: the ``heads.npz`` prefix of each, and its card field
+#: under ``tagger`` (if any) — what ``common_tasks`` may leave out of an ingredient
+SEPARATE_HEADS = {"sentence": ("sentence.", SENTENCE_HEAD), "aste": ("aste.", None)}
 
 __all__ = ["AVERAGED_FROM", "average_taggers"]
 
 
-def _ingredient(directory: Path) -> tuple[ModelCard, dict[str, np.ndarray], dict[str, np.ndarray]]:
+#: a trained tagger read for averaging: its card, encoder weights and head arrays
+Ingredient = tuple[ModelCard, dict[str, np.ndarray], dict[str, np.ndarray]]
+
+
+def _ingredient(directory: Path) -> Ingredient:
     from safetensors.numpy import load_file
 
     for name in (WEIGHTS_FILE, HEADS_FILE, ENCODER_CONFIG):
@@ -77,12 +90,45 @@ def _mean(arrays: Sequence[np.ndarray], weights: np.ndarray) -> np.ndarray:
     return total.astype(arrays[0].dtype)
 
 
+def _common_tasks(paths: Sequence[Path], cards: Sequence[ModelCard]) -> tuple[str, ...]:
+    """The tasks every ingredient serves (in the first one's order); a :class:`TrainingError`
+    when an ingredient would lose a task whose head others read (``atsa``, ``acsa``)."""
+    common = tuple(t for t in cards[0].tasks if all(t in card.tasks for card in cards))
+    for path, card in zip(paths, cards):
+        shared = [t for t in card.tasks if t not in common and t not in SEPARATE_HEADS]
+        if shared:
+            raise TrainingError(f"{path}: task(s) {', '.join(shared)} not served by every "
+                                f"ingredient, and only the heads of "
+                                f"{', '.join(SEPARATE_HEADS)} can be left out")
+    if not common:
+        raise TrainingError("the ingredients have no task in common")
+    return common
+
+
+def _only_tasks(ingredient: Ingredient, tasks: Sequence[str]) -> Ingredient:
+    """``ingredient`` without the separate heads of its tasks that are not in ``tasks``."""
+    card, encoder, heads = ingredient
+    dropped = [SEPARATE_HEADS[t] for t in card.tasks if t not in tasks]
+    if not dropped:
+        return ingredient
+    prefixes = tuple(prefix for prefix, _ in dropped)
+    tagger = {k: v for k, v in card.extra.get("tagger", {}).items()
+              if k not in {field for _, field in dropped}}
+    default = card.task if card.task in tasks else tasks[0]
+    return (replace(card, tasks=tuple(tasks), default_task=default,
+                    extra={**card.extra, "tagger": tagger}), encoder,
+            {name: array for name, array in heads.items() if not name.startswith(prefixes)})
+
+
 def average_taggers(directories: Sequence[str | Path], out: str | Path,
-                    weights: Sequence[float] | None = None) -> dict[str, Any]:
+                    weights: Sequence[float] | None = None, *,
+                    common_tasks: bool = False) -> dict[str, Any]:
     """Average the tagger directories ``directories`` into ``out`` (uniformly, or by ``weights``,
     normalised to sum 1). They must share the encoder's configuration, the parameter names and
-    shapes, and the card's tags, categories and pooling; otherwise a :class:`TrainingError` names
-    the ingredient and what differs. Returns a summary."""
+    shapes, the card's tags, categories and pooling, and the tasks (with ``common_tasks``: the
+    average serves the tasks all of them serve, leaving out the others' separate heads);
+    otherwise a :class:`TrainingError` names the ingredient and what differs. Returns a
+    summary."""
     paths = [Path(d) for d in directories]
     if len(paths) < 2:
         raise TrainingError("averaging needs at least two tagger directories")
@@ -98,6 +144,9 @@ def average_taggers(directories: Sequence[str | Path], out: str | Path,
         raise TrainingError(f"{out}: exists and is not empty")
 
     ingredients = [_ingredient(p) for p in paths]
+    if common_tasks:
+        tasks = _common_tasks(paths, [card for card, _, _ in ingredients])
+        ingredients = [_only_tasks(ingredient, tasks) for ingredient in ingredients]
     first_card, first_encoder, first_heads = ingredients[0]
     first_config = json.loads((paths[0] / ENCODER_CONFIG).read_text(encoding="utf-8"))
     for path, (card, encoder, heads) in zip(paths[1:], ingredients[1:]):
@@ -139,5 +188,5 @@ def average_taggers(directories: Sequence[str | Path], out: str | Path,
         for path, w, (card, _, _) in zip(paths, weights_array, ingredients)]
     replace(first_card, extra=extra).save(out)
     return {"out": str(out), "ingredients": [str(p) for p in paths],
-            "weights": [round(float(w), 6) for w in weights_array],
+            "tasks": list(first_card.tasks), "weights": [round(float(w), 6) for w in weights_array],
             "encoder_tensors": len(encoder), "heads": len(first_heads)}

@@ -7,7 +7,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from fsa_edge.backends import Backend, Prediction, renamed_option
+from fsa_edge.backends import Backend, Prediction, positive_int_option, renamed_option
 from fsa_edge.card import CARD_FILE
 from fsa_edge.errors import BackendError, install_hint
 from fsa_edge.model import SentimentElement
@@ -43,8 +43,8 @@ class TaggerBackend(Backend):
                  max_batch_size: int = DEFAULT_MAX_BATCH_SIZE, **options: Any) -> None:
         cpu_threads = renamed_option(options, "intra_threads", "cpu_threads", cpu_threads)
         super().__init__(path, device=device, **options)
-        self.max_batch_tokens = int(max_batch_tokens)
-        self.max_batch_size = int(max_batch_size)
+        self.max_batch_tokens = positive_int_option("max_batch_tokens", max_batch_tokens)
+        self.max_batch_size = positive_int_option("max_batch_size", max_batch_size)
         if not (self.path / MODEL_FILE).is_file():
             self._load_torch(device, cpu_threads)
             return

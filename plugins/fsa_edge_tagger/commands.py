@@ -170,7 +170,11 @@ def calibrate_command(model: str, dev_files: tuple[str, ...], term_dev_files: tu
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @click.option("--weight", "weights", multiple=True, type=click.FloatRange(min=0, min_open=True),
               help="One per MODEL, in order (default: the uniform mean).")
-def average_command(models: tuple[str, ...], out: str, weights: tuple[float, ...]) -> None:
+@click.option("--common-tasks", is_flag=True,
+              help="Serve the tasks every MODEL serves, leaving out the others' sentence or ASTE "
+                   "heads (default: MODELS must serve the same tasks).")
+def average_command(models: tuple[str, ...], out: str, weights: tuple[float, ...],
+                    common_tasks: bool) -> None:
     """Average the weights of trained taggers (a "model soup"): MODELS fine-tuned from the same
     encoder with the same heads become one tagger in OUT, served at the cost of one. Convert and
     calibrate OUT as any trained tagger; choose between it and its ingredients on dev."""
@@ -178,7 +182,8 @@ def average_command(models: tuple[str, ...], out: str, weights: tuple[float, ...
 
     if weights and len(weights) != len(models):
         raise click.UsageError(f"give one --weight per model ({len(models)}), or none")
-    click.echo(json.dumps(average_taggers(models, out, weights or None)))
+    click.echo(json.dumps(average_taggers(models, out, weights or None,
+                                          common_tasks=common_tasks)))
 
 
 @tagger.command("sentence-head")

@@ -123,9 +123,6 @@ class TaggerTeacher(Teacher):
                                     max_batch_size=max_batch_size)
         except (FsaEdgeError, ValueError) as exc:
             raise TeacherError(f"{self.source}: cannot load the tagger: {exc}") from None
-        if backend.max_batch_size < 1 or backend.max_batch_tokens < 1:
-            raise TeacherError(f"max_batch_size and max_batch_tokens must be at least 1, not "
-                               f"{backend.max_batch_size} and {backend.max_batch_tokens}")
         self.backend = backend
         self.batch_size = backend.max_batch_size
         self.card = backend.card

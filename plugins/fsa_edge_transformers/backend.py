@@ -6,7 +6,8 @@ import math
 from pathlib import Path
 from typing import Any, Sequence
 
-from fsa_edge.backends import Generation, GenerativeBackend, renamed_option
+from fsa_edge.backends import (Generation, GenerativeBackend, positive_int_option,
+                               renamed_option)
 from fsa_edge.errors import BackendError
 from fsa_edge.runtime import run_sorted
 from fsa_edge.tasks import SlotTask
@@ -43,9 +44,9 @@ class TransformersBackend(GenerativeBackend):
         if cpu_threads:
             torch.set_num_threads(int(cpu_threads))
         self.device = device
-        self.beam_size = int(beam_size)
-        self.max_batch_tokens = int(max_batch_tokens)
-        self.max_batch_size = int(max_batch_size)
+        self.beam_size = positive_int_option("beam_size", beam_size)
+        self.max_batch_tokens = positive_int_option("max_batch_tokens", max_batch_tokens)
+        self.max_batch_size = positive_int_option("max_batch_size", max_batch_size)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(self.path))
             self.model = AutoModelForSeq2SeqLM.from_pretrained(
