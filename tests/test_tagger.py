@@ -137,25 +137,25 @@ def test_head_blas_threads_setting(monkeypatch):
 
 
 def _tiny_head_net():
-    """torch, ``_Net`` and a 1-layer random BERT encoder (hidden 32) for head tests."""
+    """torch, ``TaggerNet`` and a 1-layer random BERT encoder (hidden 32) for head tests."""
     torch = pytest.importorskip("torch")
     pytest.importorskip("transformers")
     from transformers import BertConfig, BertModel
 
-    from fsa_edge_tagger.training import _Net
+    from fsa_edge_tagger.network import TaggerNet
 
     torch.manual_seed(0)
-    return torch, _Net, BertModel(BertConfig(hidden_size=32, num_hidden_layers=1,
+    return torch, TaggerNet, BertModel(BertConfig(hidden_size=32, num_hidden_layers=1,
                                              num_attention_heads=2, intermediate_size=64,
                                              vocab_size=50))
 
 
 def test_torch_category_head_matches_the_numpy_one():
-    torch, _Net, encoder = _tiny_head_net()
+    torch, TaggerNet, encoder = _tiny_head_net()
     hidden = torch.randn(3, 6, 32)
     mask = torch.tensor([[1] * 6, [1] * 3 + [0] * 3, [1] + [0] * 5])
     for pooling in ("attention", "mean"):
-        net = _Net(encoder, 7, 0.0, pooling)
+        net = TaggerNet(encoder, 7, 0.0, pooling)
         if net.query is not None:
             with torch.no_grad():
                 net.query.mul_(50)  # sharp attention, so a masking error would show
@@ -165,18 +165,18 @@ def test_torch_category_head_matches_the_numpy_one():
 
 
 def test_category_parts_index_entities_and_attributes_across_domains():
-    from fsa_edge_tagger.training import category_parts
+    from fsa_edge_tagger.network import category_parts
 
     names = ["FOOD#QUALITY", "FOOD#PRICES", "SERVICE#GENERAL", "LAPTOP#QUALITY", "PRICE"]
     assert category_parts(names) == ([0, 0, 1, 2, 3], [0, 1, 2, 0, 3], 4, 4)
 
 
 def test_shared_category_parts_export_their_sums_and_carry_learning_to_relatives():
-    from fsa_edge_tagger.training import category_parts
+    from fsa_edge_tagger.network import category_parts
 
-    torch, _Net, encoder = _tiny_head_net()
+    torch, TaggerNet, encoder = _tiny_head_net()
     names = ["BATTERY#QUALITY", "BATTERY#GENERAL", "SCREEN#GENERAL"]
-    net = _Net(encoder, 3, 0.0, "attention", category_parts(names))
+    net = TaggerNet(encoder, 3, 0.0, "attention", category_parts(names))
     with torch.no_grad():
         for parameter in net.part_params.values():
             parameter.normal_()
@@ -194,7 +194,7 @@ def test_shared_category_parts_export_their_sums_and_carry_learning_to_relatives
     # A loss on BATTERY#QUALITY alone moves BATTERY#GENERAL (shared entity) but not SCREEN#GENERAL
     # through the parts; without parts it moves neither.
     for with_parts in (True, False):
-        net = _Net(encoder, 3, 0.0, "attention", category_parts(names) if with_parts else None)
+        net = TaggerNet(encoder, 3, 0.0, "attention", category_parts(names) if with_parts else None)
         for parameter in net.modules.parameters():
             parameter.requires_grad_(False)
         for parameter in [net.category.weight, net.category.bias] + (

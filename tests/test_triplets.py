@@ -267,10 +267,10 @@ def test_the_torch_pair_head_computes_what_the_numpy_one_does(aste_trained):
     import torch
     from transformers import AutoModel
 
-    from fsa_edge_tagger.training import _Net
+    from fsa_edge_tagger.network import TaggerNet
 
     root, _, _ = aste_trained
-    net = _Net(AutoModel.from_pretrained(str(root / "out")), 0, 0.0, "mean", triplets=True)
+    net = TaggerNet(AutoModel.from_pretrained(str(root / "out")), 0, 0.0, "mean", triplets=True)
     net.modules.eval()
     hidden = torch.randn(1, 9, 64)
     rows = [{"pairs": [((1, 2, 5, 5), 1), ((6, 6, 3, 4), 0)]}]
