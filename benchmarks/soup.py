@@ -44,8 +44,9 @@ def dev_mean(record: dict) -> float:
     return sum(scores) / len(scores)
 
 
-def make(step: Path, ingredients: list[Path]) -> Path:
-    """``step/hf``: the average of ``ingredients`` (a copy when there is one)."""
+def make(step: Path, ingredients: list[Path], common_tasks: bool = False) -> Path:
+    """``step/hf``: the average of ``ingredients`` (a copy when there is one); with
+    ``common_tasks``, of the tasks they all serve (``train tagger average --common-tasks``)."""
     hf = step / "hf"
     if hf.exists():
         return hf
@@ -53,14 +54,15 @@ def make(step: Path, ingredients: list[Path]) -> Path:
         shutil.copytree(ingredients[0], hf, ignore=shutil.ignore_patterns("last"))
     else:
         subprocess.run([*fsa_edge_command(), "train", "tagger", "average",
-                        *map(str, ingredients), "--out", str(hf)], check=True)
+                        *map(str, ingredients), "--out", str(hf),
+                        *(["--common-tasks"] if common_tasks else [])], check=True)
     return hf
 
 
 def evaluate(step: Path, ingredients: list[Path], args: argparse.Namespace) -> dict:
     record_path = step / "record.json"
     if not record_path.is_file():
-        hf = make(step, ingredients)
+        hf = make(step, ingredients, args.common_tasks)
         subprocess.run([sys.executable, str(ROOT / "benchmarks" / "train_default.py"),
                         "--checkpoint", str(hf), "--out", str(step), "--data", str(args.data),
                         "--datasets", args.datasets, "--threads", str(args.threads),
@@ -101,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--datasets", default=EIGHT_SETS)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-uniform", action="store_true", help="skip the uniform soup")
+    parser.add_argument("--common-tasks", action="store_true",
+                        help="average ingredients whose sentence/ASTE heads differ into their "
+                             "common tasks (train tagger average --common-tasks)")
     parser.add_argument("--record", type=Path, default=None)
     args = parser.parse_args(argv)
     if len(args.ingredient) < 2:

@@ -194,6 +194,12 @@ def test_common_tasks_leaves_out_a_head_one_ingredient_lacks(two_taggers, tmp_pa
     for name in heads1:
         assert np.abs(mine[name] - (heads1[name] + heads2[name]) / 2).max() < 1e-6, name
 
+    from benchmark_scripts import benchmark_script
+
+    hf = benchmark_script("soup").make(tmp_path / "step", [with_sentence, root / "seed1"],
+                                       common_tasks=True)
+    assert json.loads((hf / "fsa_edge.json").read_text())["tasks"] == ["atsa", "acsa"]
+
     terms_only = tmp_path / "terms_only"
     shutil.copytree(root / "seed2", terms_only)
     card = json.loads((terms_only / "fsa_edge.json").read_text())
