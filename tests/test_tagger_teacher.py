@@ -25,7 +25,7 @@ from fsa_edge.teaching import TeacherRequest, iter_corpus_rows, load_prompt
 from fsa_edge_tagger.scheme import (CATEGORY_CLASSES, TAGS, decode_categories, decode_terms,
                                     pieces_of)
 from fsa_edge_tagger.soft_targets import align_tags, category_targets, iter_soft_targets
-from fsa_edge_tagger.teacher import CERTAIN_NONE, TaggerTeacher
+from fsa_edge_tagger.teacher import CERTAIN_NONE, DECIMALS, TaggerTeacher
 
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
@@ -226,9 +226,10 @@ def test_batched_answers_equal_one_at_a_time_answers(taggers, tmp_path):
         together = batched.generate_batch(requests)
         assert sum(calls) == len(texts) and len(calls) >= 3 and max(calls) <= 16
         one_by_one = [alone.generate(r) for r in requests]
-    # the float32 encoder gives each review the same states whatever shares its batch
-    assert [(r.text, r.tokens_in, r.extra) for r in together] == [
-        (r.text, r.tokens_in, r.extra) for r in one_by_one]
+    # the same answers; the stored log-probabilities within one rounding step (the encoder's
+    # numerics may differ slightly with what shares a batch, even in float32)
+    assert [(r.text, r.tokens_in) for r in together] == [(r.text, r.tokens_in) for r in one_by_one]
+    assert within_one_step([r.extra for r in together], [r.extra for r in one_by_one])
     assert any(json.loads(r.text)["elements"] for r in together)
 
 
@@ -294,7 +295,22 @@ def test_sigkill_mid_run_then_resume_equals_an_uninterrupted_run(taggers, tmp_pa
 
     resumed, uninterrupted = by_id(out), by_id(reference)
     assert sorted(resumed) == sorted(f"r{i}" for i in range(n))
-    assert resumed == uninterrupted
+    # rows are the same but for the encoder's numerics: a review batched with other neighbours
+    # (here: batches of 4 from wherever the kill fell, against batches of 64) can move a stored
+    # log-probability by one rounding step, even in float32 (seen: 1 row in 200, 1 value)
+    assert all(within_one_step(resumed[key], uninterrupted[key]) for key in resumed)
+    assert sum(resumed[key] != uninterrupted[key] for key in resumed) <= n // 20
+
+
+def within_one_step(a, b, step: float = 10.0 ** -DECIMALS) -> bool:
+    """``a`` equals ``b`` (nested dicts and lists), numbers within one rounding ``step``."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(within_one_step(a[k], b[k], step) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(within_one_step(x, y, step) for x, y in zip(a, b))
+    if isinstance(a, float) or isinstance(b, float):
+        return abs(a - b) <= step * 1.001
+    return a == b
 
 
 # ------------------------------------------------------------- soft targets, read back

@@ -34,8 +34,9 @@ reader takes it as certain ``none`` (:mod:`fsa_edge_tagger.soft_targets`). Piece
 model's ``max_input_length`` get no targets. The model (tokenizer, encoder, heads) is loaded
 once; the runner hands it up to ``max_batch_size`` reviews at a time (``batch_size``), which it
 encodes in length-sorted batches like the ``tagger`` backend (one encoder pass serves every
-head). A review's soft targets do not depend on the batch beyond the encoder's numerics (int8:
-rarely one rounding step of a stored log-probability; ``benchmarks/batch_dependence.py``).
+head). A review's soft targets do not depend on the batch beyond the encoder's numerics: rarely
+one rounding step of a stored log-probability (int8 more often than float32;
+``benchmarks/batch_dependence.py``).
 """
 
 from __future__ import annotations
