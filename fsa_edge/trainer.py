@@ -5,7 +5,8 @@ and how it saves — and :class:`Trainer` does the rest, the same way for all of
 
 * seeding (Python, numpy, torch) and torch's CPU thread count (restored afterwards);
 * the epoch's batches (:func:`seeded_batches` unless the job orders its own), AdamW over the
-  job's parameter groups, a :class:`Schedule` with linear warm-up, gradient clipping, bf16
+  job's parameter groups (:func:`adamw`: fused where torch has it), a :class:`Schedule` with
+  linear warm-up, gradient clipping, bf16
   autocast on CUDA (``precision``: also on a CPU, or never; :func:`uses_bf16`);
 * an optional moving average of the weights (:class:`WeightAverage`, ``ema``): dev scoring and
   saving see the averaged weights;
@@ -113,7 +114,7 @@ class WeightAverage:
         self.updates += 1
         with torch.no_grad():
             for average, p in zip(self.average, self.parameters):
-                average.mul_(d).add_(p.detach(), alpha=1.0 - d)
+                average.lerp_(p.detach(), 1.0 - d)  # d·avg + (1 − d)·w in one pass
 
     @contextmanager
     def applied(self) -> Iterator[None]:
@@ -138,6 +139,19 @@ class WeightAverage:
         self.updates = int(state["updates"])
         for average, saved in zip(self.average, state["average"]):
             average.copy_(saved)
+
+
+def adamw(parameter_groups: list[dict[str, Any]]) -> Any:
+    """AdamW over ``parameter_groups``, fused into one kernel per step where torch has it for
+    the parameters' device and dtype (CPU and CUDA since torch 2.4): the same update, on the
+    CPU ~5x cheaper than the per-tensor loop, which took a quarter of a MiniLM training step
+    (``benchmarks/optimizer_step.py``); the per-tensor loop otherwise."""
+    import torch
+
+    try:
+        return torch.optim.AdamW(parameter_groups, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.AdamW(parameter_groups)
 
 
 def seed_everything(seed: int) -> None:
@@ -449,7 +463,7 @@ class Trainer:
         steps_per_epoch = len(job.batches(0, settings.batch_size, settings.seed))
         if not steps_per_epoch:
             raise TrainingError("no training examples")
-        optimizer = torch.optim.AdamW(job.parameter_groups())
+        optimizer = adamw(job.parameter_groups())
         schedule = job.schedule(steps_per_epoch * settings.epochs, settings.warmup_ratio)
         # a plain function: LambdaLR's state then holds no copy of it
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: schedule.factor(s))
@@ -547,6 +561,6 @@ class Trainer:
 
 
 __all__ = ["LAST", "METRICS_FILE", "PRECISION_HELP", "PRECISIONS", "Schedule", "TrainSettings",
-           "Trainer", "TrainingJob", "WeightAverage", "autocast_for", "check_output", "ensure_empty",
-           "load_state", "resumable", "save_state", "seed_everything", "seeded_batches",
-           "torch_threads", "uses_bf16"]
+           "Trainer", "TrainingJob", "WeightAverage", "adamw", "autocast_for", "check_output",
+           "ensure_empty", "load_state", "resumable", "save_state", "seed_everything",
+           "seeded_batches", "torch_threads", "uses_bf16"]

@@ -269,3 +269,60 @@ def test_a_student_without_a_command_line_is_left_out_of_train():
         assert listing.exit_code == 0 and "tagger" in listing.output
         assert "silent" not in listing.output
         assert CliRunner().invoke(build_cli(), ["train", "silent"]).exit_code == 2
+
+
+def test_adamw_is_fused_where_torch_has_it_and_the_per_tensor_loop_otherwise(monkeypatch):
+    from fsa_edge.trainer import adamw
+
+    groups = [{"params": [torch.nn.Parameter(torch.ones(3))], "lr": 0.1}]
+    assert adamw(groups).defaults["fused"] is True  # CPU float32: fused since torch 2.4
+    made = []
+    real = torch.optim.AdamW
+
+    def no_fused(params, fused=None, **options):
+        if fused:
+            raise RuntimeError("`fused=True` requires all the params to be floating point "
+                               "Tensors of supported devices")
+        made.append(real(params, **options))
+        return made[-1]
+
+    monkeypatch.setattr(torch.optim, "AdamW", no_fused)
+    assert adamw(groups) is made[0] and not made[0].defaults["fused"]
+
+
+def test_fused_adamw_takes_the_same_steps_as_the_per_tensor_loop():
+    from fsa_edge.trainer import adamw
+
+    torch.manual_seed(0)
+    start = [torch.randn(40, 30), torch.randn(30)]
+    finals = []
+    for make in (adamw, lambda groups: torch.optim.AdamW(groups)):
+        params = [torch.nn.Parameter(t.clone()) for t in start]
+        optimizer = make([{"params": params, "lr": 1e-2, "weight_decay": 0.01}])
+        for step in range(20):
+            loss = (params[0] @ params[1]).sin().sum() * (step + 1)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+        finals.append(params)
+    assert max(float((a - b).detach().abs().max()) for a, b in zip(*finals)) < 1e-5
+    assert float((finals[0][0].detach() - start[0]).abs().max()) > 0.1  # the steps moved them
+
+
+def test_optimizer_step_benchmark_times_every_variant(tmp_path):
+    from benchmark_scripts import benchmark_script
+
+    record = tmp_path / "optimizer_step.json"
+    assert benchmark_script("optimizer_step").main([
+        "--steps", "3", "--epoch-sentences", "32", "--threads", "1",
+        "--record", str(record)]) == 0
+    result = json.loads(record.read_text())
+    (row,) = result["steps"]
+    assert row["student"] == "minilm" and row["parameters"] > 20_000_000
+    assert all(row[f"adamw_ms_{v}"] > 0 for v in ("loop", "foreach", "fused"))
+    assert row["max_abs_param_delta_fused_vs_loop"] < 1e-4
+    if DATA.is_dir():  # part 2: the same epoch with either optimizer
+        loop, fused = result["epochs"]
+        assert (loop["optimizer"], fused["optimizer"]) == ("loop", "fsa_edge.trainer.adamw")
+        assert abs(loop["train_loss"] - fused["train_loss"]) < 1e-3
+    assert "| minilm |" in record.with_suffix(".md").read_text()
