@@ -9,8 +9,9 @@ AdamW as a per-tensor loop (torch's CPU default), with ``foreach=True`` and with
 (what :func:`fsa_edge.trainer.adamw` picks), and of the weight average's update as
 ``mul_ + add_`` (the trainer's before) and ``lerp_`` (now); steps 3..N are timed. Then the
 largest parameter difference after N steps from one start, fused against the loop.
-Part 2 (when ``../shared/data`` is there): one epoch of the default's tagger recipe (MiniLM,
-EMA 0.999, seed 42) on the first ``--epoch-sentences`` rest14 train sentences, once with the
+Part 2 (when ``../shared/data`` is there): one epoch of the default's tagger recipe (EMA 0.999,
+seed 42; ``--epoch-student``, MiniLM by default) on the first ``--epoch-sentences`` rest14
+train sentences, once with the
 per-tensor AdamW and once with :func:`fsa_edge.trainer.adamw`, one after the other: seconds,
 train loss and dev F1 of each.
 """
@@ -102,7 +103,7 @@ def step_costs(student: str, steps: int) -> dict[str, Any]:
     return row
 
 
-def epoch_runs(sentences: int, threads: int, data: Path) -> list[dict[str, Any]]:
+def epoch_runs(student: str, sentences: int, threads: int, data: Path) -> list[dict[str, Any]]:
     """Part 2: the same one-epoch run with the per-tensor AdamW, then with ``adamw``."""
     import torch
 
@@ -125,13 +126,13 @@ def epoch_runs(sentences: int, threads: int, data: Path) -> list[dict[str, Any]]
         for name, make in variants.items():
             trainer.adamw = make
             try:
-                summary = finetune_tagger([task], student="minilm", out=root / name, epochs=1,
+                summary = finetune_tagger([task], student=student, out=root / name, epochs=1,
                                           lr=1e-4, seed=42, device="cpu", threads=threads,
                                           ema=0.999, log_every=0)
             finally:
                 trainer.adamw = fused
             epoch = summary["history"][-1]
-            rows.append({"optimizer": name, "train_sentences": sentences,
+            rows.append({"student": student, "optimizer": name, "train_sentences": sentences,
                          "epoch_seconds": epoch["epoch_seconds"],
                          "train_loss": epoch["train_loss"],
                          "dev_f1": round(epoch["dev_score"], 2)})
@@ -150,9 +151,10 @@ def markdown(record: dict[str, Any]) -> str:
                      f"{r['max_abs_param_delta_fused_vs_loop']:.1e} | {r['ema_ms_mul_add']} | "
                      f"{r['ema_ms_lerp']} |")
     if record["epochs"]:
-        lines += ["", "| optimizer | train sentences | epoch s | train loss | dev F1 |",
-                  "|---|---|---|---|---|"]
-        lines += [f"| {r['optimizer']} | {r['train_sentences']} | {r['epoch_seconds']} | "
+        lines += ["", "| student | optimizer | train sentences | epoch s | train loss | dev F1 |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {r.get('student', 'minilm')} | {r['optimizer']} | {r['train_sentences']} | "
+                  f"{r['epoch_seconds']} | "
                   f"{r['train_loss']:.4f} | {r['dev_f1']:.2f} |" for r in record["epochs"]]
     return "\n".join(lines) + "\n"
 
@@ -164,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--epoch-sentences", type=int, default=480,
                         help="rest14 train sentences of part 2 (0: skip it)")
+    parser.add_argument("--epoch-student", default="minilm", help="the student of part 2")
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--record", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -173,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     steps = [step_costs(student, args.steps) for student in args.student or ["minilm"]]
-    epochs = (epoch_runs(args.epoch_sentences, args.threads, args.data)
+    epochs = (epoch_runs(args.epoch_student, args.epoch_sentences, args.threads, args.data)
               if args.epoch_sentences and args.data.is_dir() else [])
     record = {"benchmark": "optimizer_step",
               "command": "python benchmarks/optimizer_step.py "
