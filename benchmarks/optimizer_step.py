@@ -11,9 +11,8 @@ AdamW as a per-tensor loop (torch's CPU default), with ``foreach=True`` and with
 largest parameter difference after N steps from one start, fused against the loop.
 Part 2 (when ``../shared/data`` is there): one epoch of the default's tagger recipe (EMA 0.999,
 seed 42; ``--epoch-student``, MiniLM by default) on the first ``--epoch-sentences`` rest14
-train sentences, once with the
-per-tensor AdamW and once with :func:`fsa_edge.trainer.adamw`, one after the other: seconds,
-train loss and dev F1 of each.
+train sentences, once with the per-tensor AdamW and once with :func:`fsa_edge.trainer.adamw`,
+one after the other: seconds, train loss and dev F1 of each.
 """
 
 from __future__ import annotations
@@ -153,9 +152,9 @@ def markdown(record: dict[str, Any]) -> str:
     if record["epochs"]:
         lines += ["", "| student | optimizer | train sentences | epoch s | train loss | dev F1 |",
                   "|---|---|---|---|---|---|"]
-        lines += [f"| {r.get('student', 'minilm')} | {r['optimizer']} | {r['train_sentences']} | "
-                  f"{r['epoch_seconds']} | "
-                  f"{r['train_loss']:.4f} | {r['dev_f1']:.2f} |" for r in record["epochs"]]
+        lines += [f"| {r['student']} | {r['optimizer']} | {r['train_sentences']} | "
+                  f"{r['epoch_seconds']} | {r['train_loss']:.4f} | {r['dev_f1']:.2f} |"
+                  for r in record["epochs"]]
     return "\n".join(lines) + "\n"
 
 

@@ -6,8 +6,8 @@ and how it saves — and :class:`Trainer` does the rest, the same way for all of
 * seeding (Python, numpy, torch) and torch's CPU thread count (restored afterwards);
 * the epoch's batches (:func:`seeded_batches` unless the job orders its own), AdamW over the
   job's parameter groups (:func:`adamw`: fused where torch has it), a :class:`Schedule` with
-  linear warm-up, gradient clipping, bf16
-  autocast on CUDA (``precision``: also on a CPU, or never; :func:`uses_bf16`);
+  linear warm-up, gradient clipping, bf16 autocast on CUDA (``precision``: also on a CPU, or
+  never; :func:`uses_bf16`);
 * an optional moving average of the weights (:class:`WeightAverage`, ``ema``): dev scoring and
   saving see the averaged weights;
 * after each epoch: dev evaluation, the best checkpoint (or, ``keep_best=False``, the latest) kept
