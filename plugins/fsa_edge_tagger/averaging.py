@@ -34,6 +34,7 @@ from fsa_edge.runtime import HEADS_FILE, TOKENIZER_FILES
 from fsa_edge.windows import MERGED_SCORE_CALIBRATION
 
 from .calibration import CALIBRATED_FIELDS
+from .head_names import SENTENCE_PREFIX, TRIPLET_PREFIX
 from .sentence_head import SENTENCE_HEAD
 
 WEIGHTS_FILE = "model.safetensors"
@@ -46,7 +47,7 @@ SHARED_TAGGER_FIELDS = ("tags", "categories", "pooling")
 AVERAGED_FROM = "averaged_from"
 #: tasks whose heads no other task reads: the ``heads.npz`` prefix of each, and its card field
 #: under ``tagger`` (if any) — what ``common_tasks`` may leave out of an ingredient
-SEPARATE_HEADS = {"sentence": ("sentence.", SENTENCE_HEAD), "aste": ("aste.", None)}
+SEPARATE_HEADS = {"sentence": (SENTENCE_PREFIX, SENTENCE_HEAD), "aste": (TRIPLET_PREFIX, None)}
 
 __all__ = ["AVERAGED_FROM", "average_taggers"]
 

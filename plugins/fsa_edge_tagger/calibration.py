@@ -77,7 +77,7 @@ from fsa_edge.windows import MERGED_SCORE_CALIBRATION
 from .dev_reviews import dev_reviews
 from .runtime import GROUPS, PAIR_NONE_BELOW, SCORE_CALIBRATION, SPAN_NONE_BELOW, TaggerRuntime
 from .score_fitting import fit_score_map
-from .sentence_head import agreeing_polarity
+from .sentence_head import agreeing_polarity, has_sentence_head
 from .triplets import TripletThreshold, has_triplet_heads
 
 THRESHOLDS = (None, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)
@@ -124,7 +124,7 @@ def _require_heads(runtime: TaggerRuntime, *, categories: bool = False,
         raise TrainingError("this tagger has no category head to calibrate")
     if triplets and not has_triplet_heads(runtime.heads):
         raise TrainingError("this tagger has no triplet heads to calibrate (ASTE dev data)")
-    if sentence and "sentence.weight" not in runtime.heads:
+    if sentence and not has_sentence_head(runtime.heads):
         raise TrainingError("this tagger has no sentence head to calibrate (sentence dev data)")
 
 

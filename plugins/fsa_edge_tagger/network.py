@@ -11,6 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .head_names import SENTENCE_BIAS, SENTENCE_WEIGHT, TRIPLET_MODULES, triplet_head
 from .scheme import CATEGORY_CLASSES, TAGS
 from .sentence_head import SENTENCE_CLASSES
 from .triplets import DISTANCE_BUCKETS, PAIR_CLASSES, SPAN_TAGS, distance_bucket
@@ -190,13 +191,12 @@ class TaggerNet:
                  "category.weight": array(self.category_weight().reshape(-1, size)),
                  "category.bias": array(self.category_bias().reshape(-1))}
         if self.triplet_heads:
-            heads.update({f"aste.{name}.{kind}": array(getattr(module, kind))
-                          for name, module in zip(("span", "pair.hidden", "pair.out"),
-                                                  self.triplet_heads)
+            heads.update({triplet_head(name, kind): array(getattr(module, kind))
+                          for name, module in zip(TRIPLET_MODULES, self.triplet_heads)
                           for kind in ("weight", "bias")})
         if self.sentence is not None:
-            heads.update({"sentence.weight": array(self.sentence.weight),
-                          "sentence.bias": array(self.sentence.bias)})
+            heads.update({SENTENCE_WEIGHT: array(self.sentence.weight),
+                          SENTENCE_BIAS: array(self.sentence.bias)})
         if self.query is not None:
             heads.update({"category.query": array(self.category_query()),
                           "category.shared.weight": array(self.shared.weight),

@@ -24,7 +24,7 @@ from fsa_edge.tasks import canonical_category
 
 from .scheme import (CATEGORY_CLASSES, TAGS, category_logits, decode_categories, decode_terms,
                      pieces_of)
-from .sentence_head import decode_sentence, mean_pieces, sentence_logits
+from .sentence_head import decode_sentence, has_sentence_head, mean_pieces, sentence_logits
 from .triplets import (Triplet, TripletThreshold, candidate_pairs, decode_triplets,
                        has_triplet_heads, paired)
 
@@ -293,7 +293,7 @@ class TaggerRuntime:
                 raise BackendError(f"a tagger serves {', '.join(SERVED_TASKS)}, not {task!r}")
             if task == "acsa" and not self.categories:
                 raise BackendError("this tagger has no category head (task acsa)")
-            if task == "sentence" and "sentence.weight" not in self.heads:
+            if task == "sentence" and not has_sentence_head(self.heads):
                 raise BackendError("this tagger has no sentence head (task sentence; add one "
                                    "with fsa-edge train tagger sentence-head)")
             if task == "aste":

@@ -25,6 +25,7 @@ from fsa_edge.errors import BackendError
 from fsa_edge.runtime import HEADS_FILE
 from fsa_edge.windows import MERGED_SCORE_CALIBRATION
 
+from .head_names import SENTENCE_BIAS, SENTENCE_WEIGHT
 from .scheme import softmax
 
 SENTENCE_CLASSES = ("positive", "negative", "neutral")
@@ -47,8 +48,13 @@ def mean_pieces(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return (hidden * weights[..., None]).sum(axis=1) / np.maximum(weights.sum(axis=1), 1)[:, None]
 
 
+def has_sentence_head(heads: Mapping[str, np.ndarray]) -> bool:
+    """Whether ``heads`` hold the sentence head."""
+    return SENTENCE_WEIGHT in heads and SENTENCE_BIAS in heads
+
+
 def sentence_logits(pooled: np.ndarray, heads: Mapping[str, np.ndarray]) -> np.ndarray:
-    return pooled @ heads["sentence.weight"].T.astype(pooled.dtype) + heads["sentence.bias"]
+    return pooled @ heads[SENTENCE_WEIGHT].T.astype(pooled.dtype) + heads[SENTENCE_BIAS]
 
 
 def decode_sentence(logits: np.ndarray) -> tuple[str, float]:
@@ -127,7 +133,7 @@ def add_sentence_head(model: str | Path, weight: np.ndarray, bias: np.ndarray,
     if weight.shape != (len(SENTENCE_CLASSES), dim) or bias.shape != (len(SENTENCE_CLASSES),):
         raise BackendError(f"sentence head of shape {weight.shape}/{bias.shape}; expected "
                            f"({len(SENTENCE_CLASSES)}, {dim})/({len(SENTENCE_CLASSES)},)")
-    heads.update({"sentence.weight": weight, "sentence.bias": bias})
+    heads.update({SENTENCE_WEIGHT: weight, SENTENCE_BIAS: bias})
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
     np.savez(tmp, **heads)
     os.replace(tmp, path)
@@ -149,4 +155,5 @@ def add_sentence_head(model: str | Path, weight: np.ndarray, bias: np.ndarray,
 
 
 __all__ = ["SENTENCE_CLASSES", "add_sentence_head", "agreeing_polarity", "decode_sentence",
-           "fit_sentence_head", "mean_pieces", "read_pseudo_labels", "sentence_logits"]
+           "fit_sentence_head", "has_sentence_head", "mean_pieces", "read_pseudo_labels",
+           "sentence_logits"]

@@ -56,7 +56,7 @@ from fsa_edge.teaching import Teacher, TeacherReply, TeacherRequest, file_sha256
 from .backend import DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_BATCH_TOKENS, TaggerBackend
 from .scheme import (CATEGORY_CLASSES, TAGS, decode_categories, decode_terms, log_softmax,
                      pieces_of)
-from .sentence_head import SENTENCE_CLASSES, sentence_logits
+from .sentence_head import SENTENCE_CLASSES, has_sentence_head, sentence_logits
 from .soft_targets import SOFT_TARGETS_VERSION
 
 #: decimals of the stored log-probabilities
@@ -131,7 +131,7 @@ class TaggerTeacher(Teacher):
         self.runtime = backend.runtime
         self.terms = "atsa" in self.card.tasks
         self.categories = self.runtime.categories if "acsa" in self.card.tasks else ()
-        self.sentence = "sentence" in self.card.tasks and "sentence.weight" in self.runtime.heads
+        self.sentence = "sentence" in self.card.tasks and has_sentence_head(self.runtime.heads)
         self._info: dict[str, Any] | None = None
 
     @classmethod

@@ -16,8 +16,8 @@ with the card's ``tagger.pair_none_below`` (chosen on ASTE dev data by
 :func:`~.calibration.calibrate_tagger`), when P(none) is below it.
 
 Heads (``heads.npz``): ``aste.span.weight`` / ``.bias`` (``(5, dim)``), ``aste.pair.hidden.weight``
-/ ``.bias`` (``(H, 3·dim + 16)``), ``aste.pair.out.weight`` / ``.bias`` (``(5, H)``). The torch
-modules in training compute the same (:mod:`.training`).
+/ ``.bias`` (``(H, 3·dim + 16)``), ``aste.pair.out.weight`` / ``.bias`` (``(5, H)``) (the names:
+:mod:`.head_names`). The torch modules in training compute the same (:mod:`.network`).
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ import numpy as np
 
 from fsa_edge.model import POLARITIES, SentimentElement
 
+from .head_names import (PAIR_HIDDEN_BIAS, PAIR_HIDDEN_WEIGHT, PAIR_OUT_BIAS, PAIR_OUT_WEIGHT,
+                         SPAN_BIAS, SPAN_WEIGHT, TRIPLET_HEADS)
 from .scheme import IGNORE, Piece, bio_groups, decide, softmax, whole_words
 
 ASPECT, OPINION = "ASP", "OPN"
@@ -42,8 +44,6 @@ DISTANCE_EDGES = (1, 2, 3, 4, 6, 9, 15)
 DISTANCE_BUCKETS = len(DISTANCE_EDGES) + 1
 #: words outside the gold spans paired (class none) with a sentence's gold spans in training
 DISTRACTORS = 3
-HEAD_NAMES = ("aste.span.weight", "aste.span.bias", "aste.pair.hidden.weight",
-              "aste.pair.hidden.bias", "aste.pair.out.weight", "aste.pair.out.bias")
 
 
 @dataclass(frozen=True)
@@ -134,8 +134,8 @@ def pair_features(hidden: np.ndarray, aspects: Sequence[tuple[int, int]],
 
 def pair_logits(features: np.ndarray, heads: Mapping[str, np.ndarray]) -> np.ndarray:
     """``(pairs, 5)`` logits of the pair head over :func:`pair_features` rows."""
-    inner = features @ heads["aste.pair.hidden.weight"].T + heads["aste.pair.hidden.bias"]
-    return np.maximum(inner, 0) @ heads["aste.pair.out.weight"].T + heads["aste.pair.out.bias"]
+    inner = features @ heads[PAIR_HIDDEN_WEIGHT].T + heads[PAIR_HIDDEN_BIAS]
+    return np.maximum(inner, 0) @ heads[PAIR_OUT_WEIGHT].T + heads[PAIR_OUT_BIAS]
 
 
 Candidates = tuple[list[tuple[SpanPieces, SpanPieces]], np.ndarray]
@@ -148,7 +148,7 @@ def candidate_pairs(hidden: np.ndarray, pieces: Sequence[Piece], heads: Mapping[
     """Every aspect × opinion of one text (spans from its encoder states ``(time, dim)``,
     :func:`decode_spans` with ``span_none_below``), ordered by aspect, then opinion, and their
     pair-class probabilities ``(pairs, 5)``."""
-    span_logits = hidden[:len(pieces)] @ heads["aste.span.weight"].T + heads["aste.span.bias"]
+    span_logits = hidden[:len(pieces)] @ heads[SPAN_WEIGHT].T + heads[SPAN_BIAS]
     spans = decode_spans(span_logits, pieces, span_none_below)
     aspects = [s for s in spans if s.kind == ASPECT]
     opinions = [s for s in spans if s.kind == OPINION]
@@ -229,10 +229,10 @@ def explicit_only(examples: Sequence[Any]) -> tuple[list[Any], int]:
 
 def has_triplet_heads(heads: Mapping[str, np.ndarray]) -> bool:
     """Whether ``heads`` hold the span and pair heads."""
-    return all(name in heads for name in HEAD_NAMES)
+    return all(name in heads for name in TRIPLET_HEADS)
 
 
-__all__ = ["ASPECT", "DISTANCE_BUCKETS", "DISTRACTORS", "DISTANCE_EDGES", "HEAD_NAMES", "OPINION",
+__all__ = ["ASPECT", "DISTANCE_BUCKETS", "DISTRACTORS", "DISTANCE_EDGES", "OPINION",
            "PAIR_CLASSES", "SPAN_TAGS", "Candidates", "SpanPieces", "Triplet", "TripletThreshold",
            "candidate_pairs", "decode_spans", "decode_triplets", "distance_bucket", "explicit_only",
            "has_triplet_heads", "pair_features", "pair_logits", "paired", "pieces_in", "span_tags",
