@@ -46,9 +46,11 @@ def test_analyze_one_output_line_per_input_line(keyword_model, tmp_path):
     assert [r["id"] for r in rows] == ["a", "2", "c", "d", "5", "6", "7", "f", "g", "10"]
     errors = [r["error"] for r in rows]
     assert errors[0] is None and errors[8] is None and errors[9] is None
-    assert errors[1].startswith("line 2: invalid JSON")
-    assert "line 3: field 'text' is missing" == errors[2]
-    assert "line 4: field 'text' is empty" == errors[3]
+    # each error names the file, the line and (where there is one) the field
+    assert errors[1].startswith(f"{source}, line 2: invalid JSON")
+    assert f"{source}, line 3: field 'text' is missing" == errors[2]
+    assert f"{source}, line 4: field 'text' is empty" == errors[3]
+    assert all(e.startswith(f"{source}, line {n}: ") for n, e in enumerate(errors, 1) if e)
     assert "UTF-8" in errors[4] and "empty line" in errors[5] and "object" in errors[6]
     assert "must be a string" in errors[7]
     assert rows[0]["elements"][0]["aspect"] == "food"
@@ -61,14 +63,15 @@ def test_strict_stops_at_first_bad_line(keyword_model, tmp_path):
     result = run(["analyze", str(source), "--model", str(keyword_model), "--strict"])
     assert result.exit_code == 2
     assert len([l for l in result.stdout.splitlines() if l.startswith("{")]) == 1
-    assert "line 2" in result.stderr
+    assert result.stderr.startswith(f"Error: {source}, line 2: invalid JSON")
 
 
 def test_stdin_text_format_and_task(keyword_model):
     result = run(["analyze", "-", "--model", str(keyword_model), "--format", "text"],
                  b"good food\n\nbad service\n")
     rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [r["id"] for r in rows] == ["1", "2", "3"] and rows[1]["error"]
+    assert [r["id"] for r in rows] == ["1", "2", "3"]
+    assert rows[1]["error"] == "<stdin>, line 2: empty line"
 
 
 def test_user_errors_are_one_line_exit_2(keyword_model, tmp_path):

@@ -97,7 +97,7 @@ def test_rows_compare_equal_only_up_to_score_noise():
 def plain_lines(path: Path) -> list[str]:
     """What plain ``fsa-edge analyze`` writes for ``path`` (one line per input line)."""
     with load("default") as analyzer, path.open("rb") as stream:
-        lines = list(iter_jsonl_reviews(stream))
+        lines = list(iter_jsonl_reviews(stream, source=str(path)))
         return [dumps_line(r.to_dict()) for r in analyzer.analyze_lines(lines)]
 
 

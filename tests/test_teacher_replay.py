@@ -100,6 +100,7 @@ def test_distill_command_end_to_end(tmp_path):
     rows = list(iter_corpus_rows(out))
     assert [r["id"] for r in rows] == [str(1000 + i) for i in range(5)] + ["2000", "7"]
     assert rows[0]["metadata"] == {"Overall": 1}
+    assert rows[-1]["error"].startswith(f"{reviews}, line 7: invalid JSON")  # file, line
     paper = [json.loads(l) for l in (tmp_path / "corpus.paper.jsonl").read_text().splitlines()]
     assert len(paper) == 5 and set(paper[0]) == {"ID", "Text", "Overall", "tiny_response"}
     again = run_cli("distill", str(reviews), "--teacher", str(answers), "-o", str(out))

@@ -102,9 +102,10 @@ def analyze(input_path: str, output: str | None, model: str, backend: str | None
     stream = _open_input(input_path)
     source = "<stdin>" if input_path == "-" else input_path
     if input_format == "text":
-        lines = iter_text_reviews(stream)
+        lines = iter_text_reviews(stream, source=source)
     else:
-        lines = iter_jsonl_reviews(stream, text_field=text_field, id_field=id_field)
+        lines = iter_jsonl_reviews(stream, text_field=text_field, id_field=id_field,
+                                   source=source)
     out = open(output, "w", encoding="utf-8") if output else sys.stdout
     report = Progress(progress)
     try:
@@ -119,7 +120,7 @@ def analyze(input_path: str, output: str | None, model: str, backend: str | None
             out.flush()
             report.update(len(chunk), errors)
             if strict and bad is not None:
-                click.echo(f"Error: {source}, {bad.error}", err=True)
+                click.echo(f"Error: {bad.error}", err=True)
                 sys.exit(2)
     finally:
         report.close()

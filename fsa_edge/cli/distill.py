@@ -63,8 +63,9 @@ def _items(input_path: str, input_format: str, text_field: str, id_field: str,
     if input_path != "-" and not path.is_file():
         raise click.BadParameter(f"no such file: {input_path}", param_hint="INPUT")
     stream = sys.stdin.buffer if input_path == "-" else path.open("rb")
-    lines = (iter_text_reviews(stream) if input_format == "text" else
-             iter_jsonl_reviews(stream, text_field=text_field, id_field=id_field))
+    source = "<stdin>" if input_path == "-" else input_path
+    lines = (iter_text_reviews(stream, source=source) if input_format == "text" else
+             iter_jsonl_reviews(stream, text_field=text_field, id_field=id_field, source=source))
     total = None if input_path == "-" else _count_lines(path)
 
     def generate() -> Iterator[Any]:

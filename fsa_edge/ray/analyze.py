@@ -46,12 +46,14 @@ class _Analyze:
     """One actor: a loaded model, called with batches of rows."""
 
     def __init__(self, model: str, task: str | None, device: str, cpu_threads: int,
-                 batch_size: int, source: str, text_field: str, id_field: str) -> None:
+                 batch_size: int, source: str, text_field: str, id_field: str,
+                 input_name: str = "") -> None:
         from ..api import load
 
         self.analyzer = load(model, device=device, task=task, batch_size=batch_size,
                              cpu_threads=cpu_threads)
         self.source, self.text_field, self.id_field = source, text_field, id_field
+        self.input_name = input_name  # the file the lines come from: errors name it
 
     def _results(self, lines: list[InputLine]) -> list[AnalysisResult]:
         size = self.analyzer.batch_size
@@ -68,9 +70,11 @@ class _Analyze:
                      for index, record in enumerate(batch.to_pylist())]
             rows = [r.to_dict() for r in self._results(lines)]
             return pa.Table.from_pylist(rows, schema=result_schema())
-        parse = (parse_text_line if self.source == "text" else
+        name = self.input_name
+        parse = ((lambda raw, line: parse_text_line(raw, line, source=name))
+                 if self.source == "text" else
                  lambda raw, line: parse_jsonl_line(raw, line, text_field=self.text_field,
-                                                    id_field=self.id_field))
+                                                    id_field=self.id_field, source=name))
         numbers = batch.column("line").to_pylist()
         lines = [parse(raw, line) for raw, line in zip(batch.column("raw").to_pylist(), numbers)]
         results = self._results(lines)
@@ -89,11 +93,11 @@ def _row_line(index: int, record: dict[str, Any], text_field: str, id_field: str
 
 
 def _actor_args(model: str, task: str | None, plan: ActorPlan, batch_size: int, source: str,
-                text_field: str, id_field: str) -> dict[str, Any]:
+                text_field: str, id_field: str, input_name: str = "") -> dict[str, Any]:
     return {"fn_constructor_kwargs": {
         "model": str(model), "task": task, "device": plan.device,
         "cpu_threads": plan.cpu_threads, "batch_size": batch_size, "source": source,
-        "text_field": text_field, "id_field": id_field},
+        "text_field": text_field, "id_field": id_field, "input_name": input_name},
         "batch_size": ROWS_PER_CALL, "batch_format": "pyarrow", **plan.map_args()}
 
 
@@ -143,7 +147,7 @@ def analyze_file(input_path: str | Path, output: str | Path | None, *, model: st
         plan = plan_actors(actors, cpus_per_actor=cpus_per_actor, gpus_per_actor=gpus_per_actor)
         lines, total = read_lines(input_path)
         results = lines.map_batches(_Analyze, **_actor_args(
-            model, task, plan, batch_size, input_format, text_field, id_field))
+            model, task, plan, batch_size, input_format, text_field, id_field, str(input_path)))
         parquet = output is not None and str(output).endswith(".parquet")
         counts = _write(results.iter_batches(batch_size=None, batch_format="pyarrow")
                         if total else iter(()), output, total, parquet)

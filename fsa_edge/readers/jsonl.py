@@ -1,7 +1,7 @@
 """Line-by-line input for ``analyze`` and prediction files for ``evaluate``.
 
 Every input line yields exactly one :class:`InputLine`: a review, or an error that names the
-line and field. Nothing is skipped silently (blank lines included: they become error records
+file (``source``, where the caller gives it), line and field. Nothing is skipped silently (blank lines included: they become error records
 so that output line N always answers input line N).
 """
 
@@ -27,37 +27,45 @@ class InputLine:
     error: str | None = None
 
 
-def _decode(raw: bytes, line: int) -> tuple[str | None, str | None]:
+def _where(line: int, source: str) -> str:
+    """The start of an error about ``line`` of ``source`` (``"reviews.jsonl, line 7: "``)."""
+    return f"{source}, line {line}: " if source else f"line {line}: "
+
+
+def _decode(raw: bytes, line: int, source: str = "") -> tuple[str | None, str | None]:
     try:
         return raw.decode("utf-8-sig" if line == 1 else "utf-8").rstrip("\r\n"), None
     except UnicodeDecodeError as exc:
-        return None, f"line {line}: not valid UTF-8 (byte {exc.start})"
+        return None, f"{_where(line, source)}not valid UTF-8 (byte {exc.start})"
 
 
-def iter_jsonl_reviews(stream: IO[bytes], *, text_field: str = "text", id_field: str = "id"
-                       ) -> Iterator[InputLine]:
-    """Reviews from JSON lines; a missing id falls back to the line number."""
+def iter_jsonl_reviews(stream: IO[bytes], *, text_field: str = "text", id_field: str = "id",
+                       source: str = "") -> Iterator[InputLine]:
+    """Reviews from JSON lines; a missing id falls back to the line number. ``source`` (the
+    file's name) starts every error."""
     for line, raw in enumerate(stream, start=1):
-        yield parse_jsonl_line(raw, line, text_field=text_field, id_field=id_field)
+        yield parse_jsonl_line(raw, line, text_field=text_field, id_field=id_field, source=source)
 
 
-def parse_jsonl_line(raw: bytes, line: int, *, text_field: str = "text", id_field: str = "id"
-                     ) -> InputLine:
-    """One JSON line (``line`` counts from 1) as a review, or the reason it is not one."""
+def parse_jsonl_line(raw: bytes, line: int, *, text_field: str = "text", id_field: str = "id",
+                     source: str = "") -> InputLine:
+    """One JSON line (``line`` counts from 1) of the file ``source`` as a review, or the reason
+    it is not one."""
     fallback_id = str(line)
-    text, error = _decode(raw, line)
+    where = _where(line, source)
+    text, error = _decode(raw, line, source)
     if error is not None:
         return InputLine(line, fallback_id, error=error)
     if not text.strip():
-        return InputLine(line, fallback_id, error=f"line {line}: empty line")
+        return InputLine(line, fallback_id, error=f"{where}empty line")
     try:
         record = json.loads(text)
     except json.JSONDecodeError as exc:
-        return InputLine(line, fallback_id, error=f"line {line}: invalid JSON ({exc.msg})")
+        return InputLine(line, fallback_id, error=f"{where}invalid JSON ({exc.msg})")
     if not isinstance(record, dict):
-        return InputLine(line, fallback_id, error=f"line {line}: expected a JSON object")
+        return InputLine(line, fallback_id, error=f"{where}expected a JSON object")
     return review_from_record(record, line, fallback_id, text_field=text_field,
-                              id_field=id_field, where=f"line {line}: ")
+                              id_field=id_field, where=where)
 
 
 def review_from_record(record: dict, line: int, fallback_id: str, *, text_field: str = "text",
@@ -80,19 +88,21 @@ def review_from_record(record: dict, line: int, fallback_id: str, *, text_field:
     return InputLine(line, rid, review=Review(rid, value, metadata))
 
 
-def iter_text_reviews(stream: IO[bytes]) -> Iterator[InputLine]:
-    """One review per line of plain text; the id is the line number."""
+def iter_text_reviews(stream: IO[bytes], *, source: str = "") -> Iterator[InputLine]:
+    """One review per line of plain text; the id is the line number. ``source`` (the file's
+    name) starts every error."""
     for line, raw in enumerate(stream, start=1):
-        yield parse_text_line(raw, line)
+        yield parse_text_line(raw, line, source=source)
 
 
-def parse_text_line(raw: bytes, line: int) -> InputLine:
-    """One line of plain text (``line`` counts from 1) as a review, or the reason it is not."""
-    text, error = _decode(raw, line)
+def parse_text_line(raw: bytes, line: int, *, source: str = "") -> InputLine:
+    """One line of plain text (``line`` counts from 1) of the file ``source`` as a review, or
+    the reason it is not."""
+    text, error = _decode(raw, line, source)
     if error is not None:
         return InputLine(line, str(line), error=error)
     if not text.strip():
-        return InputLine(line, str(line), error=f"line {line}: empty line")
+        return InputLine(line, str(line), error=f"{_where(line, source)}empty line")
     return InputLine(line, str(line), review=Review(str(line), text))
 
 
