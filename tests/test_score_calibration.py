@@ -21,8 +21,8 @@ from fsa_edge.errors import BackendError
 from fsa_edge.model import SentimentElement
 from fsa_edge.score_map import ScoreMap, logit
 
-from fsa_edge_tagger.calibration import (CategoryGroup, dev_category_groups, fit_group_maps,
-                                         train_file_of)
+from fsa_edge_tagger.category_groups import (CategoryGroup, dev_category_groups, fit_group_maps,
+                                             train_file_of)
 from fsa_edge_tagger.runtime import TaggerRuntime, category_score_maps, score_maps
 from fsa_edge_tagger.score_fitting import fit_isotonic, fit_platt, fit_score_map
 from fsa_edge_tagger.scheme import CATEGORY_CLASSES, TAGS
@@ -467,6 +467,7 @@ def test_calibrate_can_keep_the_threshold_and_keeps_maps_it_does_not_refit(tagge
 def test_calibrate_with_category_groups_fits_a_map_per_dev_file(tagger_dir, tmp_path,
                                                                 monkeypatch):
     import fsa_edge_tagger.calibration as calibration
+    import fsa_edge_tagger.category_groups as category_groups
     from seq2seq_fixtures import synthetic_acsa
 
     source, atsa_dev, acsa_dev = tagger_dir
@@ -485,8 +486,9 @@ def test_calibrate_with_category_groups_fits_a_map_per_dev_file(tagger_dir, tmp_
     (tmp_path / "two" / "train.json").write_text(json.dumps(train))
     reads: list[str] = []
     real_read = calibration.read_dataset
-    monkeypatch.setattr(calibration, "read_dataset",
-                        lambda path, *a, **k: reads.append(str(path)) or real_read(path, *a, **k))
+    for module in (calibration, category_groups):
+        monkeypatch.setattr(module, "read_dataset", lambda path, *a, **k: reads.append(str(path))
+                            or real_read(path, *a, **k))
     record = _calibrate(model, "--keep-threshold", "--dev", devs["one"], "--dev", devs["two"],
                         "--category-groups")
     # each dev file is read once (the groups reuse it); the train file once, for its categories

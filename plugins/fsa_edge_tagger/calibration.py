@@ -27,15 +27,10 @@ threshold): Platt scaling, sigmoid(a · logit(s) + b), unless isotonic regressio
 in cross-validation on dev (:data:`~.score_fitting.ISOTONIC_MARGIN`). The maps go into the card
 (``extra.tagger.score_calibration``), where the runtime applies them; decoding does not change.
 
-Category groups (``category_groups``, the command's ``--category-groups``): ACSA dev files of
-different domains (laptops, restaurants) can differ in how often an element of a given raw score
-is right, which one pooled map cannot fit. With groups, each ACSA dev file defines a group: the
-categories of its gold and of its train file's (``train.json`` beside ``dev.json``; a category
-of several files' gold belongs to none), and a map is fitted on the dev elements (of all dev
-files) predicted with one of those categories (:func:`fit_group_maps`). The pooled map stays the
-task's map, for any category in no group; at run time an element's predicted category picks its
-map (:func:`~.runtime.category_score_maps` has the card format), so no domain label is needed.
-ATSA gets no groups: a term has no category, and nothing else at run time tells the domains apart.
+Category groups (``category_groups``, the command's ``--category-groups``): one map per ACSA
+dev file's categories besides the pooled one (:mod:`.category_groups`); the pooled map stays the
+task's map, for any category in no group. ATSA gets no groups: a term has no category, and
+nothing else at run time tells the domains apart.
 
 The ``sentence`` score (its class probability) gets a map the same way, zero-shot: on the texts
 of fine-grained dev files (``sentence_dev_files``, any format the readers know) whose gold
@@ -56,9 +51,9 @@ applies it to every merged ``sentence`` answer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Collection, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -69,14 +64,14 @@ from fsa_edge.metric import evaluate
 from fsa_edge.model import SentimentElement
 from fsa_edge.readers import read_dataset
 from fsa_edge.runtime import HEADS_FILE
-from fsa_edge.tasks import canonical_category
 
 from fsa_edge.text import split_sentences
 from fsa_edge.windows import MERGED_SCORE_CALIBRATION
 
+from .category_groups import scored_decodes, with_groups
 from .dev_reviews import dev_reviews
-from .runtime import GROUPS, PAIR_NONE_BELOW, SCORE_CALIBRATION, SPAN_NONE_BELOW, TaggerRuntime
-from .score_fitting import fit_score_map
+from .runtime import PAIR_NONE_BELOW, SCORE_CALIBRATION, SPAN_NONE_BELOW, TaggerRuntime
+from .score_fitting import MIN_ELEMENTS, fit_score_map
 from .sentence_head import agreeing_polarity, has_sentence_head
 from .triplets import TripletThreshold, has_triplet_heads
 
@@ -92,8 +87,6 @@ TRIPLET_CALIBRATION = "triplet_calibration"
 #: ``pair_calibration`` is the pair threshold's record before spans had one
 CALIBRATED_FIELDS = ("calibration", "none_below", "pair_calibration", PAIR_NONE_BELOW,
                      SPAN_NONE_BELOW, TRIPLET_CALIBRATION, SCORE_CALIBRATION)
-#: fewer dev elements than this for a task: no score map is fitted for it
-MIN_ELEMENTS = 20
 
 
 def _category_logits(runtime: TaggerRuntime, examples: Sequence, batch_size: int
@@ -272,110 +265,6 @@ def _review_dev_answers(runtime: TaggerRuntime, dev: DevExamples, batch_size: in
 
 # ------------------------------------------------------------------------- category groups
 #: one ACSA dev file's decodes: ({review id: gold elements}, {review id: predicted elements})
-Decodes = tuple[dict[str, Sequence[SentimentElement]], dict[str, Sequence[SentimentElement]]]
-
-
-@dataclass(frozen=True)
-class CategoryGroup:
-    """The categories of one ACSA dev file (and its train file): ``sources`` are the files read."""
-
-    name: str
-    dev_file: str
-    sources: tuple[str, ...]
-    categories: frozenset[str]
-
-
-def train_file_of(dev_file: str | Path) -> Path | None:
-    """The train file beside an ACSA dev file (``…/dev.json`` → ``…/train.json``,
-    ``x_dev.json`` → ``x_train.json``), if there is one."""
-    dev_file = Path(dev_file)
-    if "dev" not in dev_file.name:
-        return None
-    train = dev_file.with_name(dev_file.name.replace("dev", "train", 1))
-    return train if train.is_file() and train != dev_file else None
-
-
-def _gold_categories(examples: Sequence) -> set[str]:
-    return {canonical_category(e.category) for ex in examples for e in ex.elements if e.category}
-
-
-def dev_category_groups(dev_files: Sequence[str | Path], dev: DevExamples | None = None
-                        ) -> tuple[list[CategoryGroup], list[str]]:
-    """``(groups, shared)``: one group per dev file, named after its folder (``rest16``; the
-    path where two folders share a name), of the categories in its gold and its train file's
-    (:func:`train_file_of`); ``shared``: the categories of several files, left out of every
-    group (the task's pooled map scores them). ``dev``: the dev files' examples when already
-    read (keyed by ``str(path)``); only the train files are read then."""
-    dev = dev if dev is not None else _read(dev_files)
-    folders = [Path(path).parent.name for path in dev_files]
-    found = []
-    for path, folder in zip(dev_files, folders):
-        train = train_file_of(path)
-        sources = (str(path),) + ((str(train),) if train else ())
-        name = folder if folder and folders.count(folder) == 1 else str(path)
-        categories = _gold_categories(dev[str(path)])
-        if train:
-            categories |= _gold_categories(read_dataset(train).examples)
-        found.append((name, str(path), sources, categories))
-    counts: dict[str, int] = {}
-    for *_, categories in found:
-        for category in categories:
-            counts[category] = counts.get(category, 0) + 1
-    shared = sorted(c for c, n in counts.items() if n > 1)
-    groups = [CategoryGroup(name, dev, sources, frozenset(categories.difference(shared)))
-              for name, dev, sources, categories in found]
-    return groups, shared
-
-
-def _scored(decodes: Sequence[Decodes], categories: Collection[str] | None = None
-            ) -> tuple[list[float], list[bool]]:
-    """``(scores, correct)`` of the ACSA elements over all ``decodes``; with ``categories``,
-    only the elements predicted with one of them."""
-    scores: list[float] = []
-    correct: list[bool] = []
-    for gold, predicted in decodes:
-        if categories is not None:
-            predicted = {rid: tuple(e for e in found
-                                    if e.category and canonical_category(e.category) in categories)
-                         for rid, found in predicted.items()}
-        s, c = scored_elements("acsa", gold, predicted)
-        scores += s
-        correct += c
-    return scores, correct
-
-
-def fit_group_maps(groups: Sequence[CategoryGroup], decodes: Sequence[Decodes]
-                   ) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """``(entries, not fitted)``: per group with at least :data:`MIN_ELEMENTS` dev elements
-    predicted in its categories, its card entry (:func:`fit_score_map`'s map and record, with
-    ``name``, ``categories``, ``dev_file`` and ``category_files``); the others, with why."""
-    entries, skipped = [], {}
-    for group in groups:
-        scores, correct = _scored(decodes, group.categories)
-        if len(scores) < MIN_ELEMENTS:
-            skipped[group.name] = (f"not fitted: {len(scores)} dev elements, fewer than "
-                                   f"{MIN_ELEMENTS}")
-            continue
-        _, record = fit_score_map(scores, correct)
-        entries.append({"name": group.name, "categories": sorted(group.categories), **record,
-                        "dev_file": group.dev_file, "category_files": list(group.sources)})
-    return entries, skipped
-
-
-def _with_groups(entry: dict[str, Any], dev: DevExamples, decodes: Sequence[Decodes]
-                 ) -> dict[str, Any]:
-    """The ACSA entry (pooled map) with its category groups' maps (``dev``: the ACSA dev
-    files' examples, as read)."""
-    groups, shared = dev_category_groups(list(dev), dev)
-    fitted, skipped = fit_group_maps(groups, decodes)
-    extra: dict[str, Any] = {GROUPS: fitted} if fitted else {}
-    if skipped:
-        extra["groups_not_fitted"] = skipped
-    if shared:
-        extra["shared_categories"] = shared
-    return {**entry, **extra}
-
-
 def _fit_task(files: Sequence[str | Path], scores: Sequence[float], correct: Sequence[bool]
               ) -> dict[str, Any] | None:
     if len(scores) < MIN_ELEMENTS:
@@ -489,9 +378,9 @@ def calibrate_tagger(directory: str | Path, dev_files: Sequence[str | Path] = ()
         decodes = [({ex.review.id: ex.elements for ex in examples},
                     _decoded_categories(runtime, examples, logits[path], best))
                    for path, examples in acsa_dev.items()]
-        maps["acsa"] = _fit_task(dev_files, *_scored(decodes))
+        maps["acsa"] = _fit_task(dev_files, *scored_decodes(decodes))
         if category_groups and maps["acsa"] is not None:
-            maps["acsa"] = _with_groups(maps["acsa"], acsa_dev, decodes)
+            maps["acsa"] = with_groups(maps["acsa"], acsa_dev, decodes)
     chosen_triplets = {path: by_threshold[_triplet_threshold(runtime)]  # the ASTE map fits on these
                        for path, by_threshold in triplet_decodes.items()}
     for task, files, dev, decoded in (("atsa", term_dev_files, term_dev, None),
@@ -546,8 +435,6 @@ def calibrate_none_threshold(directory: str | Path, dev_files: Sequence[str | Pa
     return calibrate_tagger(directory, dev_files, **options)
 
 
-__all__ = ["CALIBRATED_FIELDS", "MIN_ELEMENTS", "PAIR_THRESHOLDS", "SPAN_THRESHOLDS",
-           "THRESHOLDS", "TRIPLET_CALIBRATION", "TRIPLET_THRESHOLDS", "CategoryGroup",
-           "calibrate_none_threshold", "calibrate_tagger", "dev_category_groups",
-           "dev_f1_by_threshold", "fit_group_maps", "train_file_of",
-           "triplet_dev_f1_by_threshold"]
+__all__ = ["CALIBRATED_FIELDS", "PAIR_THRESHOLDS", "SPAN_THRESHOLDS", "THRESHOLDS",
+           "TRIPLET_CALIBRATION", "TRIPLET_THRESHOLDS", "calibrate_none_threshold",
+           "calibrate_tagger", "dev_f1_by_threshold", "triplet_dev_f1_by_threshold"]

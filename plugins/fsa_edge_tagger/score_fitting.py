@@ -21,6 +21,8 @@ from fsa_edge.score_map import ScoreMap, logit
 ISOTONIC_MARGIN = 0.01
 FOLDS = 5
 CV_SEEDS = 4
+#: fewer dev elements than this for a task (or a category group): no score map is fitted for it
+MIN_ELEMENTS = 20
 
 
 def fit_platt(scores: Sequence[float], correct: Sequence[bool], *,
@@ -153,5 +155,5 @@ def fit_score_map(scores: Sequence[float], correct: Sequence[bool], *, bins: int
     return score_map, record
 
 
-__all__ = ["CV_SEEDS", "FITTERS", "FOLDS", "ISOTONIC_MARGIN", "cross_validated", "fit_isotonic",
-           "fit_platt", "fit_score_map"]
+__all__ = ["CV_SEEDS", "FITTERS", "FOLDS", "ISOTONIC_MARGIN", "MIN_ELEMENTS", "cross_validated",
+           "fit_isotonic", "fit_platt", "fit_score_map"]
