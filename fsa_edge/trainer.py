@@ -18,7 +18,7 @@ and how it saves — and :class:`Trainer` does the rest, the same way for all of
 
 Layout of ``OUT/last/``: ``model.safetensors`` (the job module's ``state_dict``),
 ``trainer_state.safetensors`` (every other tensor) and ``trainer_state.json`` (the rest, with
-references to those tensors). torch is imported inside the functions, so importing this module
+references to those tensors; :mod:`.trainer_state`). torch is imported inside the functions, so importing this module
 is light.
 """
 
@@ -35,12 +35,11 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .console import logger
 from .errors import TrainingError
+from .trainer_state import STATE_FILE, load_state, restore_rng_states, rng_states, save_state
 
 METRICS_FILE = "metrics.jsonl"
 LAST = "last"
 WEIGHTS_FILE = "model.safetensors"
-STATE_FILE = "trainer_state.json"
-STATE_TENSORS_FILE = "trainer_state.safetensors"
 POOL_BATCHES = 32
 
 log = logger("train")
@@ -302,90 +301,6 @@ class RunState:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
-# ---------------------------------------------------------------------------- state files
-def _flatten(value: Any, tensors: dict[str, Any], path: str) -> Any:
-    """JSON for ``value`` with every tensor (or numpy array) moved into ``tensors``."""
-    import numpy
-    import torch
-
-    if isinstance(value, torch.Tensor):
-        tensors[path] = value.detach().cpu().contiguous().clone()
-        return {"__tensor__": path}
-    if isinstance(value, numpy.ndarray):  # kept exactly in a 64-bit type, its dtype beside it
-        wide = numpy.int64 if value.dtype.kind in "iub" else numpy.float64
-        tensors[path] = torch.from_numpy(numpy.ascontiguousarray(value, dtype=wide))
-        return {"__ndarray__": path, "dtype": str(value.dtype)}
-    if isinstance(value, dict):
-        if all(isinstance(key, str) for key in value):
-            return {"__dict__": {k: _flatten(v, tensors, f"{path}.{k}") for k, v in value.items()}}
-        return {"__items__": [[k, _flatten(v, tensors, f"{path}.{k}")] for k, v in value.items()]}
-    if isinstance(value, tuple):
-        return {"__tuple__": [_flatten(v, tensors, f"{path}.{i}") for i, v in enumerate(value)]}
-    if isinstance(value, list):
-        return [_flatten(v, tensors, f"{path}.{i}") for i, v in enumerate(value)]
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    raise TrainingError(f"cannot save a {type(value).__name__} in the trainer state ({path})")
-
-
-def _unflatten(value: Any, tensors: dict[str, Any]) -> Any:
-    if isinstance(value, list):
-        return [_unflatten(v, tensors) for v in value]
-    if not isinstance(value, dict):
-        return value
-    if "__tensor__" in value:
-        return tensors[value["__tensor__"]]
-    if "__ndarray__" in value:
-        return tensors[value["__ndarray__"]].numpy().astype(value["dtype"])
-    if "__tuple__" in value:
-        return tuple(_unflatten(v, tensors) for v in value["__tuple__"])
-    if "__items__" in value:
-        return {k: _unflatten(v, tensors) for k, v in value["__items__"]}
-    return {k: _unflatten(v, tensors) for k, v in value["__dict__"].items()}
-
-
-def save_state(directory: Path, state: dict[str, Any]) -> None:
-    """``state`` (nested dicts, lists, tuples, numbers, strings, tensors, numpy arrays) as
-    ``trainer_state.json`` + ``trainer_state.safetensors``."""
-    from safetensors.torch import save_file
-
-    tensors: dict[str, Any] = {}
-    document = _flatten(state, tensors, "state")
-    directory.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(directory / STATE_TENSORS_FILE))
-    (directory / STATE_FILE).write_text(json.dumps(document), encoding="utf-8")
-
-
-def load_state(directory: Path) -> dict[str, Any]:
-    """What :func:`save_state` wrote."""
-    from safetensors.torch import load_file
-
-    tensors = load_file(str(directory / STATE_TENSORS_FILE))
-    return _unflatten(json.loads((directory / STATE_FILE).read_text(encoding="utf-8")), tensors)
-
-
-def _rng_states() -> dict[str, Any]:
-    import numpy
-    import torch
-
-    states = {"python": random.getstate(), "numpy": numpy.random.get_state(),
-              "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        states["cuda"] = torch.cuda.get_rng_state_all()
-    return states
-
-
-def _set_rng_states(states: dict[str, Any]) -> None:
-    import numpy
-    import torch
-
-    random.setstate(states["python"])
-    numpy.random.set_state(states["numpy"])
-    torch.set_rng_state(states["torch"])
-    if "cuda" in states and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states["cuda"])
-
-
 # ---------------------------------------------------------------------------- the loop
 class Trainer:
     """Runs a :class:`TrainingJob` to ``out`` with ``settings``; ``recipe`` (what the run is
@@ -424,7 +339,7 @@ class Trainer:
                    for name, tensor in self.job.module.state_dict().items()}
         save_file(weights, str(last / WEIGHTS_FILE))
         save_state(last, {"run": asdict(state), "optimizer": optimizer.state_dict(),
-                          "scheduler": scheduler.state_dict(), "rng": _rng_states(),
+                          "scheduler": scheduler.state_dict(), "rng": rng_states(),
                           "average": average.state() if average else None,
                           "job": self.job.state(), "recipe": self.recipe})
 
@@ -443,7 +358,7 @@ class Trainer:
         if average is not None and saved["average"] is not None:
             average.load_state(saved["average"])
         self.job.load_state(saved["job"])
-        _set_rng_states(saved["rng"])
+        restore_rng_states(saved["rng"])
         return RunState(**saved["run"])
 
     def _record(self, record: dict[str, Any]) -> None:
@@ -562,5 +477,5 @@ class Trainer:
 
 __all__ = ["LAST", "METRICS_FILE", "PRECISION_HELP", "PRECISIONS", "Schedule", "TrainSettings",
            "Trainer", "TrainingJob", "WeightAverage", "adamw", "autocast_for", "check_output",
-           "ensure_empty", "load_state", "resumable", "save_state", "seed_everything",
-           "seeded_batches", "torch_threads", "uses_bf16"]
+           "ensure_empty", "resumable", "seed_everything", "seeded_batches", "torch_threads",
+           "uses_bf16"]

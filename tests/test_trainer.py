@@ -17,7 +17,8 @@ from trainer_pins import DATA, PIN_FILE, RECIPES  # noqa: E402
 
 from fsa_edge.errors import TrainingError  # noqa: E402
 from fsa_edge.trainer import (LAST, Schedule, Trainer, TrainingJob, TrainSettings,  # noqa: E402
-                              load_state, save_state, seeded_batches)
+                              seeded_batches)
+from fsa_edge.trainer_state import load_state, save_state  # noqa: E402
 
 PINS = json.loads(PIN_FILE.read_text(encoding="utf-8"))
 
