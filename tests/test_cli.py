@@ -82,6 +82,13 @@ def test_user_errors_are_one_line_exit_2(keyword_model, tmp_path):
     assert result.stderr.strip().startswith("Error: no model directory or alias 'nope'")
     result = run(["analyze", str(source), "--model", str(keyword_model), "--task", "bogus"])
     assert result.exit_code == 2 and "unknown task 'bogus'" in result.stderr
+    for engine in ("local", "ray"):  # INPUT is checked before Ray is needed
+        result = run(["analyze", str(tmp_path), "--model", str(keyword_model),
+                      "--engine", engine])
+        assert result.exit_code == 2 and f"{tmp_path} is a directory, not a file" in result.stderr
+        result = run(["analyze", str(tmp_path / "absent.jsonl"), "--model", str(keyword_model),
+                      "--engine", engine])
+        assert result.exit_code == 2 and "no such file: " in result.stderr
 
 
 def _gold_as_predictions(data_dir: Path, tmp_path: Path, relative: str) -> Path:

@@ -115,6 +115,11 @@ def test_distill_command_errors_are_one_line(tmp_path):
     result = run_cli("distill", str(reviews), "--teacher", str(answers), "-o",
                      str(tmp_path / "c.jsonl"), "--prompt", "nosuch")
     assert result.exit_code == 2 and "built-in prompts" in result.output
+    for folder in (tmp_path, tmp_path / "reviews.txt"):  # a folder, whatever its name
+        folder.mkdir(exist_ok=True)
+        result = run_cli("distill", str(folder), "--teacher", str(answers), "-o",
+                         str(tmp_path / "c.jsonl"))
+        assert result.exit_code == 2 and f"{folder} is a directory, not a file" in result.output
 
 
 def test_plugins_lists_both_teachers():

@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-from typing import IO, Iterator
+from typing import Iterator
 
 import click
 
 from ..jsonlines import dumps_line
 from ..readers import InputLine, iter_jsonl_reviews, iter_text_reviews
 from .engine import engine_from, engine_options
+from .input_file import STDIN, check_input_file, input_name, open_input
 from .progress import Progress
-
-
-def _open_input(source: str) -> IO[bytes]:
-    if source == "-":
-        return sys.stdin.buffer
-    path = Path(source)
-    if not path.is_file():
-        raise click.BadParameter(f"no such file: {source}", param_hint="INPUT")
-    return path.open("rb")
 
 
 def _chunks(lines: Iterator[InputLine], batch_size: int) -> Iterator[list[InputLine]]:
@@ -77,12 +68,11 @@ def analyze(input_path: str, output: str | None, model: str, backend: str | None
     if chosen.engine == "ray":
         for flag, given in (("--strict", strict), ("--backend", backend),
                             ("--cpu-threads (use --cpus-per-actor)", cpu_threads),
-                            ("INPUT '-' (stdin)", input_path == "-"),
+                            ("INPUT '-' (stdin)", input_path == STDIN),
                             ("--device (use --gpus-per-actor)", device != "auto")):
             if given:
                 raise click.UsageError(f"{flag}: not with --engine ray")
-        if not Path(input_path).is_file():
-            raise click.BadParameter(f"no such file: {input_path}", param_hint="INPUT")
+        check_input_file(input_path)
         from ..ray import analyze_file
 
         counts = analyze_file(input_path, output, model=model, task=task,
@@ -99,8 +89,8 @@ def analyze(input_path: str, output: str | None, model: str, backend: str | None
     options = {"cpu_threads": cpu_threads} if cpu_threads else {}
     analyzer = load(model, backend=backend, device=device, task=task, batch_size=batch_size,
                     **options)
-    stream = _open_input(input_path)
-    source = "<stdin>" if input_path == "-" else input_path
+    stream = open_input(input_path)
+    source = input_name(input_path)
     if input_format == "text":
         lines = iter_text_reviews(stream, source=source)
     else:

@@ -13,6 +13,7 @@ from typing import Any, Iterator
 import click
 
 from .engine import engine_from, engine_options
+from .input_file import STDIN, check_input_file, input_name, open_input
 
 
 def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
@@ -29,9 +30,10 @@ def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _input_format(input_path: str, chosen: str) -> str:
+    check_input_file(input_path)  # before it is read to tell the format
     if chosen != "auto":
         return chosen
-    if input_path == "-" or input_path.endswith((".jsonl", ".jsonl.gz")):
+    if input_path == STDIN or input_path.endswith((".jsonl", ".jsonl.gz")):
         return "jsonl"
     if input_path.endswith(".txt"):
         with open(input_path, encoding="utf-8", errors="replace") as handle:
@@ -59,14 +61,11 @@ def _items(input_path: str, input_format: str, text_field: str, id_field: str,
     if input_format == "dataset":
         dataset = read_dataset(input_path, dataset_format)
         return items_from_reviews(e.review for e in dataset.examples), len(dataset.examples)
-    path = Path(input_path)
-    if input_path != "-" and not path.is_file():
-        raise click.BadParameter(f"no such file: {input_path}", param_hint="INPUT")
-    stream = sys.stdin.buffer if input_path == "-" else path.open("rb")
-    source = "<stdin>" if input_path == "-" else input_path
+    stream = open_input(input_path)
+    source = input_name(input_path)
     lines = (iter_text_reviews(stream, source=source) if input_format == "text" else
              iter_jsonl_reviews(stream, text_field=text_field, id_field=id_field, source=source))
-    total = None if input_path == "-" else _count_lines(path)
+    total = None if input_path == STDIN else _count_lines(Path(input_path))
 
     def generate() -> Iterator[Any]:
         try:
