@@ -1,8 +1,8 @@
 """Line-by-line input for ``analyze`` and prediction files for ``evaluate``.
 
 Every input line yields exactly one :class:`InputLine`: a review, or an error that names the
-file (``source``, where the caller gives it), line and field. Nothing is skipped silently (blank lines included: they become error records
-so that output line N always answers input line N).
+file (``source``, where the caller gives it), line and field. Nothing is skipped silently (blank
+lines included: they become error records so that output line N always answers input line N).
 """
 
 from __future__ import annotations
