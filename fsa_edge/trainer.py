@@ -18,8 +18,8 @@ and how it saves — and :class:`Trainer` does the rest, the same way for all of
 
 Layout of ``OUT/last/``: ``model.safetensors`` (the job module's ``state_dict``),
 ``trainer_state.safetensors`` (every other tensor) and ``trainer_state.json`` (the rest, with
-references to those tensors; :mod:`.trainer_state`). torch is imported inside the functions, so importing this module
-is light.
+references to those tensors; :mod:`.trainer_state`). torch is imported inside the functions,
+so importing this module is light.
 """
 
 from __future__ import annotations
