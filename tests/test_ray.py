@@ -179,8 +179,8 @@ def test_text_input_gives_plain_text_rows(local_ray, tmp_path):
     counts = run_with_deadline(lambda: analyze_file(source, out, input_format="text", actors=1),
                                120)
     with load("default") as analyzer, source.open("rb") as stream:
-        expected = [dumps_line(r.to_dict())
-                    for r in analyzer.analyze_lines(list(iter_text_reviews(stream)))]
+        lines = list(iter_text_reviews(stream, source=str(source)))
+        expected = [dumps_line(r.to_dict()) for r in analyzer.analyze_lines(lines)]
     assert counts["lines"] == 8 and counts["errors"] == 2
     assert_same_rows(out.read_text(encoding="utf-8").splitlines(), expected)
 
