@@ -5,9 +5,9 @@ ATSA examples train the term head (cross-entropy over unified tags per word-piec
 the category head (cross-entropy over none/polarities per category, summed over categories, from
 each category's attention-pooled state or the mean piece state), ASTE examples the span head
 (aspect/opinion tags per word-piece) and the pair head (none/polarity for every gold aspect × gold
-opinion of the sentence, :mod:`.triplets`). The loop is the core's
-:class:`fsa_edge.trainer.Trainer`; :class:`TaggerJob` supplies the model, the loss (one task per
-batch), the dev score — the core metric on the same decoding the shipped model uses — and the
+opinion of the sentence, :mod:`.triplets`); :mod:`.batch_loss` computes them. The loop is the
+core's :class:`fsa_edge.trainer.Trainer`; :class:`TaggerJob` supplies the model, the loss (one task
+per batch), the dev score — the core metric on the same decoding the shipped model uses — and the
 saved directory: a Hugging Face BERT directory + ``heads.npz`` + tokenizer + card
 (``fsa-edge convert`` turns it into CTranslate2). Requires torch and transformers.
 """
@@ -28,10 +28,11 @@ from fsa_edge.runtime import HEADS_FILE, TOKENIZER_FILES
 from fsa_edge.trainer import Schedule, Trainer, TrainingJob, TrainSettings, check_output, log
 from fsa_edge.training import HeldOut, TaskData, sentence_key
 
-from .distillation import SOFT, Distillation, distillation_loss, soften
+from .batch_loss import batch_loss
+from .distillation import SOFT, Distillation, soften
 from .network import POOLINGS, TaggerNet, category_parts
 from .runtime import TaggerRuntime, load_tokenizer
-from .scheme import CATEGORY_CLASSES, IGNORE, POLARITIES, TAGS, pieces_of, term_tags
+from .scheme import CATEGORY_CLASSES, POLARITIES, TAGS, pieces_of, term_tags
 from .sentence_head import SENTENCE_HEAD
 from .triplets import explicit_only, triplet_targets
 
@@ -103,72 +104,6 @@ def parse_extra_train(spec: str) -> tuple[str, str]:
 def _set_name(item: TaskData) -> str:
     """``task:folder`` of a data set (``atsa:rest14``)."""
     return f"{item.task.name}:{Path(item.train).parent.name}"
-
-
-def _tag_loss(logits: Any, rows: list[dict], key: str, device: str) -> Any:
-    """Cross-entropy of per-piece ``logits`` ``(batch, time, classes)`` against each row's gold
-    tag ids ``row[key]`` (padding and special pieces ignored)."""
-    import torch
-    import torch.nn.functional as F
-
-    tags = torch.full(logits.shape[:2], IGNORE, dtype=torch.long)
-    for i, row in enumerate(rows):
-        tags[i, :len(row[key])] = torch.tensor(row[key])
-    return F.cross_entropy(logits.float().view(-1, logits.shape[-1]), tags.to(device).view(-1),
-                           ignore_index=IGNORE)
-
-
-def _loss(net: TaggerNet, rows: list[dict], pad: int, device: str,
-          distill: Distillation | None = None) -> Any:
-    """The batch's gold loss (its task's head), plus the distillation term when ``distill`` is
-    set and rows carry soft targets (a batch of unlabeled rows has only that term)."""
-    import torch
-    import torch.nn.functional as F
-
-    width = max(len(r["ids"]) for r in rows)
-    ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, row in enumerate(rows):
-        ids[i, :len(row["ids"])] = torch.tensor(row["ids"])
-        mask[i, :len(row["ids"])] = 1
-    ids, mask = ids.to(device), mask.to(device)
-    hidden = net.dropout(net.hidden(ids, mask))
-    gold = term_logits = category_logits = None
-    if rows[0]["task"] == "aste":
-        gold = _tag_loss(net.span(hidden), rows, "span_tags", device)
-        pairs = net.pair_logits(hidden, rows)
-        if pairs is not None:
-            gold = gold + F.cross_entropy(*pairs)
-    elif rows[0]["task"] == "atsa":
-        term_logits = net.term(hidden)
-        gold = _tag_loss(term_logits, rows, "tags", device)
-    elif rows[0]["task"] == "acsa":
-        category_logits = net.category_logits(hidden, mask)
-        classes = torch.tensor([r["classes"] for r in rows], device=device)
-        # summed over categories, averaged over sentences: a mean over all (sentence, category)
-        # pairs would scale the few present categories' gradient down by the number of categories
-        gold = F.cross_entropy(category_logits.reshape(-1, len(CATEGORY_CLASSES)),
-                               classes.view(-1), reduction="sum") / len(rows)
-    if distill is None:
-        return gold
-    if term_logits is None:
-        term_logits = net.term(hidden)
-    if category_logits is None and any(r.get("soft_categories") is not None for r in rows):
-        category_logits = net.category_logits(hidden, mask)
-    sentence_logits = None
-    if net.sentence is not None and any(r.get("soft_sentence") is not None for r in rows):
-        own = torch.zeros((len(rows), width), dtype=torch.bool)
-        for i, row in enumerate(rows):
-            if row.get("soft_sentence") is not None:
-                own[i, :len(row["ids"])] = torch.from_numpy(row["soft_sentence"][1])
-        sentence_logits = net.sentence_logits(hidden, own.to(device))
-    soft = distillation_loss(term_logits, category_logits, rows, distill, device,
-                             sentence_logits)
-    if gold is None:
-        if soft is None:
-            raise TrainingError("a batch of unlabeled sentences without soft targets")
-        return soft
-    return gold if soft is None else gold + soft
 
 
 def torch_encoder(encoder: Any, tokenizer: Any, device: str):
@@ -384,7 +319,7 @@ class TaggerJob(TrainingJob):
         return Schedule(max(1, int(total_steps * warmup_ratio)), total_steps)
 
     def loss(self, batch: list[int], device: str) -> Any:
-        return _loss(self.net, [self.rows[i] for i in batch], self.pad, device, self.distill)
+        return batch_loss(self.net, [self.rows[i] for i in batch], self.pad, device, self.distill)
 
     def evaluate(self, device: str) -> tuple[float, dict[str, Any]]:
         selection = self.data[0]
