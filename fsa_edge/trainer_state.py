@@ -42,6 +42,7 @@ def _flatten(value: Any, tensors: dict[str, Any], path: str) -> Any:
 
 
 def _unflatten(value: Any, tensors: dict[str, Any]) -> Any:
+    """The value :func:`_flatten` turned into ``value``, its tensors taken from ``tensors``."""
     if isinstance(value, list):
         return [_unflatten(v, tensors) for v in value]
     if not isinstance(value, dict):
@@ -78,6 +79,7 @@ def load_state(directory: Path) -> dict[str, Any]:
 
 
 def rng_states() -> dict[str, Any]:
+    """The python, numpy, torch (and CUDA, when present) random states, for :func:`save_state`."""
     import numpy
     import torch
 
@@ -89,6 +91,7 @@ def rng_states() -> dict[str, Any]:
 
 
 def restore_rng_states(states: dict[str, Any]) -> None:
+    """Set the random states :func:`rng_states` returned (CUDA's only where CUDA is present)."""
     import numpy
     import torch
 
