@@ -43,18 +43,22 @@ class Score:
 
     @property
     def found(self) -> int:
+        """Gold elements matched by a prediction (recall's numerator)."""
         return self.true_positives if self.gold_matched is None else self.gold_matched
 
     @property
     def precision(self) -> float:
+        """Percent of predicted elements that are right (0 when nothing was predicted)."""
         return 100.0 * self.true_positives / self.predicted if self.predicted else 0.0
 
     @property
     def recall(self) -> float:
+        """Percent of gold elements found (0 when there is no gold)."""
         return 100.0 * self.found / self.gold if self.gold else 0.0
 
     @property
     def f1(self) -> float:
+        """Harmonic mean of precision and recall, in percent."""
         p, r = self.precision, self.recall
         return 2 * p * r / (p + r) if p + r else 0.0
 
@@ -183,10 +187,12 @@ class SentenceEvaluation:
 
     @property
     def accuracy(self) -> float:
+        """Percent of reviews whose predicted polarity is the gold one."""
         return 100.0 * self.correct / self.reviews if self.reviews else 0.0
 
     @property
     def macro_f1(self) -> float:
+        """Mean of the per-class F1 scores."""
         scores = [s.f1 for s in self.per_class.values()]
         return sum(scores) / len(scores) if scores else 0.0
 

@@ -36,12 +36,17 @@ DEFAULT_TASKS = {"aste": "aste", "asqp": "asqp", "acos": "acos", "sentences": "s
 
 @dataclass(frozen=True)
 class Dataset:
+    """A labelled data set as :func:`read_dataset` read it: the file, its detected format, and
+    its examples in file order."""
+
     path: Path
     format: str
     examples: list[LabeledExample]
 
     @property
     def default_task(self) -> str:
+        """The task the file annotates: fixed by the format where it says one, else ``acsa`` for
+        a file under an ``acsa`` folder or with categories and no terms, else ``atsa``."""
         if self.format in DEFAULT_TASKS:
             return DEFAULT_TASKS[self.format]
         has_terms = any(e.aspect for ex in self.examples for e in ex.elements)
@@ -52,6 +57,8 @@ class Dataset:
 
 
 def detect_format(path: Path) -> str:
+    """The reader format of ``path``: from its suffix (``.xml``, ``.tsv``), else from its first
+    4 KB (a ``.json`` with ``"aspects"`` is the benchmark format; ``####`` marks ASTE or ASQP)."""
     suffix = path.suffix.lower()
     if suffix == ".xml":
         return "semeval-xml"
