@@ -24,6 +24,8 @@ DEFAULT_BATCH_SIZE = 32
 
 @dataclass(frozen=True)
 class ResolvedModel:
+    """A model directory and the name it was asked by (an alias, or the path as given)."""
+
     path: Path
     name: str
 

@@ -19,6 +19,11 @@ CARD_FILE = "fsa_edge.json"
 
 @dataclass(frozen=True)
 class ModelCard:
+    """A model's card: the tasks it serves (``default_task`` when none is asked; the first task
+    when unset), the target format, whether inputs carry a task prefix, the length limits, the
+    backend and quantization it runs with, and ``extra`` — every other key of the file (recipe,
+    provenance, metrics, a backend's own settings), written back unchanged."""
+
     tasks: tuple[str, ...] = ("atsa",)
     default_task: str | None = None
     target_format_version: int = FORMAT_VERSION
@@ -31,6 +36,7 @@ class ModelCard:
 
     @property
     def task(self) -> str:
+        """The task answered when none is asked."""
         return self.default_task or self.tasks[0]
 
     def input_for(self, task: str, text: str) -> str:
@@ -38,6 +44,7 @@ class ModelCard:
         return get_task(task).prefix + text if self.task_prefix else text
 
     def to_dict(self) -> dict[str, Any]:
+        """The card as the JSON object of ``fsa_edge.json`` (``extra``'s keys at the top level)."""
         data = asdict(self)
         data["tasks"] = list(self.tasks)
         extra = data.pop("extra")
@@ -45,6 +52,7 @@ class ModelCard:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelCard":
+        """The card of a ``fsa_edge.json`` object; unknown keys go to ``extra``."""
         known = {f for f in cls.__dataclass_fields__ if f != "extra"}
         values = {k: v for k, v in data.items() if k in known}
         if "tasks" in values:
@@ -52,6 +60,7 @@ class ModelCard:
         return cls(**values, extra={k: v for k, v in data.items() if k not in known})
 
     def save(self, directory: str | Path) -> Path:
+        """Write ``fsa_edge.json`` into ``directory``; returns its path."""
         path = Path(directory) / CARD_FILE
         path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
         return path
