@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -27,20 +27,25 @@ QUANTIZATIONS = ("int8", "int8_float16", "int8_float32", "float16", "float32")
 WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin")
 
 
-@dataclass
+@dataclass(frozen=True)
 class ConversionReport:
+    """What :func:`convert` did: from where to where, the source's architecture, the
+    quantization, what the converter patched on the way (``notes``), the parity gate's report,
+    and whether a failed gate was overridden (``forced``)."""
+
     source: str
     output: str
     architecture: str
     quantization: str
-    notes: list[str] = field(default_factory=list)
-    parity: ParityReport | None = None
+    parity: ParityReport
+    notes: tuple[str, ...] = ()
     forced: bool = False
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data (what ``fsa-edge convert`` prints)."""
         return {"source": self.source, "output": self.output, "architecture": self.architecture,
-                "quantization": self.quantization, "notes": self.notes, "forced": self.forced,
-                "parity": self.parity.to_dict() if self.parity else None}
+                "quantization": self.quantization, "notes": list(self.notes),
+                "forced": self.forced, "parity": self.parity.to_dict()}
 
 
 def weights_checksum(directory: Path) -> str:
@@ -97,8 +102,6 @@ def convert(source: str | Path, output: str | Path, *, quantization: str = "int8
     architecture = type(config).__name__
     converter = converter_for(architecture, source)
     converter.load(source, config)
-    report = ConversionReport(str(source), str(output), architecture, quantization,
-                              notes=converter.notes, forced=force)
 
     # 3. validate (the converter patches what CTranslate2 needs first)
     converter.validate()
@@ -108,15 +111,16 @@ def convert(source: str | Path, output: str | Path, *, quantization: str = "int8
 
     existed = output.exists()
     try:
-        report.parity = _convert_and_gate(converter, output, quantization, device, sample_texts,
-                                          thresholds, force, log)
+        parity = _convert_and_gate(converter, output, quantization, device, sample_texts,
+                                   thresholds, force, log)
         # 7. model card
-        _card(converter, architecture, quantization, report.parity).save(output)
+        _card(converter, architecture, quantization, parity).save(output)
     except BaseException:
         if not existed and not force:  # never leave a half-written model behind
             shutil.rmtree(output, ignore_errors=True)
         raise
-    return report
+    return ConversionReport(str(source), str(output), architecture, quantization, parity,
+                            notes=tuple(converter.notes), forced=force)
 
 
 def _convert_and_gate(converter: ArchitectureConverter, output: Path, quantization: str,
@@ -162,7 +166,7 @@ def _card(converter: ArchitectureConverter, architecture: str, quantization: str
                    "transformers": transformers.__version__},
         "ctranslate2_version": ctranslate2.__version__,
         "parity": parity.to_dict(),
-        "conversion_notes": converter.notes,
+        "conversion_notes": list(converter.notes),
     }
     return ModelCard(
         tasks=base.tasks, default_task=base.default_task,

@@ -100,7 +100,7 @@ def test_convert_runs_a_plugin_converter_through_the_fixed_steps(gpt2_source, tm
         report = convert(gpt2_source, output, quantization="float32", log=lambda m: None)
     assert FakeConverter.steps == ["load", "validate", "convert_weights", "parity"]
     assert report.architecture == "GPT2Config" and report.parity.passed
-    assert report.notes == ["validated by the fake"]
+    assert report.notes == ("validated by the fake",)
     assert (output / "model.bin").read_bytes() == b"float32"
     card = ModelCard.load(output)  # built once, by the pipeline
     assert card.backend == "fake-backend" and card.quantization == "float32"
@@ -183,6 +183,6 @@ def test_each_task_of_a_multi_task_model_is_judged_on_its_own():
     agree["aste"] = [True, False, False, True, True]
     report = parity_report([0.01], agree, quantization="int8", thresholds=thresholds)
     assert not report.passed and report.greedy_agreement == 0.6  # the lowest task's share
-    assert report.failures == ["greedy agreement 0.60 < 0.8 (aste)"]
+    assert report.failures == ("greedy agreement 0.60 < 0.8 (aste)",)
     plain = parity_report([0.01], [True, False], quantization="int8", thresholds=thresholds)
     assert plain.greedy_agreement == 0.5 and plain.agreement_by_task == {}

@@ -75,7 +75,7 @@ def test_float32_passes_the_gate_and_serves_what_torch_serves(source, float32):
     assert card.extra["tagger"]["position_input"] is True
     assert card.extra["tagger"]["categories"] == ModelCard.load(source).extra["tagger"][
         "categories"]
-    assert card.extra["conversion_notes"] == report.notes
+    assert card.extra["conversion_notes"] == list(report.notes)
 
     # the hidden states of a padded batch, measured here rather than by the gate
     tokenizer = load_tokenizer(source, card.max_input_length)
