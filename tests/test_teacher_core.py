@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -13,6 +14,7 @@ from fsa_edge.teaching import (CorpusWriter, CostSummary, DistillItem, LabelForm
                                Sampling, Teacher, TeacherReply, distill, export_paper,
                                file_sha256, iter_corpus_rows, load_prompt, parse_label,
                                prompt_names)
+from fsa_edge.teaching.cost import CostCounter
 from fsa_edge.teaching.runner import Fitter
 
 
@@ -417,6 +419,19 @@ def test_cost_summary():
     text = summary.format()
     assert "2000000 in, 500000 out" in text and "2.0000" in text and "0.200000 per review" in text
     assert CostSummary().cost is None and "--price-in" in CostSummary().format()
+
+
+def test_cost_counter_gives_a_frozen_summary():
+    counter = CostCounter()
+    counter.count({"error": None, "attempts": 2, "tokens_in": 7, "tokens_out": 3, "seconds": 0.5})
+    counter.count({"error": "no JSON", "truncated": True, "attempts": 1, "tokens_in": 5})
+    counter.skip()
+    summary = counter.summary(seconds=2.0, price_in=1.0, price_out=1.0)
+    assert (summary.written, summary.skipped, summary.errors, summary.truncated,
+            summary.retried, summary.tokens_in, summary.tokens_out) == (2, 1, 1, 1, 1, 12, 3)
+    assert summary.teacher_seconds == 0.5 and summary.seconds == 2.0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        summary.written = 0
 
 
 def test_export_paper_layout(tmp_path):

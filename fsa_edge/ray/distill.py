@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from ..teaching.corpus import CorpusWriter, row_key
-from ..teaching.cost import CostSummary
+from ..teaching.cost import CostCounter, CostSummary
 from ..teaching.prompts import Prompt
 from ..teaching.runner import DistillItem, DistillProgress, RowMaker, with_occurrences
 from ..teaching.teacher import Sampling, select_teacher
@@ -58,14 +58,14 @@ def distill_on_ray(items: Iterable[DistillItem], *, teacher_path: str,
                    gpus_per_actor: float = 0.0) -> CostSummary:
     """``fsa-edge distill … --engine ray``: the same corpus and summary as
     :func:`fsa_edge.teaching.distill`, the answers computed by a pool of teacher actors."""
-    summary = CostSummary(price_in=price_in, price_out=price_out)
+    counter = CostCounter()
     began = time.perf_counter()
     report = DistillProgress(progress, total)
     with CorpusWriter(output, retry_errors=retry_errors, sync_every=sync_every) as corpus:
         pending = []
         for item, occurrence in with_occurrences(items):
             if (prompt.name, item.id, occurrence) in corpus:
-                summary.skipped += 1
+                counter.skip()
                 report.update(skipped=1)
             elif limit is None or len(pending) < limit:
                 pending.append({"id": item.id, "text": item.text, "error": item.error,
@@ -73,17 +73,17 @@ def distill_on_ray(items: Iterable[DistillItem], *, teacher_path: str,
                                 "occurrence": occurrence})
         try:
             if pending:
-                _run(pending, corpus, summary, report, teacher_path=teacher_path,
+                _run(pending, corpus, counter, report, teacher_path=teacher_path,
                      teacher_name=teacher_name, options=options, sampling=sampling,
                      prompt=prompt, retries=retries, address=address, actors=actors,
                      cpus_per_actor=cpus_per_actor, gpus_per_actor=gpus_per_actor)
         finally:
             report.close()
-            summary.seconds = time.perf_counter() - began
-    return summary
+            seconds = time.perf_counter() - began
+    return counter.summary(seconds=seconds, price_in=price_in, price_out=price_out)
 
 
-def _run(pending: list[dict[str, Any]], corpus: CorpusWriter, summary: CostSummary,
+def _run(pending: list[dict[str, Any]], corpus: CorpusWriter, counter: CostCounter,
          report: DistillProgress, *, teacher_path: str, teacher_name: str | None,
          options: Mapping[str, Any], sampling: Sampling, prompt: Prompt, retries: int,
          address: str | None, actors: int | None, cpus_per_actor: float,
@@ -107,7 +107,7 @@ def _run(pending: list[dict[str, Any]], corpus: CorpusWriter, summary: CostSumma
                 if row_key(row) in corpus:  # computed twice (a redone block): written once
                     continue
                 corpus.write(row)
-                summary.count(row)
+                counter.count(row)
                 report.update(done=1, errors=row["error"] is not None,
                               tokens_out=row["tokens_out"])
     finally:

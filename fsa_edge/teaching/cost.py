@@ -6,7 +6,7 @@ Prices are in currency units per million tokens, given by the user (``--price-in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
 
@@ -18,8 +18,8 @@ def _duration(seconds: float) -> str:
 
 
 @dataclass
-class CostSummary:
-    """Counters of one run (rows written by this run only; ``skipped`` were already done)."""
+class CostCounter:
+    """The counters a run fills while it writes rows; :meth:`summary` is its result."""
 
     written: int = 0
     skipped: int = 0
@@ -28,10 +28,7 @@ class CostSummary:
     retried: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
-    seconds: float = 0.0
     teacher_seconds: float = 0.0
-    price_in: float | None = None
-    price_out: float | None = None
 
     def count(self, row: Mapping[str, Any]) -> None:
         """Add one row this run wrote (a corpus row of :class:`~.runner.RowMaker`)."""
@@ -42,6 +39,33 @@ class CostSummary:
         self.tokens_in += int(row.get("tokens_in") or 0)
         self.tokens_out += int(row.get("tokens_out") or 0)
         self.teacher_seconds += float(row.get("seconds") or 0.0)
+
+    def skip(self) -> None:
+        """Count one row an earlier run had already written."""
+        self.skipped += 1
+
+    def summary(self, *, seconds: float, price_in: float | None = None,
+                price_out: float | None = None) -> CostSummary:
+        """The run's result: these counters, its wall time and the user's prices."""
+        return CostSummary(**asdict(self), seconds=seconds, price_in=price_in,
+                           price_out=price_out)
+
+
+@dataclass(frozen=True)
+class CostSummary:
+    """What one run did (rows written by this run only; ``skipped`` were already done)."""
+
+    written: int = 0
+    skipped: int = 0
+    errors: int = 0
+    truncated: int = 0
+    retried: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    teacher_seconds: float = 0.0
+    seconds: float = 0.0
+    price_in: float | None = None
+    price_out: float | None = None
 
     @property
     def cost(self) -> float | None:

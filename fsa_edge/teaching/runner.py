@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TextIO
 from ..errors import TeacherError
 from ..model import Review
 from .corpus import CorpusWriter
-from .cost import CostSummary
+from .cost import CostCounter, CostSummary
 from .label import parse_label
 from .prompts import Prompt
 from .teacher import Teacher, TeacherReply, TeacherRequest
@@ -185,7 +185,7 @@ def distill(items: Iterable[DistillItem], teacher: Teacher, prompt: Prompt,
 
     ``limit`` stops after that many new rows (a sample run). Returns the run's counters.
     """
-    summary = CostSummary(price_in=price_in, price_out=price_out)
+    counter = CostCounter()
     started = time.perf_counter()
     rows = RowMaker(teacher, prompt, retries)
     report = DistillProgress(progress, total)
@@ -195,7 +195,7 @@ def distill(items: Iterable[DistillItem], teacher: Teacher, prompt: Prompt,
         def ask_waiting() -> None:
             for row in rows.make_many(waiting):
                 corpus.write(row)
-                summary.count(row)
+                counter.count(row)
                 report.update(done=1, errors=row["error"] is not None,
                               tokens_out=row["tokens_out"])
                 if on_row is not None:
@@ -205,10 +205,10 @@ def distill(items: Iterable[DistillItem], teacher: Teacher, prompt: Prompt,
         try:
             for item, occurrence in with_occurrences(items):
                 if (prompt.name, item.id, occurrence) in corpus:
-                    summary.skipped += 1
+                    counter.skip()
                     report.update(skipped=1)
                     continue
-                if limit is not None and summary.written + len(waiting) >= limit:
+                if limit is not None and counter.written + len(waiting) >= limit:
                     break
                 waiting.append((item, occurrence))
                 if len(waiting) >= rows.batch_size:
@@ -216,8 +216,8 @@ def distill(items: Iterable[DistillItem], teacher: Teacher, prompt: Prompt,
             ask_waiting()
         finally:
             report.close()
-            summary.seconds = time.perf_counter() - started
-    return summary
+            seconds = time.perf_counter() - started
+    return counter.summary(seconds=seconds, price_in=price_in, price_out=price_out)
 
 
 def with_occurrences(items: Iterable[DistillItem]) -> Iterator[tuple[DistillItem, int]]:

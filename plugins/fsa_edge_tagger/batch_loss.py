@@ -14,6 +14,7 @@ from typing import Any
 from fsa_edge.errors import TrainingError
 
 from .distillation import Distillation, distillation_loss
+from .id_batch import pad_id_batch
 from .network import TaggerNet
 from .scheme import CATEGORY_CLASSES, IGNORE
 
@@ -38,12 +39,7 @@ def batch_loss(net: TaggerNet, rows: list[dict], pad: int, device: str,
     import torch
     import torch.nn.functional as F
 
-    width = max(len(r["ids"]) for r in rows)
-    ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, row in enumerate(rows):
-        ids[i, :len(row["ids"])] = torch.tensor(row["ids"])
-        mask[i, :len(row["ids"])] = 1
+    ids, mask = pad_id_batch([row["ids"] for row in rows], pad)
     ids, mask = ids.to(device), mask.to(device)
     hidden = net.dropout(net.hidden(ids, mask))
     gold = term_logits = category_logits = None
@@ -70,7 +66,7 @@ def batch_loss(net: TaggerNet, rows: list[dict], pad: int, device: str,
         category_logits = net.category_logits(hidden, mask)
     sentence_logits = None
     if net.sentence is not None and any(r.get("soft_sentence") is not None for r in rows):
-        own = torch.zeros((len(rows), width), dtype=torch.bool)
+        own = torch.zeros(tuple(ids.shape), dtype=torch.bool)
         for i, row in enumerate(rows):
             if row.get("soft_sentence") is not None:
                 own[i, :len(row["ids"])] = torch.from_numpy(row["soft_sentence"][1])

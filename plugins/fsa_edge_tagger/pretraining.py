@@ -22,6 +22,7 @@ from fsa_edge.runtime import TOKENIZER_FILES
 from fsa_edge.trainer import Schedule, Trainer, TrainingJob, TrainSettings, check_output, log
 from fsa_edge.training import CorpusPair
 
+from .id_batch import pad_id_batch
 from .runtime import load_tokenizer
 from .training import encoder_dir, special_token_id
 
@@ -103,12 +104,7 @@ class MaskedLanguageJob(TrainingJob):
     def _batch(self, items: list[list[int]], generator: Any, device: str) -> tuple[Any, ...]:
         import torch
 
-        width = max(len(r) for r in items)
-        ids = torch.full((len(items), width), self.pad, dtype=torch.long)
-        attention = torch.zeros((len(items), width), dtype=torch.long)
-        for i, r in enumerate(items):
-            ids[i, :len(r)] = torch.tensor(r)
-            attention[i, :len(r)] = 1
+        ids, attention = pad_id_batch(items, self.pad)
         special = torch.zeros_like(ids, dtype=torch.bool)
         for token in self.specials:
             special |= ids == token

@@ -30,6 +30,7 @@ from fsa_edge.training import HeldOut, TaskData, sentence_key
 
 from .batch_loss import batch_loss
 from .distillation import SOFT, Distillation, soften
+from .id_batch import pad_id_batch
 from .network import POOLINGS, TaggerNet, category_parts
 from .runtime import TaggerRuntime, load_tokenizer
 from .scheme import CATEGORY_CLASSES, POLARITIES, TAGS, pieces_of, term_tags
@@ -114,12 +115,7 @@ def torch_encoder(encoder: Any, tokenizer: Any, device: str):
     pad = special_token_id(tokenizer, "pad") or 0
 
     def encode(tokens: list[list[str]]) -> np.ndarray:
-        width = max(len(t) for t in tokens)
-        ids = torch.full((len(tokens), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(tokens), width), dtype=torch.long)
-        for i, row in enumerate(tokens):
-            ids[i, :len(row)] = torch.tensor([tokenizer.token_to_id(t) for t in row])
-            mask[i, :len(row)] = 1
+        ids, mask = pad_id_batch([[tokenizer.token_to_id(t) for t in row] for row in tokens], pad)
         with torch.no_grad():
             hidden = encoder(input_ids=ids.to(device), attention_mask=mask.to(device))
             return hidden.last_hidden_state.float().cpu().numpy()
