@@ -6,7 +6,7 @@ Prices are in currency units per million tokens, given by the user (``--price-in
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 
@@ -17,38 +17,37 @@ def _duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
 
 
-@dataclass
 class CostCounter:
-    """The counters a run fills while it writes rows; :meth:`summary` is its result."""
+    """Counts what a run writes; :meth:`summary` is its result (a :class:`CostSummary`)."""
 
-    written: int = 0
-    skipped: int = 0
-    errors: int = 0
-    truncated: int = 0
-    retried: int = 0
-    tokens_in: int = 0
-    tokens_out: int = 0
-    teacher_seconds: float = 0.0
+    def __init__(self) -> None:
+        self._totals = CostSummary()
+
+    @property
+    def written(self) -> int:
+        """Rows written so far by this run."""
+        return self._totals.written
 
     def count(self, row: Mapping[str, Any]) -> None:
         """Add one row this run wrote (a corpus row of :class:`~.runner.RowMaker`)."""
-        self.written += 1
-        self.errors += row.get("error") is not None
-        self.truncated += bool(row.get("truncated"))
-        self.retried += int(row.get("attempts") or 0) > 1
-        self.tokens_in += int(row.get("tokens_in") or 0)
-        self.tokens_out += int(row.get("tokens_out") or 0)
-        self.teacher_seconds += float(row.get("seconds") or 0.0)
+        totals = self._totals
+        self._totals = replace(
+            totals, written=totals.written + 1,
+            errors=totals.errors + (row.get("error") is not None),
+            truncated=totals.truncated + bool(row.get("truncated")),
+            retried=totals.retried + (int(row.get("attempts") or 0) > 1),
+            tokens_in=totals.tokens_in + int(row.get("tokens_in") or 0),
+            tokens_out=totals.tokens_out + int(row.get("tokens_out") or 0),
+            teacher_seconds=totals.teacher_seconds + float(row.get("seconds") or 0.0))
 
     def skip(self) -> None:
         """Count one row an earlier run had already written."""
-        self.skipped += 1
+        self._totals = replace(self._totals, skipped=self._totals.skipped + 1)
 
     def summary(self, *, seconds: float, price_in: float | None = None,
                 price_out: float | None = None) -> CostSummary:
-        """The run's result: these counters, its wall time and the user's prices."""
-        return CostSummary(**asdict(self), seconds=seconds, price_in=price_in,
-                           price_out=price_out)
+        """The run's result: the counts, its wall time and the user's prices."""
+        return replace(self._totals, seconds=seconds, price_in=price_in, price_out=price_out)
 
 
 @dataclass(frozen=True)
