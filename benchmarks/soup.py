@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -45,14 +44,11 @@ def dev_mean(record: dict) -> float:
 
 
 def make(step: Path, ingredients: list[Path], common_tasks: bool = False) -> Path:
-    """``step/hf``: the average of ``ingredients`` (a copy when there is one); with
+    """``step/hf``: the average of ``ingredients`` (of one: its weights with an average's card,
+    so that every step is gated and calibrated from the same uncalibrated start); with
     ``common_tasks``, of the tasks they all serve (``train tagger average --common-tasks``)."""
     hf = step / "hf"
-    if hf.exists():
-        return hf
-    if len(ingredients) == 1:
-        shutil.copytree(ingredients[0], hf, ignore=shutil.ignore_patterns("last"))
-    else:
+    if not hf.exists():
         subprocess.run([*fsa_edge_command(), "train", "tagger", "average",
                         *map(str, ingredients), "--out", str(hf),
                         *(["--common-tasks"] if common_tasks else [])], check=True)

@@ -126,11 +126,13 @@ def average_taggers(directories: Sequence[str | Path], out: str | Path,
     normalised to sum 1). They must share the encoder's configuration, the parameter names and
     shapes, the card's tags, categories and pooling, and the tasks (with ``common_tasks``: the
     average serves the tasks all of them serve, leaving out the others' separate heads);
-    otherwise a :class:`TrainingError` names the ingredient and what differs. Returns a
-    summary."""
+    otherwise a :class:`TrainingError` names the ingredient and what differs. One directory
+    gives its own weights with the card an average gets (no thresholds, no score maps): the
+    first step of a greedy soup, converted and calibrated like the averages after it. Returns
+    a summary."""
     paths = [Path(d) for d in directories]
-    if len(paths) < 2:
-        raise TrainingError("averaging needs at least two tagger directories")
+    if not paths:
+        raise TrainingError("averaging needs at least one tagger directory")
     if len(set(p.resolve() for p in paths)) != len(paths):
         raise TrainingError("the same directory is given twice (use weights to count one more)")
     weights_array = np.ones(len(paths)) if weights is None else np.asarray(weights, float)

@@ -177,7 +177,8 @@ def average_command(models: tuple[str, ...], out: str, weights: tuple[float, ...
                     common_tasks: bool) -> None:
     """Average the weights of trained taggers (a "model soup"): MODELS fine-tuned from the same
     encoder with the same heads become one tagger in OUT, served at the cost of one. Convert and
-    calibrate OUT as any trained tagger; choose between it and its ingredients on dev."""
+    calibrate OUT as any trained tagger; choose between it and its ingredients on dev. One
+    MODEL gives its weights with an average's card (its thresholds and score maps dropped)."""
     from .averaging import average_taggers
 
     if weights and len(weights) != len(models):
