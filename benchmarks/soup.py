@@ -10,9 +10,10 @@ the order the greedy soup tries them (best first). Each candidate is made by ``f
 tagger average`` and scored as a default candidate is: ``train_default.py --checkpoint`` (int8
 conversion with its parity gate, the current calibration on the dev splits, dev and test F1).
 
-* **greedy**: start from the first ingredient alone (a copy, calibrated anew); add the next one
-  when the uniform average with it has a higher mean int8 dev F1 over the data sets than
-  without; go on down the list.
+* **greedy**: start from the first ingredient alone (an average of one: its weights, calibrated
+  anew); add the next one when the uniform average with it has a higher mean int8 dev F1 over the
+  data sets than without; go on down the list. An average the recipe refuses (the int8 parity
+  gate) is not added; the summary says why.
 * **uniform**: the average of all ingredients.
 
 Dev chooses; test F1 is in each step's record and the summary, never read to choose. Every step
@@ -56,13 +57,20 @@ def make(step: Path, ingredients: list[Path], common_tasks: bool = False) -> Pat
 
 
 def evaluate(step: Path, ingredients: list[Path], args: argparse.Namespace) -> dict:
+    """The step's row: its int8 dev and test F1, or ``failed`` with the recipe's error."""
     record_path = step / "record.json"
     if not record_path.is_file():
         hf = make(step, ingredients, args.common_tasks)
-        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "train_default.py"),
-                        "--checkpoint", str(hf), "--out", str(step), "--data", str(args.data),
-                        "--datasets", args.datasets, "--threads", str(args.threads),
-                        "--record", str(record_path)], check=True, stdout=subprocess.DEVNULL)
+        run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "train_default.py"),
+                              "--checkpoint", str(hf), "--out", str(step), "--data",
+                              str(args.data), "--datasets", args.datasets, "--threads",
+                              str(args.threads), "--record", str(record_path)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        sys.stderr.write(run.stderr)
+        if run.returncode != 0:
+            errors = [line for line in run.stderr.splitlines() if line.startswith("Error:")]
+            return {"step": step.name, "ingredients": [str(p) for p in ingredients],
+                    "failed": errors[-1] if errors else f"train_default.py exit {run.returncode}"}
     record = json.loads(record_path.read_text(encoding="utf-8"))
     return {"step": step.name, "ingredients": [str(p) for p in ingredients],
             "dev_mean": round(dev_mean(record), 2),
@@ -74,12 +82,16 @@ def evaluate(step: Path, ingredients: list[Path], args: argparse.Namespace) -> d
 
 
 def markdown(summary: dict) -> str:
-    sets = list(summary["steps"][0]["dev"])
+    sets = list(summary["chosen"]["dev"])
     lines = ["| step | ingredients | kept | " + " | ".join(sets) + " | dev mean |",
              "|---" * (len(sets) + 4) + "|"]
     for row in summary["steps"]:
         names = ", ".join(Path(p).parent.name if Path(p).name == "hf" else Path(p).name
                           for p in row["ingredients"])
+        if "failed" in row:
+            lines.append(f"| {row['step']} | {names} | {row.get('kept', '')} | "
+                         + " | ".join("–" for _ in sets) + f" | {row['failed']} |")
+            continue
         lines.append(f"| {row['step']} | {names} | {row.get('kept', '')} | "
                      + " | ".join(f"{row['dev'][s]:.2f}" for s in sets)
                      + f" | {row['dev_mean']:.2f} |")
@@ -110,10 +122,17 @@ def main(argv: list[str] | None = None) -> int:
 
     soup = [args.ingredient[0]]
     best = evaluate(args.out / "greedy_1", soup, args)
+    if "failed" in best:
+        raise SystemExit(f"the first ingredient alone: {best['failed']}")
     best["kept"] = "start"
     steps = [best]
     for number, candidate in enumerate(args.ingredient[1:], start=2):
         row = evaluate(args.out / f"greedy_{number}", soup + [candidate], args)
+        if "failed" in row:
+            row["kept"] = "no (refused)"
+            steps.append(row)
+            print(f"greedy_{number}: {row['failed']} (not added)", file=sys.stderr)
+            continue
         row["kept"] = "yes" if row["dev_mean"] > best["dev_mean"] else "no"
         steps.append(row)
         if row["kept"] == "yes":
@@ -124,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         uniform = evaluate(args.out / "uniform", list(args.ingredient), args)
         uniform["kept"] = "uniform"
         steps.append(uniform)
-        if uniform["dev_mean"] > chosen["dev_mean"]:
+        if "failed" not in uniform and uniform["dev_mean"] > chosen["dev_mean"]:
             chosen = uniform
     summary = {"benchmark": "soup", "command": "python benchmarks/soup.py "
                + " ".join(argv if argv is not None else sys.argv[1:]),
