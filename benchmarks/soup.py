@@ -57,23 +57,27 @@ def make(step: Path, ingredients: list[Path], common_tasks: bool = False) -> Pat
 
 
 def evaluate(step: Path, ingredients: list[Path], args: argparse.Namespace) -> dict:
-    """The step's row: its int8 dev and test F1, or ``failed`` with the recipe's error."""
+    """The step's row: its int8 dev and test F1, or ``failed`` with the recipe's error (the
+    recipe's progress passes through to stderr as it runs)."""
+    row = {"step": step.name, "ingredients": [str(p) for p in ingredients]}
     record_path = step / "record.json"
     if not record_path.is_file():
         hf = make(step, ingredients, args.common_tasks)
-        run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "train_default.py"),
-                              "--checkpoint", str(hf), "--out", str(step), "--data",
-                              str(args.data), "--datasets", args.datasets, "--threads",
-                              str(args.threads), "--record", str(record_path)],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        sys.stderr.write(run.stderr)
-        if run.returncode != 0:
-            errors = [line for line in run.stderr.splitlines() if line.startswith("Error:")]
-            return {"step": step.name, "ingredients": [str(p) for p in ingredients],
-                    "failed": errors[-1] if errors else f"train_default.py exit {run.returncode}"}
+        error = None
+        with subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "train_default.py"),
+                               "--checkpoint", str(hf), "--out", str(step), "--data",
+                               str(args.data), "--datasets", args.datasets, "--threads",
+                               str(args.threads), "--record", str(record_path)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True) as recipe:
+            for line in recipe.stderr:
+                sys.stderr.write(line)
+                if line.startswith("Error:"):
+                    error = line.strip()
+        if recipe.returncode != 0:
+            return {**row, "failed": error or f"train_default.py exit {recipe.returncode}"}
     record = json.loads(record_path.read_text(encoding="utf-8"))
-    return {"step": step.name, "ingredients": [str(p) for p in ingredients],
-            "dev_mean": round(dev_mean(record), 2),
+    return {**row, "dev_mean": round(dev_mean(record), 2),
             "dev": {k: round(v["f1"], 2) for k, v in record["dev_int8"].items()},
             "test": {k: round(v["f1"], 2) for k, v in record["test_int8"].items()},
             "span_none_below": record.get("span_none_below"),

@@ -134,6 +134,10 @@ def test_ingredients_that_do_not_match_are_refused_with_the_folder_named(two_tag
     assert result.exit_code != 0 and "not a trained tagger directory" in result.output
     result = average(root / "seed1", root / "seed2", "--out", tmp_path / "z", "--weight", "1")
     assert result.exit_code != 0 and "one --weight per model" in result.output
+    from fsa_edge_tagger.averaging import average_taggers
+    from fsa_edge.errors import TrainingError
+    with pytest.raises(TrainingError, match="at least one tagger directory"):
+        average_taggers([], tmp_path / "none")
 
 
 def test_the_greedy_soup_keeps_an_ingredient_only_when_the_dev_mean_rises(tmp_path, monkeypatch):
