@@ -48,7 +48,10 @@ def write_reviews(path: Path, n: int, bad_every: int = 0) -> Path:
     return path
 
 
-SCORE_TOLERANCE = 0.01  # int8 scores move with a batch's other reviews on some CPUs (README, Ray)
+# int8 scores move with a batch's other reviews on some CPUs (README, Ray): up to 0.009 with the
+# 2026-12-01 default, 0.0165 with the 2026-12-03 one ("screen is dim", a near-tie of polarities;
+# benchmarks/README "Batch dependence of int8 answers"); elements never moved
+SCORE_TOLERANCE = 0.025
 
 
 def _without_scores(row) -> tuple[dict, list]:
@@ -87,7 +90,7 @@ def test_rows_compare_equal_only_up_to_score_noise():
     row = {"id": "r1", "elements": [{"aspect": "fan", "polarity": "negative", "score": 0.62}]}
     near = {"id": "r1", "elements": [{"aspect": "fan", "polarity": "negative", "score": 0.629}]}
     assert_same_rows([json.dumps(row)], [near])
-    for other in ({**near, "elements": [{**near["elements"][0], "score": 0.64}]},
+    for other in ({**near, "elements": [{**near["elements"][0], "score": 0.66}]},
                   {**near, "elements": [{**near["elements"][0], "polarity": "positive"}]},
                   {**near, "id": "r2"}):
         with pytest.raises(AssertionError):
