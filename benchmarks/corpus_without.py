@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from fsa_edge.errors import InputError
-from fsa_edge.jsonlines import iter_json_objects
+from fsa_edge.jsonlines import dumps_line, iter_json_objects
 from fsa_edge.readers import read_dataset
 from fsa_edge.training import sentence_key
 
@@ -39,7 +39,7 @@ def drop_sentences(corpus: Path, without: list[Path], out: Path) -> dict:
             if sentence_key(text) in keys:
                 counts["dropped"] += 1
             else:
-                sink.write(json.dumps(row, ensure_ascii=False) + "\n")
+                sink.write(dumps_line(row) + "\n")
                 counts["kept"] += 1
     return counts
 
