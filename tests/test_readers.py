@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
 
 from fsa_edge import InputError
-from fsa_edge.readers import read_benchmark, read_dataset, read_sentences
+from fsa_edge.readers import (iter_jsonl_reviews, line_batches, read_benchmark, read_dataset,
+                              read_sentences)
 
 
 def write(path, text, encoding="utf-8"):
@@ -130,3 +132,13 @@ def test_every_shared_format_reads(data_dir):
     }
     for relative, expected in counts.items():
         assert len(read_dataset(data_dir / relative).examples) == expected, relative
+
+
+def test_line_batches_count_bad_lines_as_lines():
+    raw = b"".join(b'{"id": "%d", "text": "ok"}\n' % i if i % 3 else b"not json\n"
+                   for i in range(10))
+    lines = list(iter_jsonl_reviews(io.BytesIO(raw)))
+    batches = list(line_batches(iter(lines), 4))
+    assert [[line.line for line in batch] for batch in batches] == [
+        [1, 2, 3, 4], [5, 6, 7, 8], [9, 10]]
+    assert [sum(line.error is not None for line in batch) for batch in batches] == [2, 1, 1]

@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import sys
-from typing import Iterator
 
 import click
 
 from ..jsonlines import dumps_line
-from ..readers import InputLine, iter_jsonl_reviews, iter_text_reviews
+from ..readers import iter_jsonl_reviews, iter_text_reviews, line_batches
 from .engine import engine_from, engine_options
 from .input_file import STDIN, check_input_file, input_name, open_input
 from .progress import Progress
-
-
-def _chunks(lines: Iterator[InputLine], batch_size: int) -> Iterator[list[InputLine]]:
-    chunk: list[InputLine] = []
-    valid = 0
-    for item in lines:
-        chunk.append(item)
-        valid += item.review is not None
-        if valid >= batch_size:
-            yield chunk
-            chunk, valid = [], 0
-    if chunk:
-        yield chunk
 
 
 @click.command()
@@ -45,7 +31,9 @@ def _chunks(lines: Iterator[InputLine], batch_size: int) -> Iterator[list[InputL
               show_default=True, help="jsonl: one JSON object per line; text: one review per line.")
 @click.option("--text-field", default="text", show_default=True)
 @click.option("--id-field", default="id", show_default=True)
-@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1),
+              help="Input lines per batch, bad lines included (every engine batches the same "
+                   "lines).")
 @click.option("--strict", is_flag=True, help="Stop at the first bad line with exit code 2.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress on stderr (default: only when stderr is a terminal).")
@@ -99,7 +87,7 @@ def analyze(input_path: str, output: str | None, model: str, backend: str | None
     out = open(output, "w", encoding="utf-8") if output else sys.stdout
     report = Progress(progress)
     try:
-        for chunk in _chunks(lines, batch_size):
+        for chunk in line_batches(lines, batch_size):
             bad = next((item for item in chunk if item.error is not None), None)
             if strict and bad is not None:
                 chunk = chunk[:chunk.index(bad)]

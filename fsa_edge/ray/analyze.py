@@ -1,8 +1,8 @@
 """``analyze`` on Ray Data: an actor pool where each actor loads the model once.
 
-Rows come out exactly as plain ``fsa-edge analyze`` writes them (the same reader, the same
-:meth:`~fsa_edge.api.Analyzer.analyze_lines`); the driver checks that every input line came
-back once before it reports success.
+Rows come out exactly as plain ``fsa-edge analyze`` writes them, byte for byte (the same reader,
+the same batches of lines, the same :meth:`~fsa_edge.api.Analyzer.analyze_lines`); the driver
+checks that every input line came back once before it reports success.
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from typing import Any, Iterator
 from ..errors import EngineError
 from ..jsonlines import dumps_line
 from ..model import AnalysisResult
-from ..readers.jsonl import (InputLine, parse_jsonl_line, parse_text_line,
+from ..readers.jsonl import (InputLine, line_batches, parse_jsonl_line, parse_text_line,
                               review_from_record)
 from ..tasks import task_names
 from .cluster import ActorPlan, connect, plan_actors, quiet_logs, require_ray
 
 # The columns of a result row (Parquet output and analyze_dataset): AnalysisResult.to_dict.
 RESULT_COLUMNS = ("id", "text", "task", "elements", "model", "error", "parts", "answers")
-ROWS_PER_CALL = 256
+ROWS_PER_CALL = 256  # input lines (rows of a dataset, or lines of a file) per actor call
 
 
 def result_schema(with_line: bool = False) -> Any:
@@ -56,11 +56,8 @@ class _Analyze:
         self.input_name = input_name  # the file the lines come from: errors name it
 
     def _results(self, lines: list[InputLine]) -> list[AnalysisResult]:
-        size = self.analyzer.batch_size
-        results: list[AnalysisResult] = []
-        for start in range(0, len(lines), size):
-            results += self.analyzer.analyze_lines(lines[start:start + size])
-        return results
+        return [result for chunk in line_batches(lines, self.analyzer.batch_size)
+                for result in self.analyzer.analyze_lines(chunk)]
 
     def __call__(self, batch: Any) -> Any:
         import pyarrow as pa
@@ -75,9 +72,12 @@ class _Analyze:
                  if self.source == "text" else
                  lambda raw, line: parse_jsonl_line(raw, line, text_field=self.text_field,
                                                     id_field=self.id_field, source=name))
-        numbers = batch.column("line").to_pylist()
-        lines = [parse(raw, line) for raw, line in zip(batch.column("raw").to_pylist(), numbers)]
-        results = self._results(lines)
+        numbers: list[int] = []
+        results: list[AnalysisResult] = []
+        for first, raws in zip(batch.column("line").to_pylist(), batch.column("raws").to_pylist()):
+            lines = [parse(raw, first + index) for index, raw in enumerate(raws)]
+            numbers += [line.line for line in lines]
+            results += self.analyzer.analyze_lines(lines)  # one batch, as plain analyze cuts it
         return pa.table({"line": pa.array(numbers, pa.int64()),
                          "json": pa.array([dumps_line(r.to_dict()) for r in results], pa.string()),
                          "failed": pa.array([r.error is not None for r in results], pa.bool_())})
@@ -98,7 +98,8 @@ def _actor_args(model: str, task: str | None, plan: ActorPlan, batch_size: int, 
         "model": str(model), "task": task, "device": plan.device,
         "cpu_threads": plan.cpu_threads, "batch_size": batch_size, "source": source,
         "text_field": text_field, "id_field": id_field, "input_name": input_name},
-        "batch_size": ROWS_PER_CALL, "batch_format": "pyarrow", **plan.map_args()}
+        # a file's rows are batches of lines (.lines), a dataset's are reviews
+        "batch_size": ROWS_PER_CALL if source == "rows" else max(1, ROWS_PER_CALL // batch_size), "batch_format": "pyarrow", **plan.map_args()}
 
 
 def _check_task(model: str, task: str | None) -> str:
@@ -140,12 +141,12 @@ def analyze_file(input_path: str | Path, output: str | Path | None, *, model: st
     try:
         from ray.data import DataContext
 
-        from .lines import read_lines
+        from .lines import read_line_batches
 
         quiet_logs(progress)
         DataContext.get_current().execution_options.preserve_order = preserve_order
         plan = plan_actors(actors, cpus_per_actor=cpus_per_actor, gpus_per_actor=gpus_per_actor)
-        lines, total = read_lines(input_path)
+        lines, total = read_line_batches(input_path, batch_size)
         results = lines.map_batches(_Analyze, **_actor_args(
             model, task, plan, batch_size, input_format, text_field, id_field, str(input_path)))
         parquet = output is not None and str(output).endswith(".parquet")

@@ -1,9 +1,12 @@
-"""The lines of a file as a Ray dataset of ``(line, raw)`` rows, read in parallel byte ranges.
+"""The lines of a file as a Ray dataset of line batches, read in parallel byte ranges.
 
-The driver finds the ranges (cut at line ends) and counts the lines before each one, so every
-row keeps its line number — what error records and ``--preserve-order`` need — without the
-driver holding the file. Each read task opens the file itself: on a cluster the path must be
-on a file system every node sees at the same path. Reads request no CPU.
+Each row is one batch of consecutive lines (``line``: the number of its first line, ``raws``),
+cut as plain ``analyze`` cuts them (:func:`~fsa_edge.readers.line_batches`): a review meets the
+same neighbours on either engine, so its int8 scores are the same. The driver finds the ranges
+(cut at line ends, at a batch boundary) and counts the lines before each one, so every line
+keeps its number — what error records and ``--preserve-order`` need — without the driver
+holding the file. Each read task opens the file itself: on a cluster the path must be on a file
+system every node sees at the same path. Reads request no CPU.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 RANGE_BYTES = 16 * 2**20
-ROWS_PER_BLOCK = 512  # rows stream out as blocks finish: small blocks, early output
+LINES_PER_BLOCK = 512  # rows stream out as blocks finish: small blocks, early output
 
 
 @dataclass(frozen=True)
@@ -24,8 +27,10 @@ class LineRange:
     lines: int
 
 
-def line_ranges(path: str | Path, range_bytes: int = RANGE_BYTES) -> list[LineRange]:
-    """``path`` cut into ranges of about ``range_bytes`` that end at a line end."""
+def line_ranges(path: str | Path, range_bytes: int = RANGE_BYTES, lines_per_batch: int = 1
+                ) -> list[LineRange]:
+    """``path`` cut into ranges of about ``range_bytes`` that end at a line end; every range
+    but the last holds a whole number of batches of ``lines_per_batch`` lines."""
     ranges: list[LineRange] = []
     start = offset = lines = 0
     first = 1
@@ -33,7 +38,7 @@ def line_ranges(path: str | Path, range_bytes: int = RANGE_BYTES) -> list[LineRa
         for raw in handle:
             offset += len(raw)
             lines += 1
-            if offset - start >= range_bytes:
+            if offset - start >= range_bytes and lines % lines_per_batch == 0:
                 ranges.append(LineRange(start, offset, first, lines))
                 start, first, lines = offset, first + lines, 0
     if lines:
@@ -41,35 +46,44 @@ def line_ranges(path: str | Path, range_bytes: int = RANGE_BYTES) -> list[LineRa
     return ranges
 
 
-def read_range(path: str, span: LineRange, rows_per_block: int = ROWS_PER_BLOCK
-               ) -> Iterator[Any]:
-    """Blocks (Arrow tables of ``line``, ``raw``) of one range; lines split as a binary file
-    iterates them (at ``\\n``, a last line without one kept)."""
+def _table(firsts: list[int], batches: list[list[bytes]]) -> Any:
     import pyarrow as pa
 
-    numbers: list[int] = []
-    raws: list[bytes] = []
+    return pa.table({"line": pa.array(firsts, pa.int64()),
+                     "raws": pa.array(batches, pa.list_(pa.binary()))})
+
+
+def read_range(path: str, span: LineRange, lines_per_batch: int,
+               lines_per_block: int = LINES_PER_BLOCK) -> Iterator[Any]:
+    """Blocks (Arrow tables of ``line``, ``raws``) of one range, a row per batch of
+    ``lines_per_batch`` lines; lines split as a binary file iterates them (at ``\\n``, a last
+    line without one kept)."""
+    rows_per_block = max(1, lines_per_block // lines_per_batch)
+    firsts: list[int] = []
+    batches: list[list[bytes]] = []
     with open(path, "rb") as handle:
         handle.seek(span.start)
         for index in range(span.lines):
-            numbers.append(span.first_line + index)
-            raws.append(handle.readline())
-            if len(numbers) >= rows_per_block:
-                yield pa.table({"line": pa.array(numbers, pa.int64()),
-                                "raw": pa.array(raws, pa.binary())})
-                numbers, raws = [], []
-    if numbers:
-        yield pa.table({"line": pa.array(numbers, pa.int64()), "raw": pa.array(raws, pa.binary())})
+            if index % lines_per_batch == 0:
+                if len(firsts) >= rows_per_block:
+                    yield _table(firsts, batches)
+                    firsts, batches = [], []
+                firsts.append(span.first_line + index)
+                batches.append([])
+            batches[-1].append(handle.readline())
+    if firsts:
+        yield _table(firsts, batches)
 
 
-def read_lines(path: str | Path, range_bytes: int = RANGE_BYTES) -> tuple[Any, int]:
-    """The dataset of ``path``'s lines and how many there are."""
+def read_line_batches(path: str | Path, lines_per_batch: int, range_bytes: int = RANGE_BYTES
+                      ) -> tuple[Any, int]:
+    """The dataset of ``path``'s line batches and how many lines there are."""
     import ray.data
     from ray.data.block import BlockMetadata
     from ray.data.datasource import Datasource, ReadTask
 
     path = str(Path(path).resolve())
-    ranges = line_ranges(path, range_bytes)
+    ranges = line_ranges(path, range_bytes, lines_per_batch)
 
     class LineSource(Datasource):
         def estimate_inmemory_data_size(self) -> int:
@@ -77,8 +91,9 @@ def read_lines(path: str | Path, range_bytes: int = RANGE_BYTES) -> tuple[Any, i
 
         def get_read_tasks(self, parallelism: int, per_task_row_limit: int | None = None,
                            data_context: Any = None) -> list[ReadTask]:
-            return [ReadTask(lambda span=span: read_range(path, span),
-                             BlockMetadata(num_rows=span.lines, size_bytes=span.end - span.start,
+            return [ReadTask(lambda span=span: read_range(path, span, lines_per_batch),
+                             BlockMetadata(num_rows=-(-span.lines // lines_per_batch),
+                                           size_bytes=span.end - span.start,
                                            exec_stats=None, input_files=(path,)),
                              per_task_row_limit=per_task_row_limit)
                     for span in ranges]

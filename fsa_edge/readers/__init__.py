@@ -16,8 +16,8 @@ from .acos import read_acos
 from .aste import read_aste
 from .asqp import read_asqp
 from .benchmark import read_benchmark
-from .jsonl import (InputLine, iter_jsonl_reviews, iter_text_reviews, parse_jsonl_line,
-                    parse_text_line, read_predictions)
+from .jsonl import (InputLine, iter_jsonl_reviews, iter_text_reviews, line_batches,
+                    parse_jsonl_line, parse_text_line, read_predictions)
 from .semeval_xml import read_semeval_xml
 from .sentences import read_sentences
 
@@ -88,7 +88,7 @@ def read_dataset(path: str | Path, format: str | None = None) -> Dataset:
 
 __all__ = [
     "Dataset", "InputLine", "READERS", "detect_format", "iter_jsonl_reviews", "iter_text_reviews",
-    "parse_jsonl_line", "parse_text_line",
+    "line_batches", "parse_jsonl_line", "parse_text_line",
     "read_acos", "read_aste", "read_asqp", "read_benchmark", "read_dataset", "read_predictions",
     "read_semeval_xml", "read_sentences",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Iterable, Iterator
 
 from ..errors import InputError
 from ..jsonlines import iter_json_objects
@@ -104,6 +104,20 @@ def parse_text_line(raw: bytes, line: int, *, source: str = "") -> InputLine:
     if not text.strip():
         return InputLine(line, str(line), error=f"{_where(line, source)}empty line")
     return InputLine(line, str(line), review=Review(str(line), text))
+
+
+def line_batches(lines: Iterable[InputLine], size: int) -> Iterator[list[InputLine]]:
+    """Input lines in batches of ``size`` consecutive lines, bad lines included: line ``k``
+    (from 1) is in batch ``(k - 1) // size``. Every engine batches a file this way, so a review
+    meets the same neighbours on any engine (int8 scores move with a batch's other reviews)."""
+    batch: list[InputLine] = []
+    for item in lines:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def read_predictions(path: str | Path) -> dict[str, AnalysisResult]:
