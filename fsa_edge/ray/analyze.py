@@ -98,8 +98,9 @@ def _actor_args(model: str, task: str | None, plan: ActorPlan, batch_size: int, 
         "model": str(model), "task": task, "device": plan.device,
         "cpu_threads": plan.cpu_threads, "batch_size": batch_size, "source": source,
         "text_field": text_field, "id_field": id_field, "input_name": input_name},
-        # a file's rows are batches of lines (.lines), a dataset's are reviews
-        "batch_size": ROWS_PER_CALL if source == "rows" else max(1, ROWS_PER_CALL // batch_size), "batch_format": "pyarrow", **plan.map_args()}
+        # a dataset's rows are reviews, a file's are batches of lines (.lines)
+        "batch_size": ROWS_PER_CALL if source == "rows" else max(1, ROWS_PER_CALL // batch_size),
+        "batch_format": "pyarrow", **plan.map_args()}
 
 
 def _check_task(model: str, task: str | None) -> str:
