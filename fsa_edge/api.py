@@ -14,7 +14,7 @@ from .backends import Backend, Prediction
 from .errors import BackendError, FsaEdgeError, ModelNotFoundError, UnknownTaskError
 from .model import AnalysisResult, Review
 from .plugins import choose, registry
-from .readers.jsonl import InputLine
+from .readers.jsonl import InputLine, line_batches
 from .tasks import ALL_TASKS, SlotTask, get_task
 from .windows import (mapped_scores, merge_parts, merge_polarity, merged_score_maps,
                       plan_parts)
@@ -139,14 +139,9 @@ class Analyzer:
         return self._iter(items, self.checked_task(task))
 
     def _iter(self, items: Iterable[str | Review], task: str) -> Iterator[AnalysisResult]:
-        batch: list[Review] = []
-        for index, item in enumerate(items):
-            review = item if isinstance(item, Review) else Review(str(index), item)
-            batch.append(review)
-            if len(batch) >= self.batch_size:
-                yield from self.analyze_reviews(batch, task=task)
-                batch = []
-        if batch:
+        reviews = (item if isinstance(item, Review) else Review(str(index), item)
+                   for index, item in enumerate(items))
+        for batch in line_batches(reviews, self.batch_size):
             yield from self.analyze_reviews(batch, task=task)
 
     def analyze_reviews(self, reviews: Sequence[Review], *, task: str | SlotTask | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterable, Iterator
+from typing import IO, Iterable, Iterator, TypeVar
 
 from ..errors import InputError
 from ..jsonlines import iter_json_objects
@@ -106,11 +106,15 @@ def parse_text_line(raw: bytes, line: int, *, source: str = "") -> InputLine:
     return InputLine(line, str(line), review=Review(str(line), text))
 
 
-def line_batches(lines: Iterable[InputLine], size: int) -> Iterator[list[InputLine]]:
-    """Input lines in batches of ``size`` consecutive lines, bad lines included: line ``k``
-    (from 1) is in batch ``(k - 1) // size``. Every engine batches a file this way, so a review
-    meets the same neighbours on any engine (int8 scores move with a batch's other reviews)."""
-    batch: list[InputLine] = []
+Item = TypeVar("Item")
+
+
+def line_batches(lines: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    """Input lines (or the SDK's texts) in batches of ``size`` consecutive items, bad lines
+    included: line ``k`` (from 1) is in batch ``(k - 1) // size``. Every engine batches a file
+    this way, so a review meets the same neighbours on any engine (int8 scores move with a
+    batch's other reviews)."""
+    batch: list[Item] = []
     for item in lines:
         batch.append(item)
         if len(batch) >= size:
