@@ -34,16 +34,27 @@ def answers(model: str, compute_type: str, reviews: list, shift: int, threads: i
     return [r.to_dict() for r in plain], [r.to_dict() for r in shifted]
 
 
+def elements(row: dict) -> list[tuple[str, dict]]:
+    """A result row's elements with their task (``"elements"``, or each task's answers of task
+    ``all``), in a fixed order."""
+    answers = row.get("answers") or {}
+    return [("elements", e) for e in row.get("elements") or []] + [
+        (task, e) for task in sorted(answers) for e in answers[task] or []]
+
+
 def compare(first: list[dict], second: list[dict]) -> dict:
+    """Two runs' result rows (``to_dict``), row by row: rows decoded differently (scores
+    aside), rows with a score moved by more than 1e-5, the largest score move of the others."""
     def decoded(row: dict) -> list:
-        return [{k: v for k, v in e.items() if k != "score"} for e in row["elements"]]
+        return [(task, {k: v for k, v in e.items() if k != "score"})
+                for task, e in elements(row)]
 
     flips, largest, moved = 0, 0.0, 0
     for a, b in zip(first, second):
         if decoded(a) != decoded(b):
             flips += 1
             continue
-        deltas = [abs(x["score"] - y["score"]) for x, y in zip(a["elements"], b["elements"])
+        deltas = [abs(x["score"] - y["score"]) for (_, x), (_, y) in zip(elements(a), elements(b))
                   if x["score"] is not None and y["score"] is not None]
         largest = max([largest, *deltas])
         moved += any(d > 1e-5 for d in deltas)

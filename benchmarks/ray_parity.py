@@ -6,7 +6,8 @@
 Writes the texts of the test splits of rest14 (ATSA) and laptop16 (ACSA) from ../shared/data as
 one JSONL file (a line that is not JSON after every ``--bad-every`` reviews), analyses it with the
 plain command and with the Ray engine (``--actors`` actors), and counts the output lines that
-differ, the lines whose elements differ (scores aside) and the largest score difference.
+differ, then compares their rows as ``batch_dependence.py`` compares batchings (rows decoded
+differently, rows with a score moved, the largest score move).
 ``--code DIR``: run the CLI of another checkout of fsa-edge (``PYTHONPATH=DIR``; e.g. a
 ``git worktree`` of an older commit) to compare before and after a change. Prints a table and
 writes ``PREFIX.json`` (default ``benchmarks/results/ray_parity``).
@@ -26,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from batch_dependence import compare as compare_rows  # noqa: E402
 from records import cpu_model, emit  # noqa: E402
 from train_default import DATA  # noqa: E402
 
@@ -33,29 +35,13 @@ SETS = (("atsa", "rest14"), ("acsa", "laptop16"))
 
 
 def compare(plain: list[str], ray: list[str]) -> dict:
-    """Lines that differ, lines whose elements (scores aside) differ, the largest score
-    difference; one line per input line on both sides."""
+    """Output lines that differ, and :func:`batch_dependence.compare` of their rows; one line
+    per input line on both sides."""
     if len(plain) != len(ray):
         raise SystemExit(f"{len(plain)} plain lines against {len(ray)} Ray lines")
-
-    def parts(line: str) -> tuple[list, dict]:
-        row = json.loads(line)
-        groups = dict(row.get("answers") or {}, elements=row.get("elements") or [])
-        scores = [e.get("score") for name in sorted(groups) for e in groups[name] or []]
-        elements = {name: [{k: v for k, v in e.items() if k != "score"} for e in found or []]
-                    for name, found in groups.items()}
-        return scores, elements
-
-    differing = other_elements = 0
-    largest = 0.0
-    for a, b in zip(plain, ray):
-        differing += a != b
-        (scores_a, elements_a), (scores_b, elements_b) = parts(a), parts(b)
-        other_elements += elements_a != elements_b
-        largest = max([largest] + [abs(x - y) for x, y in zip(scores_a, scores_b)
-                                   if x is not None and y is not None])
-    return {"lines": len(plain), "lines_differing": differing,
-            "lines_with_other_elements": other_elements, "max_score_delta": round(largest, 6)}
+    rows = compare_rows([json.loads(line) for line in plain], [json.loads(line) for line in ray])
+    differing = sum(a != b for a, b in zip(plain, ray))
+    return {"lines": rows.pop("reviews"), "lines_differing": differing, **rows}
 
 
 def write_reviews(path: Path, data: Path, bad_every: int) -> int:
@@ -105,9 +91,10 @@ def main(argv: list[str] | None = None) -> int:
               "machine": cpu_model() or platform.machine(), "model": args.model,
               "task": args.task, "actors": args.actors, "reviews": count,
               "code": str(args.code) if args.code else "this checkout", **found}
-    print("| lines | differing | other elements | max score Δ |\n|---|---|---|---|\n"
-          f"| {found['lines']} | {found['lines_differing']} | "
-          f"{found['lines_with_other_elements']} | {found['max_score_delta']} |")
+    print("| lines | differing | decoded differently | scores moved > 1e-5 | max score Δ |\n"
+          "|---|---|---|---|---|\n"
+          f"| {found['lines']} | {found['lines_differing']} | {found['decoded_differently']} | "
+          f"{found['reviews_with_a_score_moved_over_1e-5']} | {found['max_score_delta']} |")
     emit(record, args.out.with_suffix(".json"))
     return 0
 
