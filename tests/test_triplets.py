@@ -458,6 +458,28 @@ def test_calibrate_fits_a_triplet_score_map_and_the_scores_follow_it(aste_traine
     assert all(np.diff(np.asarray(mapped)[order]) >= -1e-9)
 
 
+def test_the_parity_gate_decodes_both_sides_with_the_cards_span_and_pair_thresholds(
+        aste_trained, tmp_path):
+    """A calibrated checkpoint (``calibrate --also`` writes its thresholds into the HF card too)
+    converts in float32 with full decoded agreement: the converted side of the gate decodes with
+    the card's span and pair thresholds, as the torch side and serving do."""
+    pytest.importorskip("ctranslate2")
+    import shutil
+
+    from fsa_edge.readers import read_dataset
+    from fsa_edge_converters import convert
+
+    root, _, data = aste_trained
+    model = shutil.copytree(root / "out", tmp_path / "calibrated")
+    card_path = model / "fsa_edge.json"
+    card = json.loads(card_path.read_text())
+    card["tagger"].update(span_none_below=0.95, pair_none_below=0.02)  # far from argmax decoding
+    card_path.write_text(json.dumps(card))
+    texts = [ex.review.text for ex in read_dataset(data.dev).examples]
+    report = convert(model, tmp_path / "f32", quantization="float32", texts=texts)
+    assert report.parity.passed and report.parity.greedy_agreement == 1.0
+
+
 def test_calibrate_chooses_the_pair_threshold_on_aste_dev_and_serving_follows_it(aste_trained,
                                                                                   tmp_path):
     import shutil

@@ -225,9 +225,9 @@ def encoder_parity(source: Path, output: Path, texts: Sequence[str], *, quantiza
     disagreements: list[dict[str, str]] = []
     tasks = [t for t in card.tasks if t in ("atsa", "acsa", "aste")]
     agree: dict[str, list[bool]] = {task: [] for task in tasks}
+    # both sides decode as serving does: the card's heads, thresholds and score maps
     reference = TaggerRuntime.from_directory(source, card, torch_encode)
-    candidate = TaggerRuntime(reference.tokenizer, reference.heads, reference.categories,
-                              converted, reference.none_below)
+    candidate = TaggerRuntime.from_directory(source, card, converted)
     for text in texts:
         tokens = [tokenizer.encode(text).tokens]
         ref_hidden, got_hidden = torch_encode(tokens)[0], converted(tokens)[0]
