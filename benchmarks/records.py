@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 
-def emit(record: dict[str, Any], path: str | Path | None) -> None:
-    """Print ``record`` as indented JSON; also write it to ``path`` (folders made) when given."""
+def emit(record: dict[str, Any], path: str | Path | None, *,
+         printed: dict[str, Any] | None = None) -> None:
+    """Print ``record`` (or ``printed``, a view of it) as indented JSON; also write ``record`` to
+    ``path`` (folders made) when given."""
     text = json.dumps(record, indent=2)
-    print(text)
+    print(text if printed is None else json.dumps(printed, indent=2))
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(text + "\n", encoding="utf-8")

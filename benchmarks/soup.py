@@ -16,9 +16,10 @@ conversion with its parity gate, the current calibration on the dev splits, dev 
   gate) is not added; the summary says why.
 * **uniform**: the average of all ingredients.
 
-Dev chooses; test F1 is in each step's record and the summary, never read to choose. Every step
-keeps its folder (``OUT/greedy_N``, ``OUT/uniform``) and ``record.json``; a rerun skips the
-steps already recorded. The summary (``--record`` and a markdown table beside it) names the
+Dev chooses; test F1 is in each step's record and the summary, never read to choose
+(``--blind`` keeps it off the terminal while the rule runs, for rules written down in advance).
+Every step keeps its folder (``OUT/greedy_N``, ``OUT/uniform``) and ``record.json``; a rerun
+skips the steps already recorded. The summary (``--record`` and a markdown table beside it) names the
 chosen soup: ``OUT/<step>/ct2-int8`` is the model to compare with the installed default.
 """
 
@@ -29,12 +30,13 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Iterable
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from records import emit  # noqa: E402
-from train_default import DATA, fsa_edge_command  # noqa: E402
+from train_default import DATA, fsa_edge_command, is_test_score_line  # noqa: E402
 
 EIGHT_SETS = "rest14,laptop14,rest16,laptop16,aste14res,aste14lap,aste15res,aste16res"
 
@@ -56,6 +58,26 @@ def make(step: Path, ingredients: list[Path], common_tasks: bool = False) -> Pat
     return hf
 
 
+def relay(lines: Iterable[str], *, blind: bool = False) -> str | None:
+    """Pass a recipe's progress lines through to stderr (``blind``: not its test F1 lines), and
+    hand back its ``Error: …`` line, if any."""
+    error = None
+    for line in lines:
+        if not (blind and is_test_score_line(line)):
+            sys.stderr.write(line)
+        if line.startswith("Error:"):
+            error = line.strip()
+    return error
+
+
+def without_test(summary: dict) -> dict:
+    """The summary with every step's (and the chosen soup's) test F1 left out."""
+    def dev_only(row: dict) -> dict:
+        return {k: v for k, v in row.items() if k != "test"}
+    return {**summary, "steps": [dev_only(row) for row in summary["steps"]],
+            "chosen": dev_only(summary["chosen"])}
+
+
 def evaluate(step: Path, ingredients: list[Path], args: argparse.Namespace) -> dict:
     """The step's row: its int8 dev and test F1, or ``failed`` with the recipe's error (the
     recipe's progress passes through to stderr as it runs)."""
@@ -63,17 +85,13 @@ def evaluate(step: Path, ingredients: list[Path], args: argparse.Namespace) -> d
     record_path = step / "record.json"
     if not record_path.is_file():
         hf = make(step, ingredients, args.common_tasks)
-        error = None
         with subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "train_default.py"),
                                "--checkpoint", str(hf), "--out", str(step), "--data",
                                str(args.data), "--datasets", args.datasets, "--threads",
                                str(args.threads), "--record", str(record_path)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                               text=True) as recipe:
-            for line in recipe.stderr:
-                sys.stderr.write(line)
-                if line.startswith("Error:"):
-                    error = line.strip()
+            error = relay(recipe.stderr, blind=args.blind)
         if recipe.returncode != 0:
             return {**row, "failed": error or f"train_default.py exit {recipe.returncode}"}
     record = json.loads(record_path.read_text(encoding="utf-8"))
@@ -118,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--common-tasks", action="store_true",
                         help="average ingredients whose sentence/ASTE heads differ into their "
                              "common tasks (train tagger average --common-tasks)")
+    parser.add_argument("--blind", action="store_true",
+                        help="keep test F1 off the terminal while the rule runs: the recipes' "
+                             "test lines are not passed through and the printed summary holds dev "
+                             "only (--record and its markdown keep test)")
     parser.add_argument("--record", type=Path, default=None)
     args = parser.parse_args(argv)
     if len(args.ingredient) < 2:
@@ -154,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
                "rule": "greedy: add an ingredient when the average's mean int8 dev F1 rises; "
                        "the chosen soup is the greedy or uniform one with the higher dev mean",
                "steps": steps, "greedy_soup": [str(p) for p in soup], "chosen": chosen}
-    emit(summary, args.record)
+    emit(summary, args.record, printed=without_test(summary) if args.blind else None)
     if args.record:
         Path(args.record).with_suffix(".md").write_text(markdown(summary), encoding="utf-8")
     return 0

@@ -135,6 +135,16 @@ def write_record(path: Path, card_extra: dict, checkpoint: Path) -> None:
     path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 
 
+def score_line(name: str, task: str, split: str, f1: float) -> str:
+    """The progress line of one data set's score (``rest14: atsa test F1 73.41``)."""
+    return f"{name}: {task} {split} F1 {f1:.2f}"
+
+
+def is_test_score_line(line: str) -> bool:
+    """Whether a progress line is a :func:`score_line` of a test split."""
+    return " test F1 " in line
+
+
 def score(model: Path, data: Path, names: list[str], limit: int | None,
           split: str = "test") -> dict[str, dict]:
     import fsa_edge
@@ -150,7 +160,7 @@ def score(model: Path, data: Path, names: list[str], limit: int | None,
         evaluation = fsa_edge.evaluate(task, gold_by_id(examples),
                                        {r.id: r.elements for r in results if r.error is None})
         scores[name] = {"task": task, "records": len(examples), **evaluation.to_dict()}
-        print(f"{name}: {task} {split} F1 {evaluation.overall.f1:.2f}", file=sys.stderr)
+        print(score_line(name, task, split, evaluation.overall.f1), file=sys.stderr)
     analyzer.close()
     return scores
 

@@ -49,3 +49,32 @@ def test_a_first_ingredient_the_recipe_refuses_stops_the_soup(tmp_path, monkeypa
             "--ingredient", str(tmp_path / "b")]
     with pytest.raises(SystemExit, match="first ingredient alone: Error: parity gate failed"):
         soup.main(argv)
+
+
+def test_blind_keeps_test_f1_off_the_terminal_and_in_the_record(tmp_path, monkeypatch, capsys):
+    soup = benchmark_script("soup")
+    monkeypatch.setattr(soup, "evaluate", lambda step, ingredients, args: _row(
+        step, ingredients, {"greedy_1": 60.0, "greedy_2": 61.0}[step.name]))
+    record = tmp_path / "soup.json"
+    argv = ["--out", str(tmp_path / "run"), "--no-uniform", "--blind", "--record", str(record),
+            "--ingredient", str(tmp_path / "a"), "--ingredient", str(tmp_path / "b")]
+    assert soup.main(argv) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["chosen"]["step"] == "greedy_2" and "test" not in printed["chosen"]
+    assert all("test" not in row and "dev" in row for row in printed["steps"])
+    kept = json.loads(record.read_text())
+    assert kept["chosen"]["test"] == {"rest14": 0.0}
+    assert all(row["test"] == {"rest14": 0.0} for row in kept["steps"])
+
+
+def test_relay_passes_progress_through_and_blind_leaves_the_test_lines_out(capsys):
+    soup = benchmark_script("soup")
+    score_line = benchmark_script("train_default").score_line  # what the recipe prints
+    recipe = ["fsa-edge convert: parity gate on 32 samples\n",
+              score_line("rest14", "atsa", "test", 73.41) + "\n",
+              score_line("rest14", "atsa", "dev", 63.1) + "\n", "Error: parity gate failed (aste)\n"]
+    assert soup.relay(recipe) == "Error: parity gate failed (aste)"
+    assert capsys.readouterr().err == "".join(recipe)
+    assert soup.relay(recipe, blind=True) == "Error: parity gate failed (aste)"
+    shown = capsys.readouterr().err
+    assert "test F1" not in shown and "dev F1 63.10" in shown and "parity gate on" in shown
