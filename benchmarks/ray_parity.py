@@ -45,6 +45,7 @@ def compare(plain: list[str], ray: list[str]) -> dict:
 
 
 def write_reviews(path: Path, data: Path, bad_every: int) -> int:
+    from fsa_edge.jsonlines import dumps_line
     from fsa_edge.readers import read_dataset
 
     count = 0
@@ -52,7 +53,7 @@ def write_reviews(path: Path, data: Path, bad_every: int) -> int:
         for task, name in SETS:
             split = data / "fsa-benchmark" / task / name / "test.json"
             for example in read_dataset(split).examples:
-                out.write(json.dumps({"id": example.review.id, "text": example.review.text}) + "\n")
+                out.write(dumps_line({"id": example.review.id, "text": example.review.text}) + "\n")
                 count += 1
                 if bad_every and count % bad_every == 0:
                     out.write("not json\n")

@@ -19,8 +19,8 @@ conversion with its parity gate, the current calibration on the dev splits, dev 
 Dev chooses; test F1 is in each step's record and the summary, never read to choose
 (``--blind`` keeps it off the terminal while the rule runs, for rules written down in advance).
 Every step keeps its folder (``OUT/greedy_N``, ``OUT/uniform``) and ``record.json``; a rerun
-skips the steps already recorded. The summary (``--record`` and a markdown table beside it) names the
-chosen soup: ``OUT/<step>/ct2-int8`` is the model to compare with the installed default.
+skips the steps already recorded. The summary (``--record`` and a markdown table beside it) names
+the chosen soup: ``OUT/<step>/ct2-int8`` is the model to compare with the installed default.
 """
 
 from __future__ import annotations

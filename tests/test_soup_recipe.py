@@ -72,7 +72,8 @@ def test_relay_passes_progress_through_and_blind_leaves_the_test_lines_out(capsy
     score_line = benchmark_script("train_default").score_line  # what the recipe prints
     recipe = ["fsa-edge convert: parity gate on 32 samples\n",
               score_line("rest14", "atsa", "test", 73.41) + "\n",
-              score_line("rest14", "atsa", "dev", 63.1) + "\n", "Error: parity gate failed (aste)\n"]
+              score_line("rest14", "atsa", "dev", 63.1) + "\n",
+              "Error: parity gate failed (aste)\n"]
     assert soup.relay(recipe) == "Error: parity gate failed (aste)"
     assert capsys.readouterr().err == "".join(recipe)
     assert soup.relay(recipe, blind=True) == "Error: parity gate failed (aste)"
