@@ -27,6 +27,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from records import cpu_model, speed_features  # noqa: E402
+
 DATA = ROOT.parent / "shared" / "data" / "fsa-benchmark"
 SETS = ("atsa/rest14", "atsa/laptop14", "acsa/rest16", "acsa/laptop16")
 RESULTS = ROOT / "benchmarks" / "results"
@@ -117,8 +121,12 @@ def main(argv: list[str] | None = None) -> int:
     record = {"benchmark": "default_speed", "inputs": source, "reviews": len(texts),
               "threads": args.threads, "cpu_count": os.cpu_count(),
               "machine": platform.processor() or platform.machine(),
+              "cpu_model": cpu_model(), "cpu_speed_features": speed_features(),
               "load_average_at_end": os.getloadavg(), "rows": rows}
-    lines = ["| model | backend | task | head BLAS threads | reviews/s (batch 32) | CLI wall s | "
+    lines = [f"CPU: {record['cpu_model'] or 'unknown'} "
+             f"({', '.join(record['cpu_speed_features']) or 'none of AVX2, AVX-512, AMX found'}), {args.threads} threads",
+             "",
+             "| model | backend | task | head BLAS threads | reviews/s (batch 32) | CLI wall s | "
              "CLI peak RSS MB | size MB |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         blas = "1" if r["head_blas_threads"] == "1" else "not limited"

@@ -24,3 +24,17 @@ def test_speed_script_measures_the_default_model_with_both_head_blas_settings(tm
         assert row["cli_output_lines"] == 8 and row["cli_peak_rss_mb"] > 0
     table = out.with_suffix(".md").read_text()
     assert "| 1 |" in table and "| not limited |" in table
+    record = json.loads(out.with_suffix(".json").read_text())
+    records = benchmark_script("records")
+    assert record["cpu_model"] == records.cpu_model()
+    assert record["cpu_speed_features"] == records.speed_features()
+    assert table.startswith("CPU: ") and "1 threads" in table.splitlines()[0]
+
+
+def test_speed_features_keep_the_int8_and_bf16_features_in_a_fixed_order(monkeypatch):
+    records = benchmark_script("records")
+    monkeypatch.setattr(records, "cpu_flags",
+                        lambda: {"amx_int8", "sse2", "avx2", "avx512_vnni", "fma"})
+    assert records.speed_features() == ["avx2", "avx512_vnni", "amx_int8"]
+    monkeypatch.setattr(records, "cpu_flags", lambda: set())
+    assert records.speed_features() == []
