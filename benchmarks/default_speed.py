@@ -123,8 +123,8 @@ def main(argv: list[str] | None = None) -> int:
               "machine": platform.processor() or platform.machine(),
               "cpu_model": cpu_model(), "cpu_speed_features": speed_features(),
               "load_average_at_end": os.getloadavg(), "rows": rows}
-    lines = [f"CPU: {record['cpu_model'] or 'unknown'} "
-             f"({', '.join(record['cpu_speed_features']) or 'none of AVX2, AVX-512, AMX found'}), {args.threads} threads",
+    features = ", ".join(record["cpu_speed_features"]) or "none of AVX2, AVX-512, AMX found"
+    lines = [f"CPU: {record['cpu_model'] or 'unknown'} ({features}), {args.threads} threads",
              "",
              "| model | backend | task | head BLAS threads | reviews/s (batch 32) | CLI wall s | "
              "CLI peak RSS MB | size MB |", "|---|---|---|---|---|---|---|---|"]

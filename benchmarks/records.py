@@ -42,7 +42,6 @@ def cpu_flags() -> set[str]:
     return set((_cpuinfo_field("flags") or "").split())
 
 
-
 #: The vector features that set int8 and bf16 speed on x86 (CTranslate2 and torch pick kernels by
 #: them): AVX2 only, AVX-512 with VNNI (int8 dot products), AMX (int8 and bf16 tiles).
 SPEED_FEATURES = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "amx_bf16")
