@@ -33,7 +33,6 @@ sentence- or review-level label, measured on SST-2 and Yelp-2 test.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shutil
 import subprocess
@@ -134,22 +133,16 @@ def teacher_sentence_polarities(corpus: Path) -> Iterator[tuple[str, str]]:
         yield text, SENTENCE_CLASSES[int(np.argmax(probabilities))]
 
 
-def in_holdout(text: str, fraction: float) -> bool:
-    """Whether ``text`` falls in the fixed ``fraction`` of texts held out (a hash of its
-    sentence key: the same texts in every run)."""
-    from fsa_edge.training import sentence_key
-
-    digest = hashlib.sha256(sentence_key(text).encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") / 2 ** 64 < fraction
-
-
 def split_holdout(rows: list[dict], fraction: float) -> tuple[list[dict], list[dict]]:
-    """``(fit, held)``: the teacher-sentence rows in :func:`in_holdout` are held; the rest fit."""
+    """``(fit, held)``: the teacher-sentence rows in the hash slice
+    (:func:`~fsa_edge.training.in_text_slice`) are held; the rest fit."""
+    from fsa_edge.training import in_text_slice
+
     fit: list[dict] = []
     held: list[dict] = []
     for row in rows:
         teacher_sentence = row["source"].startswith(TEACHER_SENTENCE_SOURCE)
-        (held if teacher_sentence and in_holdout(row["text"], fraction) else fit).append(row)
+        (held if teacher_sentence and in_text_slice(row["text"], fraction) else fit).append(row)
     return fit, held
 
 

@@ -9,6 +9,7 @@ with the helpers here, so every student accepts the same corpus layouts, the sam
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sys
 from abc import ABC, abstractmethod
@@ -116,6 +117,14 @@ def sentence_key(text: str) -> str:
     return re.sub(r"\W+", "", text.lower())
 
 
+def in_text_slice(text: str, fraction: float) -> bool:
+    """Whether ``text`` falls in the fixed ``fraction`` of all texts chosen by a hash of its
+    :func:`sentence_key`: the same texts in every run and on every machine (a held-out slice
+    that needs no labels and no stored list)."""
+    digest = hashlib.sha256(sentence_key(text).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2 ** 64 < fraction
+
+
 class HeldOut:
     """Sentences that never enter training: the selection task's dev split and any test split
     given (data sets built from one corpus split it differently, e.g. ASTE 14res train holds 241
@@ -181,4 +190,4 @@ def check_requirements(student: type[Student]) -> None:
 
 
 __all__ = ["CorpusPair", "HeldOut", "Student", "TaskData", "check_requirements",
-           "iter_teacher_pairs", "read_corpus", "sentence_key"]
+           "in_text_slice", "iter_teacher_pairs", "read_corpus", "sentence_key"]

@@ -1,5 +1,5 @@
-"""``fsa-edge train tagger finetune|pretrain|calibrate|sentence-head|average``: the
-encoder-with-heads student.
+"""``fsa-edge train tagger finetune|pretrain|pretrain-states|calibrate|sentence-head|average``:
+the encoder-with-heads student.
 
 ``fsa-edge tagger train|pretrain|calibrate`` are the deprecated names of these commands (one
 release)."""
@@ -222,19 +222,33 @@ def sentence_head_command(model: str, pseudo_labels: str, l2: float, steps: int,
     click.echo(json.dumps(provenance))
 
 
+def pretraining_options(batch_size: int):
+    """The options both pre-training commands take (student, output, loop), with their
+    default batch size."""
+    options = (
+        click.option("--student", default="minilm", show_default=True, help=STUDENT_HELP),
+        click.option("--out", required=True, type=click.Path(file_okay=False)),
+        click.option("--epochs", type=int, default=2, show_default=True),
+        click.option("--batch-size", type=int, default=batch_size, show_default=True),
+        click.option("--lr", type=float, default=5e-5, show_default=True,
+                     help="Encoder learning rate."),
+        click.option("--seed", type=int, default=42, show_default=True),
+        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+                     show_default=True),
+        click.option("--threads", type=int, default=None),
+        click.option("--resume", is_flag=True, help="Continue the run saved in OUT/last/."))
+
+    def decorate(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+    return decorate
+
+
 @tagger.command("pretrain")
 @click.option("--corpus", required=True, type=click.Path(exists=True, dir_okay=False),
               help="JSONL teacher corpus ({ID, Text, <teacher>_response} or {id, text, response}).")
-@click.option("--student", default="minilm", show_default=True, help=STUDENT_HELP)
-@click.option("--out", required=True, type=click.Path(file_okay=False))
-@click.option("--epochs", type=int, default=2, show_default=True)
-@click.option("--batch-size", type=int, default=16, show_default=True)
-@click.option("--lr", type=float, default=5e-5, show_default=True)
-@click.option("--seed", type=int, default=42, show_default=True)
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
-              show_default=True)
-@click.option("--threads", type=int, default=None)
-@click.option("--resume", is_flag=True, help="Continue the run saved in OUT/last/.")
+@pretraining_options(batch_size=16)
 def pretrain_command(corpus: str, student: str, out: str, epochs: int, batch_size: int,
                      lr: float, seed: int, device: str, threads: int | None,
                      resume: bool) -> None:
@@ -247,6 +261,44 @@ def pretrain_command(corpus: str, student: str, out: str, epochs: int, batch_siz
     summary = TaggerStudent().pretrain(read_corpus(corpus), student=student, out=out,
                                        epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
                                        device=device, threads=threads, resume=resume)
+    click.echo(json.dumps(summary))
+
+
+@tagger.command("pretrain-states")
+@click.option("--texts", "text_files", multiple=True, required=True,
+              type=click.Path(exists=True, dir_okay=False),
+              help="JSONL of {\"text\": ...} (e.g. benchmarks/unlabeled.py's sentences); "
+                   "repeatable. No label is read.")
+@click.option("--teacher", required=True, type=click.Path(exists=True, file_okay=False),
+              help="A tagger directory with a sentence head (converted or not).")
+@click.option("--head-lr", type=float, default=1e-3, show_default=True,
+              help="The projection's learning rate.")
+@click.option("--temperature", type=float, default=2.0, show_default=True)
+@click.option("--held-out", "held_out", multiple=True,
+              type=click.Path(exists=True, dir_okay=False),
+              help="A data file (e.g. a dev or test split) whose sentences are never trained "
+                   "on; repeatable.")
+@click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
+              help=PRECISION_HELP)
+@pretraining_options(batch_size=32)
+def pretrain_states_command(text_files: tuple[str, ...], teacher: str, student: str, out: str,
+                            epochs: int, batch_size: int, lr: float, head_lr: float,
+                            temperature: float, held_out: tuple[str, ...], seed: int,
+                            device: str, precision: str, threads: int | None,
+                            resume: bool) -> None:
+    """Teach the encoder a teacher's sentence states on unlabelled texts (its mean piece
+    state through a projection, and its sentence head's answer there); OUT is an encoder
+    directory for `fsa-edge train tagger finetune --student OUT`."""
+    from fsa_edge.readers import read_dataset
+
+    from .state_pretraining import pretrain_on_teacher_states
+
+    held_out_texts = [ex.review.text for path in held_out for ex in read_dataset(path).examples]
+    summary = pretrain_on_teacher_states(
+        text_files, teacher=teacher, student=student, out=out, epochs=epochs,
+        batch_size=batch_size, lr=lr, head_lr=head_lr, temperature=temperature,
+        held_out_texts=held_out_texts, seed=seed, device=device, precision=precision,
+        threads=threads, resume=resume)
     click.echo(json.dumps(summary))
 
 
