@@ -116,6 +116,9 @@ def test_a_teacher_without_a_sentence_head_is_refused(teacher, tmp_path):
     card["tasks"] = [t for t in card["tasks"] if t != "sentence"]
     (plain / "fsa_edge.json").write_text(json.dumps(card), encoding="utf-8")
     path = _texts(tmp_path / "texts.jsonl", [f"text number {i}" for i in range(40)])
+    with pytest.raises(TrainingError, match="temperature"):
+        pretrain_on_teacher_states([path], teacher=plain, student="minilm", out=tmp_path / "t",
+                                   temperature=0.0)
     with pytest.raises(TrainingError, match="no sentence head"):
         pretrain_on_teacher_states([path], teacher=plain,
                                    student=str(tiny_bert(tmp_path / "s", hidden=16, heads=2)),

@@ -211,6 +211,8 @@ def pretrain_on_teacher_states(text_files: Sequence[str | Path], *, teacher: str
     check_output(out, resume)
     if not 0 < dev_fraction < 1:
         raise TrainingError("dev_fraction must be in (0, 1)")
+    if temperature <= 0:
+        raise TrainingError(f"the temperature must be positive, got {temperature}")
     texts, counts = read_texts(text_files, HeldOut(held_out_texts))
     dev = [i for i, text in enumerate(texts) if in_text_slice(text, dev_fraction)]
     train = [i for i, text in enumerate(texts) if not in_text_slice(text, dev_fraction)]
