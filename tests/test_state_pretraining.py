@@ -20,8 +20,7 @@ def _texts(path, texts):
 
 
 def test_read_texts_guards_deduplicates_and_names_a_bad_line(tmp_path):
-    from fsa_edge.training import HeldOut
-    from fsa_edge.training import in_text_slice
+    from fsa_edge.training import HeldOut, in_text_slice
     from fsa_edge_tagger.state_pretraining import read_texts
 
     path = _texts(tmp_path / "a.jsonl", ["Good food.", "good  food", "The dev sentence.", "Meh."])

@@ -31,9 +31,10 @@ from fsa_edge.training import HeldOut, in_text_slice, sentence_key
 
 from .head_names import SENTENCE_BIAS, SENTENCE_WEIGHT
 from .id_batch import pad_id_batch
+from .network import masked_mean
 from .runtime import load_tokenizer
 from .sentence_head import has_sentence_head
-from .training import encoder_dir
+from .training import encoder_dir, special_token_id
 
 PROJECTION_FILE = "projection.npz"
 STAGE = "pretrain-teacher-states"
@@ -98,7 +99,7 @@ class SentenceStateJob(TrainingJob):
                  *, lr: float, head_lr: float, temperature: float) -> None:
         self.source, self.tokenizer = source, tokenizer
         self.lr, self.head_lr, self.temperature = lr, head_lr, temperature
-        self.pad = 0
+        self.pad = special_token_id(tokenizer, "pad") or 0
         self.rows = [(e.ids, [not s for s in e.special_tokens_mask])
                      for e in tokenizer.encode_batch(list(texts))]
         self.states_np, self.head_np = states, head
@@ -112,16 +113,13 @@ class SentenceStateJob(TrainingJob):
         import torch
         from transformers import AutoModel
 
-        from .training import special_token_id
-
-        self.pad = special_token_id(self.tokenizer, "pad") or 0
         self.encoder = AutoModel.from_pretrained(str(self.source), dtype=torch.float32)
         self.projection = torch.nn.Linear(self.encoder.config.hidden_size,
                                           self.states_np.shape[1])
         self.module = torch.nn.ModuleDict({"encoder": self.encoder,
                                            "projection": self.projection}).to(device)
         self.states = torch.from_numpy(self.states_np)
-        self.weight, self.bias = (torch.from_numpy(a) for a in self.head_np)
+        self.weight, self.bias = (torch.from_numpy(a).to(device) for a in self.head_np)
 
     def parameter_groups(self) -> list[dict[str, Any]]:
         return [{"params": list(self.encoder.parameters()), "lr": self.lr,
@@ -140,18 +138,20 @@ class SentenceStateJob(TrainingJob):
         own, _ = pad_id_batch([[int(o) for o in self.rows[i][1]] for i in items], 0)
         hidden = self.encoder(input_ids=ids.to(device),
                               attention_mask=attention.to(device)).last_hidden_state
-        own = own.to(device).to(hidden.dtype)
-        pooled = (hidden * own[..., None]).sum(1) / own.sum(1).clamp(min=1)[:, None]
-        return self.projection(pooled).float()
+        return self.projection(masked_mean(hidden, own.to(device))).float()
+
+    def _head(self, states: Any) -> Any:
+        """The teacher's sentence-head logits at ``states`` (teacher-width)."""
+        return states @ self.weight.T + self.bias
 
     def _terms(self, projected: Any, items: Sequence[int], device: str) -> tuple[Any, Any]:
         import torch
 
         target = self.states[list(items)].to(device)
         squared = ((projected - target) ** 2).mean() / self.scale
-        weight, bias, t = self.weight.to(device), self.bias.to(device), self.temperature
-        student = torch.log_softmax((projected @ weight.T + bias) / t, -1)
-        teacher = torch.log_softmax((target @ weight.T + bias) / t, -1)
+        t = self.temperature
+        student = torch.log_softmax(self._head(projected) / t, -1)
+        teacher = torch.log_softmax(self._head(target) / t, -1)
         kl = torch.nn.functional.kl_div(student, teacher, log_target=True,
                                         reduction="batchmean") * t * t
         return squared, kl
@@ -171,10 +171,8 @@ class SentenceStateJob(TrainingJob):
                 projected = self._projected(items, device)
                 squared, _ = self._terms(projected, items, device)
                 squared_sum += float(squared) * len(items)
-                target = self.states[items].to(device)
-                weight, bias = self.weight.to(device), self.bias.to(device)
-                same += int(((projected @ weight.T + bias).argmax(-1)
-                             == (target @ weight.T + bias).argmax(-1)).sum())
+                same += int((self._head(projected).argmax(-1)
+                             == self._head(self.states[items].to(device)).argmax(-1)).sum())
         self.module.train()
         agreement = 100.0 * same / max(len(self.dev), 1)
         return agreement, {"dev_agreement": round(agreement, 2),
@@ -214,8 +212,10 @@ def pretrain_on_teacher_states(text_files: Sequence[str | Path], *, teacher: str
     if temperature <= 0:
         raise TrainingError(f"the temperature must be positive, got {temperature}")
     texts, counts = read_texts(text_files, HeldOut(held_out_texts))
-    dev = [i for i, text in enumerate(texts) if in_text_slice(text, dev_fraction)]
-    train = [i for i, text in enumerate(texts) if not in_text_slice(text, dev_fraction)]
+    dev: list[int] = []
+    train: list[int] = []
+    for index, text in enumerate(texts):
+        (dev if in_text_slice(text, dev_fraction) else train).append(index)
     if not dev or len(train) < 2:
         raise TrainingError(f"too few texts to pre-train on ({len(texts)} after the guard)")
     quiet_transformers()
