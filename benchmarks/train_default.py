@@ -199,6 +199,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="tagger: weight of the distillation term")
     parser.add_argument("--temperature", type=float, default=2.0,
                         help="tagger: temperature of the distillation term")
+    parser.add_argument("--state-teacher", type=Path, default=None,
+                        help="tagger: a tagger teacher with a sentence head whose mean piece "
+                             "states every training row keeps (the state term)")
+    parser.add_argument("--state-weight", type=float, default=1.0,
+                        help="tagger: weight of the state term")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="auto", choices=PRECISIONS,
@@ -224,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
                                             ("--soft-targets", args.soft_targets),
                                             ("--sentence-soft-targets",
                                              args.sentence_soft_targets),
+                                            ("--state-teacher", args.state_teacher),
                                             ("--precision", args.precision != "auto"))
                    if value]
     if args.kind != "tagger" and tagger_only:
@@ -265,7 +271,9 @@ def main(argv: list[str] | None = None) -> int:
                    for a in ("--sentence-soft-targets", str(path))],
                  *(["--distill-weight", str(args.distill_weight), "--temperature",
                     str(args.temperature)]
-                   if args.soft_targets or args.sentence_soft_targets else [])])
+                   if args.soft_targets or args.sentence_soft_targets else []),
+                 *(["--state-teacher", str(args.state_teacher), "--state-weight",
+                    str(args.state_weight)] if args.state_teacher else [])])
         else:
             run([*fsa_edge_command(), "train", "seq2seq", "finetune", *specs, *common,
                  "--lr", str(args.lr or 1.5e-4), "--decoder-layers", str(args.decoder_layers),

@@ -122,3 +122,90 @@ def test_a_teacher_without_a_sentence_head_is_refused(teacher, tmp_path):
         pretrain_on_teacher_states([path], teacher=plain,
                                    student=str(tiny_bert(tmp_path / "s", hidden=16, heads=2)),
                                    out=tmp_path / "out", epochs=1, device="cpu", threads=1)
+
+
+def _state_error(student_dir, warm_dir, teacher_dir, texts):
+    """How far the student's pooled states are from the teacher's in the warm start's terms:
+    the squared error of the warm start's projection of them over the variance of the
+    teacher's states, on ``texts``."""
+    from fsa_edge_tagger.state_pretraining import PROJECTION_FILE, teacher_states
+    from fsa_edge_tagger.training import load_for_scoring
+
+    own = load_for_scoring(student_dir).sentence_features(texts)
+    target, _, _ = teacher_states(teacher_dir, texts, device="cpu", threads=1)
+    with np.load(warm_dir / PROJECTION_FILE) as projection:
+        projected = own @ projection["weight"].T + projection["bias"]
+    return float(((projected - target) ** 2).mean() / target.var())
+
+
+def test_the_state_term_keeps_the_teachers_states_through_fine_tuning(teacher, tmp_path):
+    """Fine-tuning on tags from a state-pretrained student, with and without the state term
+    (same seed, same data): with it the student's states stay closer to the teacher's, the
+    projection starts from the warm start's, and the saved model has the same parts."""
+    from seq2seq_fixtures import synthetic_atsa, tiny_bert
+
+    from fsa_edge.cli import build_cli
+    from fsa_edge.readers import read_dataset
+    from fsa_edge_tagger.state_matching import StateMatching
+    from fsa_edge_tagger.state_pretraining import pretrain_on_teacher_states
+    from fsa_edge_tagger.training import finetune_tagger
+
+    root, atsa = teacher
+    texts = [r["sentence"] for r in synthetic_atsa(160, 31)]
+    warm = tmp_path / "warm"
+    pretrain_on_teacher_states([_texts(tmp_path / "texts.jsonl", texts)],
+                               teacher=root / "teacher",
+                               student=str(tiny_bert(tmp_path / "student", hidden=16, heads=2,
+                                                     whole_words=False)),
+                               out=warm, epochs=3, batch_size=8, lr=2e-3, head_lr=1e-2,
+                               device="cpu", threads=1, log_every=0)
+    common = dict(student=str(warm), epochs=3, lr=5e-3, head_lr=5e-3, seed=1, device="cpu",
+                  threads=1, log_every=0)
+    finetune_tagger([atsa], out=tmp_path / "plain", **common)
+    kept = CliRunner().invoke(build_cli(), [
+        "train", "tagger", "finetune", "--data", f"atsa:{atsa.train}:{atsa.dev}",
+        "--student", str(warm), "--out", str(tmp_path / "kept"), "--epochs", "3", "--lr", "5e-3",
+        "--head-lr", "5e-3", "--seed", "1", "--device", "cpu", "--threads", "1",
+        "--state-teacher", str(root / "teacher"), "--state-weight", "4"])
+    assert kept.exit_code == 0, kept.output
+    card = json.loads((tmp_path / "kept" / "fsa_edge.json").read_text(encoding="utf-8"))
+    rows = len(read_dataset(atsa.train).examples)
+    assert card["recipe"]["state_weight"] == 4.0 and 0 < card["teacher_states"] <= rows
+    with np.load(tmp_path / "plain" / "heads.npz") as plain, \
+            np.load(tmp_path / "kept" / "heads.npz") as heads:
+        assert sorted(plain.files) == sorted(heads.files)
+    errors = {name: _state_error(tmp_path / name, warm, root / "teacher", texts)
+              for name in ("kept", "plain")}
+    assert errors["kept"] < errors["plain"]
+    with pytest.raises(TrainingError, match="state weight"):
+        StateMatching(str(root / "teacher"), 0.0)
+
+
+def test_the_state_term_starts_from_the_warm_starts_projection(tmp_path):
+    """TeacherStates.build takes the projection of ``projection.npz`` when its shape fits, and
+    the term pulls projected states toward the teacher's."""
+    torch = pytest.importorskip("torch")
+    from fsa_edge_tagger.state_matching import STATE, StateMatching, TeacherStates
+
+    states = TeacherStates.__new__(TeacherStates)  # the teacher's states without a teacher run
+    states.matching = StateMatching("teacher", 1.0)
+    states.states = np.random.default_rng(0).normal(size=(2, 6)).astype(np.float32)
+    states.scale = float(states.states.var())
+    states.projection = None
+    rows = [{STATE: (0, np.array([False, True, True, False]))},
+            {STATE: (1, np.array([False, True, False]))}]
+    weight = np.arange(24, dtype=np.float32).reshape(6, 4) / 10
+    np.savez(tmp_path / "projection.npz", weight=weight, bias=np.ones(6, dtype=np.float32))
+    projection = states.build(tmp_path, 4, "cpu")
+    assert np.allclose(projection.weight.detach().numpy(), weight)
+    hidden = torch.zeros(2, 4, 4, requires_grad=True)
+    optimizer = torch.optim.Adam([hidden, *projection.parameters()], lr=0.05)
+    losses = []
+    for _ in range(100):
+        optimizer.zero_grad()
+        loss = states.loss(hidden, rows, "cpu")
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss))
+    assert losses[-1] < 0.1 * losses[0]
+    assert states.build(tmp_path / "missing", 4, "cpu").weight.shape == (6, 4)

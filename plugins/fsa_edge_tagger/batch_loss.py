@@ -4,7 +4,8 @@ distillation term (:mod:`.distillation`) when the student learns from a teacher.
 A batch holds one task (:class:`.training.TaggerJob` groups them): ATSA rows train the term
 head, ACSA rows the category head (summed over categories, averaged over sentences), ASTE rows
 the span head and the pair head; rows with soft targets add their KL terms, and a batch of
-unlabeled rows has only those.
+unlabeled rows has only those. With a state teacher (:mod:`.state_matching`) every batch adds the
+state term.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from .distillation import Distillation, distillation_loss
 from .id_batch import pad_id_batch
 from .network import TaggerNet
 from .scheme import CATEGORY_CLASSES, IGNORE
+from .state_matching import TeacherStates
 
 
 def tag_loss(logits: Any, rows: list[dict], key: str, device: str) -> Any:
@@ -33,15 +35,29 @@ def tag_loss(logits: Any, rows: list[dict], key: str, device: str) -> Any:
 
 
 def batch_loss(net: TaggerNet, rows: list[dict], pad: int, device: str,
-               distill: Distillation | None = None) -> Any:
+               distill: Distillation | None = None, states: TeacherStates | None = None) -> Any:
     """The batch's gold loss (its task's head), plus the distillation term when ``distill`` is
-    set and rows carry soft targets (a batch of unlabeled rows has only that term)."""
-    import torch
-    import torch.nn.functional as F
-
+    set and rows carry soft targets (a batch of unlabeled rows has only that term), plus the
+    state term when ``states`` is set."""
     ids, mask = pad_id_batch([row["ids"] for row in rows], pad)
     ids, mask = ids.to(device), mask.to(device)
     hidden = net.dropout(net.hidden(ids, mask))
+    loss = _task_loss(net, hidden, ids, mask, rows, device, distill)
+    if states is not None:
+        term = states.loss(hidden, rows, device)
+        loss = term if loss is None else loss + term
+    if loss is None:
+        raise TrainingError("a batch of unlabeled sentences without soft targets")
+    return loss
+
+
+def _task_loss(net: TaggerNet, hidden: Any, ids: Any, mask: Any, rows: list[dict], device: str,
+               distill: Distillation | None) -> Any:
+    """Gold plus distillation terms at the batch's piece states ``hidden`` (``None`` for
+    unlabeled rows without soft targets)."""
+    import torch
+    import torch.nn.functional as F
+
     gold = term_logits = category_logits = None
     if rows[0]["task"] == "aste":
         gold = tag_loss(net.span(hidden), rows, "span_tags", device)
@@ -74,7 +90,5 @@ def batch_loss(net: TaggerNet, rows: list[dict], pad: int, device: str,
     soft = distillation_loss(term_logits, category_logits, rows, distill, device,
                              sentence_logits)
     if gold is None:
-        if soft is None:
-            raise TrainingError("a batch of unlabeled sentences without soft targets")
         return soft
     return gold if soft is None else gold + soft

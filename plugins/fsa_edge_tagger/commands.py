@@ -74,6 +74,11 @@ def tagger() -> None:
               help="Weight of the distillation term (KL to the teacher).")
 @click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=2.0,
               show_default=True, help="Temperature of the distillation term.")
+@click.option("--state-teacher", type=click.Path(exists=True, file_okay=False), default=None,
+              help="A tagger teacher with a sentence head: every training row also keeps its "
+                   "mean piece state (e.g. that of a pretrain-states warm start).")
+@click.option("--state-weight", type=click.FloatRange(min=0, min_open=True), default=1.0,
+              show_default=True, help="Weight of the state term (with --state-teacher).")
 @click.option("--resume", is_flag=True, help="Continue the run saved in OUT/last/.")
 def train_command(data_specs: tuple[str, ...], student: str, out: str, epochs: int,
                   batch_size: int, lr: float, head_lr: float, warmup_ratio: float,
@@ -83,12 +88,14 @@ def train_command(data_specs: tuple[str, ...], student: str, out: str, epochs: i
                   share_category_parts: bool, max_minutes: float | None,
                   soft_targets: tuple[str, ...],
                   sentence_soft_targets: tuple[str, ...], distill_weight: float,
-                  temperature: float, resume: bool) -> None:
+                  temperature: float, state_teacher: str | None, state_weight: float,
+                  resume: bool) -> None:
     """Fine-tune; the best epoch by dev F1 is written to OUT (convert it with fsa-edge convert)."""
     from fsa_edge.readers import read_dataset
 
     from . import TaggerStudent
     from .distillation import Distillation
+    from .state_matching import StateMatching
     from .training import parse_extra_train
 
     data = [TaskData.parse(spec) for spec in data_specs]
@@ -103,6 +110,7 @@ def train_command(data_specs: tuple[str, ...], student: str, out: str, epochs: i
         max_seconds=max_minutes * 60 if max_minutes is not None else None,
         soft_targets=soft_targets, sentence_soft_targets=sentence_soft_targets,
         distill=Distillation(distill_weight, temperature),
+        state_matching=StateMatching(state_teacher, state_weight) if state_teacher else None,
         resume=resume)
     click.echo(json.dumps({k: v for k, v in summary.items() if k != "history"}))
 

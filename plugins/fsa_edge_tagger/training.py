@@ -35,6 +35,7 @@ from .network import POOLINGS, TaggerNet, category_parts
 from .runtime import TaggerRuntime, load_tokenizer
 from .scheme import CATEGORY_CLASSES, POLARITIES, TAGS, pieces_of, term_tags
 from .sentence_head import SENTENCE_HEAD
+from .state_matching import StateMatching, TeacherStates
 from .triplets import explicit_only, triplet_targets
 
 SOFT_PARTS = ("tags", "categories", "sentence")  # what a teacher's corpus row gives a student
@@ -158,7 +159,9 @@ class TaggerJob(TrainingJob):
                  extra_train: Sequence[tuple[str, str | Path]], card_extra: dict[str, Any],
                  distill: Distillation | None = None,
                  soft_targets: Sequence[str | Path] = (),
-                 sentence_soft_targets: Sequence[str | Path] = ()) -> None:
+                 sentence_soft_targets: Sequence[str | Path] = (),
+                 state_matching: StateMatching | None = None,
+                 threads: int | None = None) -> None:
         from fsa_edge.student_support import quiet_transformers
 
         quiet_transformers()
@@ -209,6 +212,8 @@ class TaggerJob(TrainingJob):
                        for task in (*TASKS, SOFT)]
         self.pad = special_token_id(self.tokenizer, "pad") or 0
         self.card_extra = card_extra
+        self.state_matching, self.threads = state_matching, threads
+        self.states: TeacherStates | None = None
         self.net: TaggerNet | None = None
 
     def _add_soft_targets(self, corpora: Sequence[str | Path], held_out: HeldOut,
@@ -300,22 +305,33 @@ class TaggerJob(TrainingJob):
                         sentence=any(row.get("soft_sentence") is not None for row in self.rows))
         self.module = self.net.modules
         self.module.to(device)
+        if self.state_matching is not None:
+            if self.states is None:  # once per run: every row's teacher state
+                log(f"teacher states of the training rows from {self.state_matching.teacher}")
+                self.states = TeacherStates(self.state_matching, self.rows, self.tokenizer,
+                                            device=device, threads=self.threads)
+            # a training aid: in the module (checkpoints, resume), not in the saved heads
+            self.module.append(self.states.build(self.source, encoder.config.hidden_size,
+                                                 device))
 
     def parameter_groups(self) -> list[dict[str, Any]]:
         encoder = self.net.encoder.named_parameters()
         decay, no_decay = [], []
         for _, parameter in encoder:
             (decay if parameter.ndim >= 2 else no_decay).append(parameter)
+        heads = self.net.head_parameters() + (
+            list(self.states.projection.parameters()) if self.states is not None else [])
         return [{"params": decay, "lr": self.lr, "weight_decay": self.weight_decay},
                 {"params": no_decay, "lr": self.lr, "weight_decay": 0.0},
-                {"params": self.net.head_parameters(), "lr": self.head_lr, "weight_decay": 0.0}]
+                {"params": heads, "lr": self.head_lr, "weight_decay": 0.0}]
 
     def schedule(self, total_steps: int, warmup_ratio: float) -> Schedule:
         # warm-up steps rounded down, as every recorded tagger run had them
         return Schedule(max(1, int(total_steps * warmup_ratio)), total_steps)
 
     def loss(self, batch: list[int], device: str) -> Any:
-        return batch_loss(self.net, [self.rows[i] for i in batch], self.pad, device, self.distill)
+        return batch_loss(self.net, [self.rows[i] for i in batch], self.pad, device, self.distill,
+                          self.states)
 
     def evaluate(self, device: str) -> tuple[float, dict[str, Any]]:
         selection = self.data[0]
@@ -339,7 +355,8 @@ class TaggerJob(TrainingJob):
             {**self.card_extra, "epoch": record["epoch"], "metrics": record,
              "dropped_overlap": self.dropped, "ignored_unknown_categories": self.unknown,
              "dropped_implicit": self.implicit,
-             **({"soft_targets": self.soft_counts} if self.soft_counts else {})},
+             **({"soft_targets": self.soft_counts} if self.soft_counts else {}),
+             **({"teacher_states": self.states.texts} if self.states is not None else {})},
             self.pooling, sentence=self.net.sentence is not None))
 
 
@@ -356,6 +373,7 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
                     soft_targets: Sequence[str | Path] = (),
                     sentence_soft_targets: Sequence[str | Path] = (),
                     distill: Distillation = Distillation(),
+                    state_matching: StateMatching | None = None,
                     resume: bool = False, log_every: int = 50) -> dict[str, Any]:
     """Fine-tune a tagger on ATSA, ACSA and/or ASTE data; keep the best epoch by dev F1 of the first
     data set (``select="first"``) or by the mean dev F1 of all (``"mean"``, every dev set is
@@ -374,7 +392,9 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
     the cross-entropy, the others as unlabeled sentences; held-out sentences among them are
     dropped and counted. ``sentence_soft_targets``: corpora of the same form from which only the
     sentence polarities are taken, replacing those of ``soft_targets`` (e.g. tags from one
-    teacher, sentence polarities from another).
+    teacher, sentence polarities from another). ``state_matching``: add the state term
+    (:mod:`.state_matching`): every training row keeps the teacher's mean piece state of its text
+    (a ``pretrain-states`` warm start keeps what it learnt).
     ``precision``: the trainer's (:func:`fsa_edge.trainer.uses_bf16`; ``bf16`` pays on a CPU
     with AMX, ``benchmarks/cpu_bf16.py``). ``max_seconds`` stops the run
     (``OUT/last/`` keeps its state); ``resume`` continues it."""
@@ -397,6 +417,9 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
                           if sentence_soft_targets else {}),
                        "distill_weight": distill.weight,
                        "distill_temperature": distill.temperature})
+    if state_matching is not None:
+        recipe.update({"state_teacher": state_matching.teacher,
+                       "state_weight": state_matching.weight})
     settings = TrainSettings(epochs=epochs, batch_size=batch_size, warmup_ratio=warmup_ratio,
                              seed=seed, device=device, precision=precision,
                              threads=threads, ema=ema,
@@ -408,6 +431,7 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
         pooling=pooling, share_category_parts=share_category_parts,
         held_out_texts=held_out_texts, extra_train=extra_train, distill=distill,
         soft_targets=soft_targets, sentence_soft_targets=sentence_soft_targets,
+        state_matching=state_matching, threads=threads,
         card_extra={"student_init": student, "seed": seed,
                     "extra_train": [f"{t}:{p}" for t, p in extra_train], "recipe": recipe})
     summary = Trainer(job, settings, out, recipe={**recipe, "seed": seed}).run()
