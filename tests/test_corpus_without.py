@@ -39,3 +39,24 @@ def test_a_row_without_text_names_file_line_and_field(tmp_path):
     pseudo.write_text("[]", encoding="utf-8")
     with pytest.raises(InputError, match=r"corpus.jsonl.*line 2.*'text'"):
         script.drop_sentences(corpus, [pseudo], tmp_path / "out.jsonl")
+
+
+def test_another_corpus_a_source_and_a_limit_select_rows_and_every_row_is_counted(tmp_path):
+    script = benchmark_script("corpus_without")
+    corpus = tmp_path / "unlabeled.jsonl"
+    _write_jsonl(corpus, [{"id": "yelp2:1", "text": "The pasta was bland."},
+                          {"id": "acos:1", "text": "The screen is dim."},
+                          {"id": "yelp2:2", "text": "Great staff!"},
+                          {"id": "yelp2:3", "text": "Slow service."},
+                          {"id": "yelp2:4", "text": "Cozy room."}])
+    other = tmp_path / "training_corpus.jsonl"
+    _write_jsonl(other, [{"id": "rest14:9", "text": "the pasta was BLAND"}])
+    out = tmp_path / "extra.jsonl"
+    counts = script.drop_sentences(corpus, [], out, without_corpora=[other], source="yelp2",
+                                   limit=2)
+    kept = [json.loads(line)["id"] for line in out.read_text(encoding="utf-8").splitlines()]
+    assert kept == ["yelp2:2", "yelp2:3"]
+    assert counts == {"rows": 5, "kept": 2, "dropped": 1, "sentences_without": 1,
+                      "other_source": 1, "over_limit": 1}
+    with pytest.raises(InputError, match="--limit"):
+        script.drop_sentences(corpus, [], out, without_corpora=[other], limit=0)
