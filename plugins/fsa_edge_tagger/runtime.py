@@ -324,9 +324,9 @@ class TaggerRuntime:
                 answer["sentence"] = (SentimentElement(polarity=polarity, score=probability),)
         if "aste" in tasks:
             with one_blas_thread():
-                for answer, text, own, states in zip(answers, texts, pieces, hidden):
+                for answer, text, own, text_states in zip(answers, texts, pieces, hidden):
                     answer["aste"] = self.triplet_elements(
-                        text, decode_triplets(states, own, self.heads, self.pair_none_below,
+                        text, decode_triplets(text_states, own, self.heads, self.pair_none_below,
                                               span_none_below=self.span_none_below))
         return answers
 
