@@ -13,7 +13,7 @@ trained together never hold one sentence twice). ``--source NAME`` keeps only th
 after N kept rows (corpus order). Used to train on pseudo-triplets without the tag teacher's soft
 targets on the same sentences (benchmarks/README "Pseudo-triplets without the teacher's soft
 targets") and to add more of a teacher's unlabeled answers to a corpus. Every row read is
-counted (kept + dropped + other source = rows); the counts go to stdout as JSON.
+counted (kept + dropped + other source + over the limit = rows); the counts go to stdout as JSON.
 """
 
 from __future__ import annotations
@@ -51,11 +51,9 @@ def drop_sentences(corpus: Path, without: list[Path], out: Path, *,
         raise InputError(f"--limit must be at least 1, not {limit}")
     keys = {sentence_key(example.review.text)
             for path in without for example in read_dataset(path).examples}
-    counts = {"rows": 0, "kept": 0, "dropped": 0, "sentences_without": len(keys)}
     for path in without_corpora:
         keys |= corpus_keys(path)
-    if without_corpora:
-        counts["sentences_without"] = len(keys)
+    counts = {"rows": 0, "kept": 0, "dropped": 0, "sentences_without": len(keys)}
     if source is not None:
         counts["other_source"] = 0
     if limit is not None:
