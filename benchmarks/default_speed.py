@@ -1,13 +1,20 @@
 """Speed and memory of served models end to end: ``fsa-edge analyze`` on benchmark sentences.
 
     python benchmarks/default_speed.py --model default --model OTHER_DIR [--threads 2]
+    python benchmarks/default_speed.py --device cuda --model CT2_DIR --compute-type int8_float16 \
+        --model HF_DIR --compute-type float16
 
 For each model, in its own process (one after the other, same inputs, same run):
 * reviews/s of ``Analyzer.analyze`` over the inputs at batch 32 after a warm-up (best of
   ``--repeats`` passes), the model's default task or ``--task``;
 * the CLI as a user runs it, ``fsa-edge analyze INPUT --model M``: wall time including start-up,
   and peak RSS of that process (``os.wait4``);
-* size of the model directory on disk.
+* size of the model directory on disk;
+* agreement: the share of reviews whose answers (aspect, category, opinion, polarity of every
+  element; scores left out) equal those of the first model in the list.
+``--device cuda`` with ``--compute-type`` (one per ``--model``, in order) compares serving types
+on a GPU: a converted model in CTranslate2 ``int8_float16`` against its unconverted twin served by
+torch in ``float16`` (the CLI column runs each model's default compute type).
 ``--compare-head-blas`` measures each model a second time with numpy's BLAS left multi-threaded
 in the tagger's heads (``FSA_EDGE_HEAD_BLAS_THREADS=0``; the runtime's default is one thread).
 Inputs: the four fsa-benchmark test splits (3,084 sentences) when ``../shared/data`` is present,
@@ -39,7 +46,8 @@ WORKER = r"""
 import json, sys, time
 import fsa_edge
 texts = [json.loads(l)["text"] for l in open(sys.argv[1], encoding="utf-8")]
-analyzer = fsa_edge.load(sys.argv[2], batch_size=32, cpu_threads=int(sys.argv[3]))
+analyzer = fsa_edge.load(sys.argv[2], batch_size=32, cpu_threads=int(sys.argv[3]),
+                         device=sys.argv[6], compute_type=sys.argv[7])
 task = sys.argv[5] or None
 analyzer.analyze(texts[:32], task=task)
 best = None
@@ -48,10 +56,30 @@ for _ in range(int(sys.argv[4])):
     results = analyzer.analyze(texts, task=task)
     seconds = time.perf_counter() - started
     best = seconds if best is None else min(best, seconds)
+def answers(result):
+    tasks = result.answers or {result.task: result.elements}
+    return {name: sorted([e.aspect or "", e.category or "", e.opinion or "", e.polarity]
+                         for e in elements) for name, elements in sorted(tasks.items())}
+with open(sys.argv[8], "w", encoding="utf-8") as sink:
+    json.dump([answers(r) for r in results], sink)
 print(json.dumps({"reviews": len(texts), "seconds": best, "reviews_per_s": len(texts) / best,
                   "errors": sum(r.error is not None for r in results),
-                  "backend": analyzer.backend.name, "task": task or analyzer.task}))
+                  "backend": analyzer.backend.name, "task": task or analyzer.task,
+                  "device": analyzer.backend.device,
+                  "compute_type": analyzer.backend.compute_type}))
 """
+
+
+def gpu_name(device: str) -> str | None:
+    """The CUDA device's name when the run asked for one (nvidia-smi), else None."""
+    if device == "cpu":
+        return None
+    try:
+        found = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                               capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return found.stdout.strip().splitlines()[0] if found.returncode == 0 and found.stdout.strip() else None
 
 
 def inputs(limit: int | None) -> tuple[list[str], str]:
@@ -67,19 +95,23 @@ def inputs(limit: int | None) -> tuple[list[str], str]:
 
 
 def measure(model: str, input_file: Path, threads: int, repeats: int, task: str | None,
-            head_blas: str = "1") -> dict:
+            head_blas: str = "1", device: str = "auto", compute_type: str = "auto"
+            ) -> tuple[dict, list]:
+    """One model's row, and its answers to each input (for agreement)."""
     env = {**os.environ, "OMP_NUM_THREADS": str(threads),
            "FSA_EDGE_HEAD_BLAS_THREADS": head_blas}
+    answers_file = input_file.with_name("answers.json")
     worker = subprocess.run([sys.executable, "-c", WORKER, str(input_file), model, str(threads),
-                             str(repeats), task or ""], capture_output=True, text=True,
-                            env=env)
+                             str(repeats), task or "", device, compute_type, str(answers_file)],
+                            capture_output=True, text=True, env=env)
     if worker.returncode != 0:
         raise SystemExit(f"{model}: worker failed: {worker.stderr[-2000:]}")
     row = json.loads(worker.stdout.strip().splitlines()[-1])
+    answers = json.loads(answers_file.read_text(encoding="utf-8"))
     with tempfile.TemporaryFile("w+") as sink:
         started = time.perf_counter()
         process = subprocess.Popen([sys.executable, "-m", "fsa_edge.cli", "analyze",
-                                    str(input_file), "--model", model,
+                                    str(input_file), "--model", model, "--device", device,
                                     *(["--task", task] if task else [])], stdout=sink,
                                    stderr=subprocess.DEVNULL, env=env)
         _, status, usage = os.wait4(process.pid, 0)
@@ -94,7 +126,12 @@ def measure(model: str, input_file: Path, threads: int, repeats: int, task: str 
             "cli_wall_seconds": round(wall, 2),
             "cli_exit_status": os.waitstatus_to_exitcode(status), "cli_output_lines": lines,
             "cli_peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
-            "size_mb": round(size / 2**20, 1)}
+            "size_mb": round(size / 2**20, 1)}, answers
+
+
+def agreement(answers: list, reference: list) -> float:
+    """The share of reviews whose answers equal the reference's."""
+    return sum(a == b for a, b in zip(answers, reference, strict=True)) / max(1, len(answers))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,30 +145,49 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare-head-blas", action="store_true",
                         help="also run each model with numpy's BLAS threads left alone in the "
                              "tagger's heads (FSA_EDGE_HEAD_BLAS_THREADS=0; the default is 1)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--compute-type", action="append", default=None,
+                        help="one per --model, in order (default: auto for each): e.g. "
+                             "int8_float16 for a converted model, float16 for a torch one")
     parser.add_argument("--out", type=Path, default=RESULTS / "default_speed")
     args = parser.parse_args(argv)
+    models = args.model or ["default"]
+    compute_types = args.compute_type or ["auto"] * len(models)
+    if len(compute_types) != len(models):
+        parser.error(f"--compute-type given {len(compute_types)} times for {len(models)} "
+                     "models: give it once per --model, or not at all")
     texts, source = inputs(args.limit)
     with tempfile.TemporaryDirectory() as work:
         input_file = Path(work) / "inputs.jsonl"
         input_file.write_text("".join(json.dumps({"id": str(i), "text": t}) + "\n"
                                       for i, t in enumerate(texts)), encoding="utf-8")
         settings = ("1", "0") if args.compare_head_blas else ("1",)
-        rows = [measure(model, input_file, args.threads, args.repeats, args.task, head_blas)
-                for model in (args.model or ["default"]) for head_blas in settings]
+        rows, reference = [], None
+        for model, compute_type in zip(models, compute_types):
+            for head_blas in settings:
+                row, answers = measure(model, input_file, args.threads, args.repeats, args.task,
+                                       head_blas, args.device, compute_type)
+                reference = answers if reference is None else reference
+                rows.append({**row, "agreement_with_first": round(agreement(answers, reference),
+                                                                   4)})
     record = {"benchmark": "default_speed", "inputs": source, "reviews": len(texts),
-              "threads": args.threads, "cpu_count": os.cpu_count(),
+              "threads": args.threads, "device": args.device, "gpu": gpu_name(args.device),
+              "cpu_count": os.cpu_count(),
               "machine": platform.processor() or platform.machine(),
               "cpu_model": cpu_model(), "cpu_speed_features": speed_features(),
               "load_average_at_end": os.getloadavg(), "rows": rows}
     features = ", ".join(record["cpu_speed_features"]) or "none of AVX2, AVX-512, AMX found"
-    lines = [f"CPU: {record['cpu_model'] or 'unknown'} ({features}), {args.threads} threads",
+    lines = [f"CPU: {record['cpu_model'] or 'unknown'} ({features}), {args.threads} threads"
+             + (f"; GPU: {record['gpu']}" if record["gpu"] else ""),
              "",
-             "| model | backend | task | head BLAS threads | reviews/s (batch 32) | CLI wall s | "
-             "CLI peak RSS MB | size MB |", "|---|---|---|---|---|---|---|---|"]
+             "| model | backend | device | compute type | task | head BLAS threads | "
+             "reviews/s (batch 32) | agreement with first | CLI wall s | CLI peak RSS MB | "
+             "size MB |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         blas = "1" if r["head_blas_threads"] == "1" else "not limited"
-        lines.append(f"| {r['model']} | {r['backend']} | {r['task']} | {blas} | "
-                     f"{r['reviews_per_s']:.1f} | {r['cli_wall_seconds']} | "
+        lines.append(f"| {r['model']} | {r['backend']} | {r['device']} | {r['compute_type']} | "
+                     f"{r['task']} | {blas} | {r['reviews_per_s']:.1f} | "
+                     f"{r['agreement_with_first']:.4f} | {r['cli_wall_seconds']} | "
                      f"{r['cli_peak_rss_mb']} | {r['size_mb']} |")
     table = "\n".join(lines) + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)

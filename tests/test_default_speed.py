@@ -22,6 +22,8 @@ def test_speed_script_measures_the_default_model_with_both_head_blas_settings(tm
     for row in rows:
         assert row["reviews"] == 8 and row["errors"] == 0 and row["task"] == "acsa"
         assert row["cli_output_lines"] == 8 and row["cli_peak_rss_mb"] > 0
+        assert row["agreement_with_first"] == 1.0  # the same model: the same answers
+        assert row["compute_type"] == "int8" and row["device"] == "cpu"
     table = out.with_suffix(".md").read_text()
     assert "| 1 |" in table and "| not limited |" in table
     record = json.loads(out.with_suffix(".json").read_text())
@@ -29,6 +31,23 @@ def test_speed_script_measures_the_default_model_with_both_head_blas_settings(tm
     assert record["cpu_model"] == records.cpu_model()
     assert record["cpu_speed_features"] == records.speed_features()
     assert table.startswith("CPU: ") and "1 threads" in table.splitlines()[0]
+
+
+def test_compute_types_are_given_once_per_model_or_not_at_all(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        benchmark_script("default_speed").main([
+            "--model", "default", "--model", "default", "--compute-type", "int8",
+            "--out", str(tmp_path / "speed")])
+    assert "--compute-type given 1 times for 2 models" in capsys.readouterr().err
+
+
+def test_agreement_is_the_share_of_reviews_with_equal_answers():
+    agreement = benchmark_script("default_speed").agreement
+    reference = [{"atsa": [["pizza", "", "", "positive"]]}, {"atsa": []}]
+    assert agreement(reference, reference) == 1.0
+    assert agreement([{"atsa": [["pizza", "", "", "negative"]]}, {"atsa": []}], reference) == 0.5
+    with pytest.raises(ValueError):
+        agreement(reference[:1], reference)
 
 
 def test_speed_features_keep_the_int8_and_bf16_features_in_a_fixed_order(monkeypatch):

@@ -334,6 +334,23 @@ def test_convert_float32_gives_the_trained_dev_score_and_both_tasks(trained, tmp
                                                                        "positive")
 
 
+def test_an_unconverted_tagger_is_served_by_torch_in_the_compute_type_asked(trained):
+    import fsa_edge
+    from fsa_edge.errors import BackendError
+
+    root, summary, atsa, _ = trained
+    half = fsa_edge.load(root / "out", device="cpu", compute_type="bfloat16")
+    assert half.backend.compute_type == "torch-bfloat16"
+    full = fsa_edge.load(root / "out", device="cpu")
+    tokens = [["[CLS]", "the", "pizza", "was", "great", "[SEP]"]]
+    states, states_full = half.backend.runtime.encode(tokens), full.backend.runtime.encode(tokens)
+    assert states.dtype == np.float32 and states.shape == states_full.shape
+    assert 0 < np.abs(states - states_full).max() < 0.5  # bf16 rounding: close, not equal
+    assert _f1(half, atsa, "atsa") == pytest.approx(summary["best_score"], abs=10.0)
+    with pytest.raises(BackendError, match="compute_type 'int8'.*float16"):
+        fsa_edge.load(root / "out", device="cpu", compute_type="int8")
+
+
 def test_int8_passes_the_gate_and_runs_without_torch(trained, tmp_path):
     pytest.importorskip("ctranslate2")
     from click.testing import CliRunner

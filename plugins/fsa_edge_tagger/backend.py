@@ -15,7 +15,7 @@ from fsa_edge.runtime import (HEADS_FILE, HF_CONFIG_FILE, MODEL_FILE, physical_c
                               resolve_compute_type, resolve_device, run_sorted)
 from fsa_edge.tasks import SlotTask
 
-from .runtime import TaggerRuntime, ctranslate2_encoder, feeds_positions
+from .runtime import TORCH_DTYPES, TaggerRuntime, ctranslate2_encoder, feeds_positions
 
 DEFAULT_MAX_BATCH_TOKENS = 4096
 DEFAULT_MAX_BATCH_SIZE = 64
@@ -27,7 +27,8 @@ class TaggerBackend(Backend):
     """Span tagging (ATSA) and category classification (ACSA) over a CTranslate2 encoder
     (an unconverted Hugging Face tagger directory is served by torch instead, for comparisons).
 
-    Options: ``compute_type`` (``auto``: the card's quantization), ``cpu_threads`` (default:
+    Options: ``compute_type`` (``auto``: the card's quantization; an unconverted directory
+    served by torch takes ``auto`` = ``float32``, ``float16`` or ``bfloat16``), ``cpu_threads`` (default:
     physical cores; its old name ``intra_threads`` is accepted for one release, with a
     ``DeprecationWarning``), ``max_batch_tokens`` (4096), ``max_batch_size`` (64).
     """
@@ -46,7 +47,7 @@ class TaggerBackend(Backend):
         self.max_batch_tokens = positive_int_option("max_batch_tokens", max_batch_tokens)
         self.max_batch_size = positive_int_option("max_batch_size", max_batch_size)
         if not (self.path / MODEL_FILE).is_file():
-            self._load_torch(device, cpu_threads)
+            self._load_torch(device, cpu_threads, compute_type)
             return
         self.device = resolve_device(device)
         self.compute_type = resolve_compute_type(compute_type, self.card.quantization,
@@ -57,8 +58,12 @@ class TaggerBackend(Backend):
                                      position_input=feeds_positions(self.card))
         self.runtime = TaggerRuntime.from_directory(self.path, self.card, encode)
 
-    def _load_torch(self, device: str, threads: int | None) -> None:
+    def _load_torch(self, device: str, threads: int | None, compute_type: str) -> None:
         """An unconverted (Hugging Face) tagger directory, served by torch: for comparisons."""
+        dtype = "float32" if compute_type == "auto" else compute_type
+        if dtype not in TORCH_DTYPES:
+            raise BackendError(f"{self.path}: compute_type {compute_type!r} is not one torch "
+                               f"serves an unconverted tagger in (auto, {', '.join(TORCH_DTYPES)})")
         if not (self.path / HF_CONFIG_FILE).is_file():
             raise BackendError(f"{self.path}: no {MODEL_FILE} (convert the tagger with "
                                "'fsa-edge convert') and no config.json")
@@ -70,8 +75,9 @@ class TaggerBackend(Backend):
         from fsa_edge.student_support import pick_device
 
         self.device = pick_device(device)
-        self.compute_type = "torch-float32"
-        self.runtime = load_for_scoring(self.path, device=self.device, threads=threads)
+        self.compute_type = f"torch-{dtype}"
+        self.runtime = load_for_scoring(self.path, device=self.device, threads=threads,
+                                        dtype=dtype)
 
     @classmethod
     def can_load(cls, path: Path) -> bool:

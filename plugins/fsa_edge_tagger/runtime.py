@@ -32,6 +32,8 @@ Encoder = Callable[[list[list[str]]], np.ndarray]
 HEAD_BLAS_THREADS_ENV = "FSA_EDGE_HEAD_BLAS_THREADS"
 #: the tasks a tagger can serve (each needs its head in ``heads.npz``)
 SERVED_TASKS = ("atsa", "acsa", "sentence", "aste")
+#: the weight types torch serves an unconverted (Hugging Face) tagger in, by torch dtype name
+TORCH_DTYPES = ("float32", "float16", "bfloat16")
 #: the field of the card's ``tagger`` section, written by the converter, saying that the
 #: CTranslate2 encoder takes each piece's position (0, 1, …) as a second input stream (MPNet:
 #: its absolute position table is the second source embedding)

@@ -442,9 +442,10 @@ def finetune_tagger(data: Sequence[TaskData], *, student: str = "minilm", out: s
             **({"soft_targets": job.soft_counts} if job.soft_counts else {}), **summary}
 
 
-def load_for_scoring(directory: str | Path, *, device: str = "cpu",
-                     threads: int | None = None) -> TaggerRuntime:
-    """A saved (unconverted) tagger as a :class:`TaggerRuntime` over its torch encoder."""
+def load_for_scoring(directory: str | Path, *, device: str = "cpu", threads: int | None = None,
+                     dtype: str = "float32") -> TaggerRuntime:
+    """A saved (unconverted) tagger as a :class:`TaggerRuntime` over its torch encoder, its
+    weights in ``dtype`` (a name of :data:`TORCH_DTYPES`; the heads stay numpy float32)."""
     import torch
     from transformers import AutoModel
 
@@ -453,7 +454,7 @@ def load_for_scoring(directory: str | Path, *, device: str = "cpu",
         torch.set_num_threads(threads)
     card = ModelCard.load(directory)
     tokenizer = load_tokenizer(directory, card.max_input_length)
-    encoder = AutoModel.from_pretrained(str(directory), dtype=torch.float32).to(device).eval()
+    encoder = AutoModel.from_pretrained(str(directory), dtype=getattr(torch, dtype)).to(device).eval()
     return TaggerRuntime.from_directory(directory, card, torch_encoder(encoder, tokenizer, device))
 
 
