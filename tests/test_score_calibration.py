@@ -437,11 +437,16 @@ def test_calibrate_writes_the_score_maps_into_both_cards(tagger_dir, tmp_path):
             assert entry["method"] in ("platt", "isotonic") and entry["dev_elements"] >= 20
             assert entry["calibrated_on"] == str(model)
     assert record["score_calibration"]["atsa"]["dev_files"] == [str(atsa_dev)]
-    # the runtime reports the card's map of the raw score, for the same elements
+    # the ATSA map is fitted on, and names, the term-of-this-polarity score; ACSA's names none
+    assert record["score_calibration"]["atsa"]["raw_score"] == "term_polarity"
+    assert "raw_score" not in record["score_calibration"]["acsa"]
+    # the runtime reports the card's map of that raw score, for the same elements: the share of a
+    # term's non-O probability its polarity holds, so never above the old score (1 − mean P(O))
     score_map = ScoreMap.from_card(record["score_calibration"]["atsa"])
     after, raw_after, elements_after = _scores(model, "atsa", atsa_dev)
-    assert raw_after == raw and elements_after == elements
-    assert after == [round(score_map(r), 6) for r in raw] != before
+    assert elements_after == elements and raw_after != raw
+    assert all(new <= old + 1e-12 for new, old in zip(raw_after, raw, strict=True))
+    assert after == [round(score_map(r), 6) for r in raw_after] != before
     for task in ("atsa", "acsa"):  # the --also directory reports the same
         assert _scores(other, task, atsa_dev)[0] == _scores(model, task, atsa_dev)[0]
 

@@ -55,6 +55,35 @@ def test_a_term_never_ends_inside_a_word_and_stray_i_opens_a_span():
     assert [(s, e, p) for s, e, p, _ in found] == [(4, 14, "positive"), (30, 37, "negative")]
 
 
+def test_a_term_scores_as_a_term_or_as_a_term_of_its_polarity():
+    pieces = _pieces()
+    logits = _one_hot([0] * len(pieces))
+    # "sushi" (piece 2): P(O) .2, B-positive .5, B-negative .3 -> positive, term .8, positive .5
+    probabilities = np.full(len(TAGS), 1e-9)
+    probabilities[[0, TAGS.index("B-positive"), TAGS.index("B-negative")]] = (0.2, 0.5, 0.3)
+    logits[2] = np.log(probabilities)
+    logits[3] = _one_hot([TAGS.index("I-positive")])[0]  # "##rol": certain
+    logits[4] = _one_hot([TAGS.index("I-positive")])[0]  # "##ls"
+    (start, end, polarity, term), = decode_terms(logits, pieces)
+    (*_, polarity_score), = decode_terms(logits, pieces, "term_polarity")
+    assert (start, end, polarity) == (4, 14, "positive")
+    assert term == pytest.approx(1 - 0.2 / 3, abs=1e-6)
+    assert polarity_score == pytest.approx((0.5 + 2) / 3, abs=1e-6)
+    with pytest.raises(ValueError, match="term score 'polar'"):
+        decode_terms(logits, pieces, "polar")
+
+
+def test_the_runtime_reads_which_raw_score_the_atsa_map_was_fitted_on():
+    from fsa_edge.errors import BackendError
+    from fsa_edge_tagger.runtime import term_score
+
+    assert term_score(None) == term_score({"acsa": {"raw_score": "x"}}) == "term"
+    assert term_score({"atsa": {"a": 1.0, "b": 0.0}}) == "term"  # maps fitted before the field
+    assert term_score({"atsa": {"raw_score": "term_polarity"}}) == "term_polarity"
+    with pytest.raises(BackendError, match="atsa.raw_score is 'confidence'"):
+        term_score({"atsa": {"raw_score": "confidence"}})
+
+
 def test_category_decoding():
     categories = ["FOOD#QUALITY", "SERVICE#GENERAL", "PRICE"]
     logits = np.full((3, len(CATEGORY_CLASSES)), -5.0)

@@ -19,7 +19,9 @@ Calibrate the model that ships: the default recipe calibrates the converted int8
 category decisions near a threshold are what int8 moves) and writes the same threshold into the
 torch checkpoint's card (``also``), so every variant of one checkpoint decodes alike.
 
-Scores: an element's raw score (its decoding's confidence: 1 − mean P(O) over a term's pieces,
+Scores: an element's raw score (its decoding's confidence: for a term, the mean P(B-p) + P(I-p)
+of its decoded polarity p over its pieces (:data:`FITTED_TERM_SCORE`; maps fitted before it
+existed used 1 − mean P(O), and their cards say nothing, which the runtime reads as that),
 the decoded class's probability for a category) is far from the chance that the element is right.
 Per task, :func:`~.score_fitting.fit_score_map` fits a monotone map from the raw score to that chance on the dev
 sets' predicted elements (ATSA on ``term_dev_files``, ACSA on ``dev_files`` decoded with the chosen
@@ -70,7 +72,7 @@ from fsa_edge.windows import MERGED_SCORE_CALIBRATION
 
 from .category_groups import scored_decodes, with_groups
 from .dev_reviews import dev_reviews
-from .runtime import PAIR_NONE_BELOW, SCORE_CALIBRATION, SPAN_NONE_BELOW, TaggerRuntime
+from .runtime import PAIR_NONE_BELOW, RAW_SCORE, SCORE_CALIBRATION, SPAN_NONE_BELOW, TaggerRuntime
 from .score_fitting import MIN_ELEMENTS, fit_score_map
 from .sentence_head import agreeing_polarity, has_sentence_head
 from .triplets import TripletThreshold, has_triplet_heads
@@ -83,6 +85,11 @@ SPAN_THRESHOLDS = (None, 0.6, 0.7, 0.8, 0.9)
 #: the ``(span, pair)`` threshold pairs the triplet heads are calibrated over
 TRIPLET_THRESHOLDS = tuple((span, pair) for span in SPAN_THRESHOLDS for pair in PAIR_THRESHOLDS)
 TRIPLET_CALIBRATION = "triplet_calibration"
+#: the raw score a new ATSA map is fitted on (and names in the card): ``term_polarity`` carries the
+#: polarity's confidence, which ``term`` ignores though a term with the wrong polarity is wrong —
+#: on the default's dev sets its Platt map's cross-validated log loss was 0.545 against 0.588
+#: (benchmarks/README, "The ATSA score: a term of this polarity")
+FITTED_TERM_SCORE = "term_polarity"
 #: the card's ``tagger`` fields calibration writes (thresholds, their dev records, score maps);
 #: ``pair_calibration`` is the pair threshold's record before spans had one
 CALIBRATED_FIELDS = ("calibration", "none_below", "pair_calibration", PAIR_NONE_BELOW,
@@ -383,11 +390,14 @@ def calibrate_tagger(directory: str | Path, dev_files: Sequence[str | Path] = ()
             maps["acsa"] = with_groups(maps["acsa"], acsa_dev, decodes)
     chosen_triplets = {path: by_threshold[_triplet_threshold(runtime)]  # the ASTE map fits on these
                        for path, by_threshold in triplet_decodes.items()}
+    runtime.term_score = FITTED_TERM_SCORE  # the ATSA map is fitted on (and names) this score
     for task, files, dev, decoded in (("atsa", term_dev_files, term_dev, None),
                                       ("aste", triplet_dev_files, triplet_dev, chosen_triplets)):
         if files:
             maps[task] = _fit_task(files, *_dev_elements(runtime, task, dev, batch_size,
                                                          decoded))
+    if maps.get("atsa") is not None:
+        maps["atsa"][RAW_SCORE] = FITTED_TERM_SCORE
     if sentence_dev_files:
         maps["sentence"] = _fit_task(sentence_dev_files,
                                      *_sentence_dev_answers(runtime, sentence_dev, batch_size))

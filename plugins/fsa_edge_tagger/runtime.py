@@ -22,8 +22,8 @@ from fsa_edge.runtime import HEADS_FILE, TOKENIZER_FILE, TokenCounter, run_sorte
 from fsa_edge.score_map import ScoreMap
 from fsa_edge.tasks import canonical_category
 
-from .scheme import (CATEGORY_CLASSES, TAGS, category_logits, decode_categories, decode_terms,
-                     pieces_of)
+from .scheme import (CATEGORY_CLASSES, TAGS, TERM_SCORES, category_logits, decode_categories,
+                     decode_terms, pieces_of)
 from .sentence_head import decode_sentence, has_sentence_head, mean_pieces, sentence_logits
 from .triplets import (Triplet, TripletThreshold, candidate_pairs, decode_triplets,
                        has_triplet_heads, paired)
@@ -41,6 +41,9 @@ POSITION_INPUT = "position_input"
 #: the field of the card's ``tagger`` section holding the score maps, one per task
 #: (``fsa-edge train tagger calibrate``)
 SCORE_CALIBRATION = "score_calibration"
+#: the field of a task's score map entry naming the raw score the map was fitted on (ATSA: one of
+#: :data:`scheme.TERM_SCORES`; absent: ``term``, what maps were fitted on before the field existed)
+RAW_SCORE = "raw_score"
 #: the card's field (under ``tagger``) holding the pair head's ``none`` threshold (ASTE), chosen
 #: on dev data like the category head's ``none_below``
 PAIR_NONE_BELOW = "pair_none_below"
@@ -119,6 +122,16 @@ def _group_categories(where: str, group: Mapping[str, Any]) -> list[str]:
     return [canonical_category(c) for c in categories]
 
 
+def term_score(spec: Mapping[str, Any] | None) -> str:
+    """The raw score decoded terms carry: the one the card's ATSA map was fitted on (its
+    ``raw_score``), ``term`` without one."""
+    name = ((spec or {}).get("atsa") or {}).get(RAW_SCORE, TERM_SCORES[0])
+    if name not in TERM_SCORES:
+        raise BackendError(f"tagger.score_calibration.atsa.{RAW_SCORE} is {name!r}: expected one "
+                           f"of {', '.join(TERM_SCORES)}")
+    return name
+
+
 def category_score_maps(spec: Mapping[str, Any] | None) -> dict[str, dict[str, ScoreMap]]:
     """``{task: {category: ScoreMap}}``: the maps of the category groups in the card's
     ``tagger.score_calibration`` (a task without groups: absent).
@@ -192,6 +205,7 @@ class TaggerRuntime:
         self.span_none_below = span_none_below
         self.score_maps = score_maps(score_calibration)
         self.category_score_maps = category_score_maps(score_calibration)
+        self.term_score = term_score(score_calibration)
         if self.categories:
             rows = heads.get("category.weight")
             if rows is None or rows.shape[0] != len(self.categories) * len(CATEGORY_CLASSES):
@@ -310,7 +324,7 @@ class TaggerRuntime:
                 answer["atsa"] = tuple(
                     SentimentElement(polarity=p, aspect=text[s:e], aspect_span=(s, e),
                                      score=score)
-                    for s, e, p, score in decode_terms(row, own))
+                    for s, e, p, score in decode_terms(row, own, self.term_score))
         if "acsa" in tasks:
             logits = self.category_head(hidden, [len(e.tokens) for e in encodings])
             for answer, row in zip(answers, logits):
@@ -442,6 +456,6 @@ def ctranslate2_encoder(directory: Path, *, device: str, compute_type: str, thre
 
 
 __all__ = ["Encoder", "GROUPS", "HEAD_BLAS_THREADS_ENV", "PAIR_NONE_BELOW",
-           "POSITION_INPUT", "SCORE_CALIBRATION", "SERVED_TASKS", "SPAN_NONE_BELOW",
+           "POSITION_INPUT", "RAW_SCORE", "SCORE_CALIBRATION", "SERVED_TASKS", "SPAN_NONE_BELOW",
            "TaggerRuntime", "category_score_maps", "ctranslate2_encoder", "feeds_positions",
-           "load_heads", "load_tokenizer", "one_blas_thread", "score_maps"]
+           "load_heads", "load_tokenizer", "one_blas_thread", "score_maps", "term_score"]

@@ -20,6 +20,9 @@ import numpy as np
 from fsa_edge.model import POLARITIES
 
 TAGS = ("O",) + tuple(f"{kind}-{p}" for p in POLARITIES for kind in ("B", "I"))
+#: the raw scores a decoded term can carry (:func:`decode_terms`); a card's ATSA score map names the
+#: one it was fitted on (``raw_score``; absent: ``term``, the first)
+TERM_SCORES = ("term", "term_polarity")
 CATEGORY_CLASSES = ("none",) + POLARITIES
 IGNORE = -100
 
@@ -107,10 +110,15 @@ def bio_groups(tags: Sequence[str], pieces: Sequence[Piece],
     return groups
 
 
-def decode_terms(logits: np.ndarray, pieces: Sequence[Piece]
+def decode_terms(logits: np.ndarray, pieces: Sequence[Piece], score: str = "term"
                  ) -> list[tuple[int, int, str, float]]:
     """``(start, end, polarity, score)`` of each term in one text from its ``(pieces, tags)``
-    logits. ``I`` after ``O`` opens a span; a span grows to whole words."""
+    logits. ``I`` after ``O`` opens a span; a span grows to whole words. ``score``, one of
+    :data:`TERM_SCORES`: ``term``, 1 − the mean P(O) over the term's pieces (is it a term?);
+    ``term_polarity``, the mean P(B-p) + P(I-p) for its decoded polarity p (a term of this
+    polarity?)."""
+    if score not in TERM_SCORES:
+        raise ValueError(f"term score {score!r}: expected one of {', '.join(TERM_SCORES)}")
     probs = softmax(logits[:len(pieces)].astype(np.float64))
     terms = []
     for _, group in bio_groups([TAGS[i] for i in probs.argmax(axis=-1)], pieces):
@@ -118,9 +126,10 @@ def decode_terms(logits: np.ndarray, pieces: Sequence[Piece]
         span = probs[first:last + 1]
         by_polarity = [span[:, TAGS.index(f"B-{p}")].sum() + span[:, TAGS.index(f"I-{p}")].sum()
                        for p in POLARITIES]
-        polarity = POLARITIES[int(np.argmax(by_polarity))]
-        score = float(1.0 - span[:, 0].mean())
-        terms.append((pieces[first].start, pieces[last].end, polarity, score))
+        best = int(np.argmax(by_polarity))
+        confidence = (1.0 - span[:, 0].mean() if score == "term"
+                      else by_polarity[best] / len(span))
+        terms.append((pieces[first].start, pieces[last].end, POLARITIES[best], float(confidence)))
     return terms
 
 
@@ -198,5 +207,5 @@ def category_logits(hidden: np.ndarray, lengths: Sequence[int], heads: dict[str,
 
 
 __all__ = ["CATEGORY_CLASSES", "IGNORE", "POLARITIES", "Piece", "TAGS", "attention_weights",
-           "bio_groups", "category_logits", "decide", "decode_categories", "decode_terms",
+           "TERM_SCORES", "bio_groups", "category_logits", "decide", "decode_categories", "decode_terms",
            "log_softmax", "pieces_of", "softmax", "term_tags", "whole_words"]
