@@ -57,3 +57,19 @@ def test_a_speed_record_without_its_twin_and_a_label_without_path_are_refused(tm
     with pytest.raises(SystemExit, match="not a readable JSON record"):
         summary.main(["--gpu-teacher", str(tmp_path / "missing.json"), "--out",
                       str(tmp_path / "s")])
+
+
+def test_the_gpu_check_script_stops_with_a_clear_message_without_cuda(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present: the script would run the whole check")
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(["bash", "benchmarks/gpu_check.sh", str(tmp_path / "out")], cwd=root,
+                          capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable})
+    assert done.returncode != 0 and "gpu_check.sh: no CUDA device" in done.stderr
+    assert not (tmp_path / "out" / "teacher").exists()  # nothing ran
