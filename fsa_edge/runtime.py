@@ -104,7 +104,11 @@ class TokenCounter:
         self._tokenizer.no_truncation()
 
     def __call__(self, texts: Sequence[str]) -> list[int]:
-        return [len(encoding.ids) for encoding in self._tokenizer.encode_batch(list(texts))]
+        return [len(encoding.ids) for encoding in self.encodings(texts)]
+
+    def encodings(self, texts: Sequence[str]) -> list[Any]:
+        """The texts' whole encodings (what the count counts)."""
+        return self._tokenizer.encode_batch(list(texts))
 
 
 def run_sorted(items: Sequence[T], lengths: Sequence[int], run: Callable[[list[T]], list],

@@ -97,3 +97,44 @@ def test_the_default_refuses_a_batch_option_below_one_naming_it(shipped, option,
     with pytest.raises(BackendError, match=f"'{option}' must be a whole number of at least 1, "
                                            f"not {value!r}"):
         fsa_edge.load(**{option: value})
+
+
+class _CountingTokenizer:
+    """A tokenizer that counts the texts it encodes (everything else delegated)."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer, self.texts = tokenizer, []
+
+    def encode_batch(self, texts):
+        self.texts += list(texts)
+        return self.tokenizer.encode_batch(texts)
+
+    def __getattr__(self, name):
+        return getattr(self.tokenizer, name)
+
+
+def test_the_analyzer_tokenizes_a_text_that_fits_once_and_answers_as_before(shipped):
+    import fsa_edge
+    from fsa_edge.tasks import get_task
+
+    texts = ["The pizza was great but the service was slow.", "Battery life is awful.",
+             "The pizza was great but the service was slow.",  # the same text twice
+             " ".join(f"Waiter number {i} was friendly and the wine list long."
+                      for i in range(40))]  # read in parts
+    analyzer = fsa_edge.load(shipped, device="cpu", cpu_threads=1)
+    runtime = analyzer.backend.runtime
+    counting = runtime.tokenizer = _CountingTokenizer(runtime.tokenizer)
+    results = analyzer.analyze(texts, task="all")
+    assert results[3].parts > 1  # the long text was read in parts
+    # the counted encodings served the encoder: only the second copy of the repeated text (its
+    # kept encoding went to the first) was tokenized again
+    assert counting.texts == [texts[2]]
+    direct = analyzer.backend.predict_tasks(texts[:3], tasks=[get_task(t) for t in (
+        "atsa", "acsa", "aste", "sentence")])  # tokenized afresh, without the count
+    for result, answers in zip(results[:3], direct):
+        by_task = {name: [(e.aspect, e.category, e.opinion, e.polarity) for e in elements]
+                   for name, elements in result.answers.items()}
+        assert by_task == {name: [(e.aspect, e.category, e.opinion, e.polarity)
+                                  for e in prediction.elements]
+                           for name, prediction in answers.items()}
+    assert sorted(counting.texts[1:]) == sorted(texts[:3])  # predict_tasks tokenized its own
