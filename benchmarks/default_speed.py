@@ -45,6 +45,8 @@ RESULTS = ROOT / "benchmarks" / "results"
 WORKER = r"""
 import json, sys, time
 import fsa_edge
+sys.path.insert(0, sys.argv[9])
+from default_speed import answers
 texts = [json.loads(l)["text"] for l in open(sys.argv[1], encoding="utf-8")]
 analyzer = fsa_edge.load(sys.argv[2], batch_size=32, cpu_threads=int(sys.argv[3]),
                          device=sys.argv[6], compute_type=sys.argv[7])
@@ -56,18 +58,23 @@ for _ in range(int(sys.argv[4])):
     results = analyzer.analyze(texts, task=task)
     seconds = time.perf_counter() - started
     best = seconds if best is None else min(best, seconds)
-def answers(result):
-    tasks = result.answers or {result.task: result.elements}
-    return {name: sorted([e.aspect or "", e.category or "", e.opinion or "", e.polarity]
-                         for e in elements) for name, elements in sorted(tasks.items())}
 with open(sys.argv[8], "w", encoding="utf-8") as sink:
-    json.dump([answers(r) for r in results], sink)
+    json.dump(answers(results), sink)
 print(json.dumps({"reviews": len(texts), "seconds": best, "reviews_per_s": len(texts) / best,
                   "errors": sum(r.error is not None for r in results),
                   "backend": analyzer.backend.name, "task": task or analyzer.task,
                   "device": analyzer.backend.device,
                   "compute_type": analyzer.backend.compute_type}))
 """
+
+
+def answers(results: list) -> list[dict[str, list[list[str]]]]:
+    """Each result's answers by task: (aspect, category, opinion, polarity) of every element,
+    sorted; scores left out (what agreement compares)."""
+    return [{name: sorted([e.aspect or "", e.category or "", e.opinion or "", e.polarity]
+                          for e in elements)
+             for name, elements in sorted((r.answers or {r.task: r.elements}).items())}
+            for r in results]
 
 
 def gpu_name(device: str) -> str | None:
@@ -102,12 +109,13 @@ def measure(model: str, input_file: Path, threads: int, repeats: int, task: str 
            "FSA_EDGE_HEAD_BLAS_THREADS": head_blas}
     answers_file = input_file.with_name("answers.json")
     worker = subprocess.run([sys.executable, "-c", WORKER, str(input_file), model, str(threads),
-                             str(repeats), task or "", device, compute_type, str(answers_file)],
+                             str(repeats), task or "", device, compute_type, str(answers_file),
+                             str(ROOT / "benchmarks")],
                             capture_output=True, text=True, env=env)
     if worker.returncode != 0:
         raise SystemExit(f"{model}: worker failed: {worker.stderr[-2000:]}")
     row = json.loads(worker.stdout.strip().splitlines()[-1])
-    answers = json.loads(answers_file.read_text(encoding="utf-8"))
+    found = json.loads(answers_file.read_text(encoding="utf-8"))
     with tempfile.TemporaryFile("w+") as sink:
         started = time.perf_counter()
         process = subprocess.Popen([sys.executable, "-m", "fsa_edge.cli", "analyze",
@@ -126,7 +134,7 @@ def measure(model: str, input_file: Path, threads: int, repeats: int, task: str 
             "cli_wall_seconds": round(wall, 2),
             "cli_exit_status": os.waitstatus_to_exitcode(status), "cli_output_lines": lines,
             "cli_peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
-            "size_mb": round(size / 2**20, 1)}, answers
+            "size_mb": round(size / 2**20, 1)}, found
 
 
 def agreement(answers: list, reference: list) -> float:

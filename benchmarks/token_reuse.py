@@ -22,15 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from default_speed import inputs  # noqa: E402
+from default_speed import answers, inputs  # noqa: E402
 from records import cpu_model, speed_features  # noqa: E402
-
-
-def answers(results: list) -> list:
-    return [{name: sorted((e.aspect or "", e.category or "", e.opinion or "", e.polarity)
-                          for e in elements)
-             for name, elements in (r.answers or {r.task: r.elements}).items()}
-            for r in results]
 
 
 def main(argv: list[str] | None = None) -> int:
