@@ -95,20 +95,47 @@ def plan_batches(lengths: Sequence[int], max_batch_tokens: int, max_batch_size: 
     return batches
 
 
+#: how many counted encodings a :class:`TokenCounter` may keep across one-text counts (parts being
+#: planned) before it starts afresh
+KEPT_ENCODINGS = 65536
+
+
 class TokenCounter:
     """How many tokens each text takes with a ``tokenizers`` tokenizer, never truncated (it
-    counts with a copy, so the tokenizer keeps its own truncation)."""
+    counts with a copy, so the tokenizer keeps its own truncation).
+
+    The encodings of the latest counted texts that the tokenizer would not cut are kept, and
+    :meth:`encode` hands them out instead of tokenizing those texts again (a runtime counts every
+    text before it encodes it: without this each would be tokenized twice). A single counted text
+    (a part being planned) is added to the kept ones; any other count replaces them."""
 
     def __init__(self, tokenizer: Any) -> None:
+        self._source = tokenizer  # the cutting tokenizer :meth:`encode` stands for
         self._tokenizer = type(tokenizer).from_str(tokenizer.to_str())
         self._tokenizer.no_truncation()
+        self._kept: dict[str, Any] = {}  # text → encoding, from the latest counts
 
     def __call__(self, texts: Sequence[str]) -> list[int]:
-        return [len(encoding.ids) for encoding in self.encodings(texts)]
+        encodings = self.encodings(texts)
+        if len(texts) != 1 or len(self._kept) > KEPT_ENCODINGS:
+            self._kept = {}
+        window = (self._source.truncation or {}).get("max_length")
+        for text, encoding in zip(texts, encodings):
+            if window is None or len(encoding.ids) <= window:  # as the cutting tokenizer has it
+                self._kept[text] = encoding
+        return [len(encoding.ids) for encoding in encodings]
 
     def encodings(self, texts: Sequence[str]) -> list[Any]:
-        """The texts' whole encodings (what the count counts)."""
+        """The texts' whole encodings (what the count counts), none kept."""
         return self._tokenizer.encode_batch(list(texts))
+
+    def encode(self, texts: Sequence[str]) -> list[Any]:
+        """The texts' encodings as the tokenizer gives them (cut at its window): the kept ones,
+        the others tokenized now."""
+        kept = [self._kept.pop(text, None) for text in texts]
+        missing = [text for text, encoding in zip(texts, kept) if encoding is None]
+        fresh = iter(self._source.encode_batch(missing) if missing else ())
+        return [encoding if encoding is not None else next(fresh) for encoding in kept]
 
 
 def run_sorted(items: Sequence[T], lengths: Sequence[int], run: Callable[[list[T]], list],
@@ -125,5 +152,6 @@ def run_sorted(items: Sequence[T], lengths: Sequence[int], run: Callable[[list[T
 
 
 __all__ = ["DEVICES", "HEADS_FILE", "MODEL_FILE", "TOKENIZER_FILE", "TOKENIZER_FILES",
-           "TokenCounter", "physical_cores", "plan_batches", "resolve_compute_type", "resolve_device",
+           "KEPT_ENCODINGS", "TokenCounter", "physical_cores", "plan_batches",
+           "resolve_compute_type", "resolve_device",
            "run_sorted"]

@@ -145,3 +145,36 @@ def test_a_batch_option_below_one_is_refused_naming_it(ct2_model, option, value)
                                            f"not {value!r}"):
         fsa_edge.load(ct2_model, device="cpu", **{option: value})
     assert CTranslate2Backend(ct2_model, device="cpu", max_batch_size="8").max_batch_size == 8
+
+
+def test_the_token_counter_keeps_what_it_counted_for_encode_and_nothing_it_would_cut():
+    from fsa_edge.runtime import TokenCounter
+    from tiny_models import train_wordpiece
+
+    class Counting:  # the cutting tokenizer, counting the texts it encodes
+        def __init__(self, tokenizer):
+            self.tokenizer, self.texts = tokenizer, []
+
+        def encode_batch(self, texts):
+            self.texts += list(texts)
+            return self.tokenizer.encode_batch(texts)
+
+        def __getattr__(self, name):
+            return getattr(self.tokenizer, name)
+
+    tokenizer = train_wordpiece()
+    tokenizer.enable_truncation(max_length=6)
+    counting = Counting(tokenizer)
+    counter = TokenCounter(tokenizer)
+    counter._source = counting
+    short, long_ = "the pizza was great", "the pizza was great but the service was slow"
+    lengths = counter([short, long_])
+    assert lengths[0] <= 6 < lengths[1]  # uncut counts
+    assert counter.encode([short])[0].ids == tokenizer.encode(short).ids and counting.texts == []
+    assert counter.encode([short, long_])[1].ids == tokenizer.encode(long_).ids  # cut at 6
+    assert counting.texts == [short, long_]  # the long one was never kept; the short one was used
+    counter([short])
+    counter([long_])  # a single text adds to the kept ones
+    counter([])  # any other count replaces them
+    counter.encode([short])
+    assert counting.texts[-1] == short

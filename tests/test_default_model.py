@@ -123,7 +123,7 @@ def test_the_analyzer_tokenizes_a_text_that_fits_once_and_answers_as_before(ship
                       for i in range(40))]  # read in parts
     analyzer = fsa_edge.load(shipped, device="cpu", cpu_threads=1)
     runtime = analyzer.backend.runtime
-    counting = runtime.tokenizer = _CountingTokenizer(runtime.tokenizer)
+    counting = runtime.counter._source = _CountingTokenizer(runtime.tokenizer)  # what encodes
     results = analyzer.analyze(texts, task="all")
     assert results[3].parts > 1  # the long text was read in parts
     # the counted encodings served the encoder: only the second copy of the repeated text (its

@@ -47,8 +47,9 @@ class TokenizerAdapter:
         return None
 
     def encode(self, texts: Sequence[str]) -> list[list[str]]:
-        """Source tokens of each text, special tokens included, truncated to max_length."""
-        return [encoding.tokens for encoding in self.tokenizer.encode_batch(list(texts))]
+        """Source tokens of each text, special tokens included, truncated to max_length (a
+        text counted by :meth:`lengths` is not tokenized again: its encoding was kept)."""
+        return [encoding.tokens for encoding in self.counter.encode(texts)]
 
     def lengths(self, texts: Sequence[str]) -> list[int]:
         """Source tokens each text takes, special tokens included, uncut."""

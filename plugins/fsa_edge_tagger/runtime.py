@@ -30,9 +30,6 @@ from .triplets import (Triplet, TripletThreshold, candidate_pairs, decode_triple
 
 Encoder = Callable[[list[list[str]]], np.ndarray]
 HEAD_BLAS_THREADS_ENV = "FSA_EDGE_HEAD_BLAS_THREADS"
-#: how many counted encodings :meth:`TaggerRuntime.input_lengths` may keep across one-text counts
-#: (parts being planned) before it starts afresh
-KEPT_ENCODINGS = 65536
 #: the tasks a tagger can serve (each needs its head in ``heads.npz``)
 SERVED_TASKS = ("atsa", "acsa", "sentence", "aste")
 #: the weight types torch serves an unconverted (Hugging Face) tagger in, by torch dtype name
@@ -200,7 +197,6 @@ class TaggerRuntime:
                  span_none_below: float | None = None) -> None:
         self.tokenizer = tokenizer
         self.counter = TokenCounter(tokenizer)
-        self._counted: dict[str, Any] = {}  # text → encoding, from input_lengths
         self.heads = heads
         self.categories = tuple(categories)
         self.encode = encode
@@ -232,26 +228,14 @@ class TaggerRuntime:
                    tagger.get(SPAN_NONE_BELOW))
 
     def input_lengths(self, texts: Sequence[str]) -> list[int]:
-        """Word pieces each text takes, special tokens included, uncut. The encodings of the
-        texts that fit the window are kept for :meth:`encoded` (the analyzer counts every text
-        before it is analysed: without this each would be tokenized twice); the kept ones are
-        those of the latest counts, a new batch of texts replacing the old."""
-        encodings = self.counter.encodings(texts)
-        if len(texts) > 1 or len(self._counted) > KEPT_ENCODINGS:
-            self._counted = {}  # a new batch (one text: a part being planned; keep the batch)
-        window = (self.tokenizer.truncation or {}).get("max_length")
-        for text, encoding in zip(texts, encodings):
-            if window is None or len(encoding.ids) <= window:  # as the cutting tokenizer has it
-                self._counted[text] = encoding
-        return [len(encoding.ids) for encoding in encodings]
+        """Word pieces each text takes, special tokens included, uncut (the encodings of those
+        that fit are kept for :meth:`encoded`: :class:`~fsa_edge.runtime.TokenCounter`)."""
+        return self.counter(texts)
 
     def encoded(self, texts: Sequence[str]) -> tuple[list[Any], np.ndarray]:
-        """The texts' tokenizer encodings (those :meth:`input_lengths` kept, the others
-        tokenized now) and their encoder states ``(batch, time, dim)``."""
-        kept = [self._counted.pop(text, None) for text in texts]
-        missing = [text for text, encoding in zip(texts, kept) if encoding is None]
-        fresh = iter(self.tokenizer.encode_batch(missing) if missing else ())
-        encodings = [encoding if encoding is not None else next(fresh) for encoding in kept]
+        """The texts' tokenizer encodings (kept from their count, or tokenized now) and their
+        encoder states ``(batch, time, dim)``."""
+        encodings = self.counter.encode(texts)
         return encodings, self.encode([e.tokens for e in encodings])
 
     def category_logits(self, texts: Sequence[str]) -> np.ndarray:
