@@ -149,22 +149,11 @@ def test_a_batch_option_below_one_is_refused_naming_it(ct2_model, option, value)
 
 def test_the_token_counter_keeps_what_it_counted_for_encode_and_nothing_it_would_cut():
     from fsa_edge.runtime import TokenCounter
-    from tiny_models import train_wordpiece
-
-    class Counting:  # the cutting tokenizer, counting the texts it encodes
-        def __init__(self, tokenizer):
-            self.tokenizer, self.texts = tokenizer, []
-
-        def encode_batch(self, texts):
-            self.texts += list(texts)
-            return self.tokenizer.encode_batch(texts)
-
-        def __getattr__(self, name):
-            return getattr(self.tokenizer, name)
+    from tiny_models import CountingTokenizer, train_wordpiece
 
     tokenizer = train_wordpiece()
     tokenizer.enable_truncation(max_length=6)
-    counting = Counting(tokenizer)
+    counting = CountingTokenizer(tokenizer)  # the cutting tokenizer, counting what it encodes
     counter = TokenCounter(tokenizer)
     counter._source = counting
     short, long_ = "the pizza was great", "the pizza was great but the service was slow"

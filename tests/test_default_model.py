@@ -99,23 +99,10 @@ def test_the_default_refuses_a_batch_option_below_one_naming_it(shipped, option,
         fsa_edge.load(**{option: value})
 
 
-class _CountingTokenizer:
-    """A tokenizer that counts the texts it encodes (everything else delegated)."""
-
-    def __init__(self, tokenizer):
-        self.tokenizer, self.texts = tokenizer, []
-
-    def encode_batch(self, texts):
-        self.texts += list(texts)
-        return self.tokenizer.encode_batch(texts)
-
-    def __getattr__(self, name):
-        return getattr(self.tokenizer, name)
-
-
 def test_the_analyzer_tokenizes_a_text_that_fits_once_and_answers_as_before(shipped):
     import fsa_edge
     from fsa_edge.tasks import get_task
+    from tiny_models import CountingTokenizer
 
     texts = ["The pizza was great but the service was slow.", "Battery life is awful.",
              "The pizza was great but the service was slow.",  # the same text twice
@@ -123,7 +110,7 @@ def test_the_analyzer_tokenizes_a_text_that_fits_once_and_answers_as_before(ship
                       for i in range(40))]  # read in parts
     analyzer = fsa_edge.load(shipped, device="cpu", cpu_threads=1)
     runtime = analyzer.backend.runtime
-    counting = runtime.counter._source = _CountingTokenizer(runtime.tokenizer)  # what encodes
+    counting = runtime.counter._source = CountingTokenizer(runtime.tokenizer)  # what encodes
     results = analyzer.analyze(texts, task="all")
     assert results[3].parts > 1  # the long text was read in parts
     # the counted encodings served the encoder: only the second copy of the repeated text (its

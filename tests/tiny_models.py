@@ -310,3 +310,17 @@ def cached_conversion(kind: str, root: str | Path, quantization: str = "float32"
                 log=lambda message: None)
         marker.write_text("ok\n", encoding="utf-8")
     return output
+
+
+class CountingTokenizer:
+    """A ``tokenizers`` tokenizer that records the texts it encodes (all else delegated)."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer, self.texts = tokenizer, []
+
+    def encode_batch(self, texts: Sequence[str]) -> list:
+        self.texts += list(texts)
+        return self.tokenizer.encode_batch(texts)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.tokenizer, name)
