@@ -1,4 +1,4 @@
-"""Calibrated element scores: the ECE definition, the Platt / isotonic score maps, per category
+"""Calibrated element scores: the ECE definition, the Platt / beta / isotonic score maps, per category
 group maps, a tagger runtime applying a card's maps (only the scores change), and
 ``fsa-edge train tagger calibrate`` fitting them (``--term-dev``, ``--keep-threshold``,
 ``--also``, ``--category-groups``)."""
@@ -24,7 +24,7 @@ from fsa_edge.score_map import ScoreMap, logit
 from fsa_edge_tagger.category_groups import (CategoryGroup, dev_category_groups, fit_group_maps,
                                              train_file_of)
 from fsa_edge_tagger.runtime import TaggerRuntime, category_score_maps, score_maps
-from fsa_edge_tagger.score_fitting import fit_isotonic, fit_platt, fit_score_map
+from fsa_edge_tagger.score_fitting import fit_beta, fit_isotonic, fit_platt, fit_score_map
 from fsa_edge_tagger.scheme import CATEGORY_CLASSES, TAGS
 
 CATEGORIES = ["FOOD#GENERAL", "SERVICE#GENERAL", "PIZZA#GENERAL", "STAFF#GENERAL"]
@@ -112,7 +112,8 @@ def test_maps_are_monotone_and_platt_never_reverses_ranks():
     scores, correct = _overconfident(600, 4)
     grid = np.concatenate([[0.0, 1e-15], np.linspace(0, 1, 501), [1 - 1e-15, 1.0]])
     grid.sort()
-    for score_map in (fit_platt(scores, correct), fit_isotonic(scores, correct)):
+    for score_map in (fit_platt(scores, correct), fit_beta(scores, correct),
+                      fit_isotonic(scores, correct)):
         mapped = np.array([score_map(s) for s in grid])
         assert np.all(np.diff(mapped) >= -1e-12) and mapped.min() >= 0 and mapped.max() <= 1
     backwards = fit_platt(scores, ~correct)  # a score that predicts the opposite
@@ -120,12 +121,61 @@ def test_maps_are_monotone_and_platt_never_reverses_ranks():
     assert fit_platt([0.9] * 30, [True] * 30)(0.9) < 1  # all right: still finite parameters
 
 
+def _bent(count: int, seed: int, a: float = 0.3, b: float = 1.5, c: float = 0.4):
+    """Raw scores whose chance of being right is sigmoid(a · ln s − b · ln(1 − s) + c): low scores
+    right far more often than they say, high ones about as often (no Platt map fits both)."""
+    rng = np.random.default_rng(seed)
+    scores = _sigmoid(rng.normal(0.5, 2.0, count))
+    chance = _sigmoid(a * np.log(scores) - b * np.log1p(-scores) + c)
+    return scores, rng.uniform(size=count) < chance
+
+
+def test_beta_recovers_a_bent_miscalibration_that_platt_cannot():
+    scores, correct = _bent(6000, 11)
+    score_map = fit_beta(scores, correct)
+    assert score_map.method == "beta"
+    assert (score_map.a, score_map.b, score_map.c) == pytest.approx((0.3, 1.5, 0.4), abs=0.25)
+    fresh, right = _bent(6000, 12)
+    beta_ece = expected_calibration_error([score_map(s) for s in fresh], right)
+    platt = fit_platt(scores, correct)
+    platt_ece = expected_calibration_error([platt(s) for s in fresh], right)
+    assert beta_ece < 0.03 and beta_ece < platt_ece - 0.01
+    # Platt's map is the case a = b: on Platt-shaped data beta's map is about Platt's
+    scores, correct = _overconfident(4000, 2)
+    beta, platt = fit_beta(scores, correct), fit_platt(scores, correct)
+    grid = np.linspace(0.02, 0.98, 49)
+    assert max(abs(beta(s) - platt(s)) for s in grid) < 0.04
+
+
+def test_beta_drops_a_weight_that_would_reverse_ranks():
+    rng = np.random.default_rng(13)
+    scores = rng.uniform(0.01, 0.99, 3000)
+    # right more often the lower the score near 0, yet rising overall: a < 0 unconstrained
+    right = rng.uniform(size=3000) < np.clip(0.9 - 3 * scores + 3 * scores ** 2, 0, 1)
+    score_map = fit_beta(scores, right)
+    assert score_map.a >= 0 and score_map.b >= 0
+    grid = np.linspace(0, 1, 201)
+    assert np.all(np.diff([score_map(s) for s in grid]) >= -1e-12)
+    backwards = fit_beta(scores, scores < 0.5)  # predicts the opposite: both weights dropped
+    assert backwards.a == backwards.b == 0.0 and backwards(0.1) == pytest.approx(backwards(0.9))
+    assert ScoreMap.from_card(backwards.parameters()) == backwards
+
+
+def test_score_map_choice_takes_beta_when_it_is_better_out_of_sample():
+    scores, correct = _bent(3000, 14)
+    score_map, record = fit_score_map(scores, correct)
+    assert record["method"] == score_map.method == "beta"
+    assert record["cv_log_loss"]["beta"] < record["cv_log_loss"]["platt"]
+    assert record["cv_ece"]["beta"] < record["cv_ece"]["platt"]
+    assert (record["a"], record["b"], record["c"]) == (score_map.a, score_map.b, score_map.c)
+
+
 def test_score_map_choice_on_dev_prefers_platt_unless_isotonic_is_clearly_better():
     scores, correct = _overconfident(3000, 5)
     score_map, record = fit_score_map(scores, correct)
     assert record["method"] == score_map.method == "platt"
     assert record["dev_ece_after"] < record["dev_ece_before"] and record["dev_elements"] == 3000
-    assert set(record["cv_ece"]) == set(record["cv_log_loss"]) == {"platt", "isotonic"}
+    assert set(record["cv_ece"]) == set(record["cv_log_loss"]) == {"platt", "beta", "isotonic"}
     rng = np.random.default_rng(6)  # two plateaus: no sigmoid fits them
     steps = rng.uniform(0, 1, 3000)
     right = rng.uniform(size=3000) < np.where(steps < 0.3, 0.05, np.where(steps < 0.7, 0.5, 0.95))
@@ -141,7 +191,8 @@ def test_score_maps_from_the_card_are_checked():
     assert maps["atsa"](0.5) == pytest.approx(_sigmoid(-1))
     assert maps["acsa"](0.5) == pytest.approx(0.5) and maps["acsa"](0.0) == 0.2
     assert maps["atsa"](1.0) == pytest.approx(_sigmoid(0.5 * logit(1.0) - 1))
-    for bad in ({"method": "beta"}, {"method": "platt", "a": -1},
+    for bad in ({"method": "beta"}, {"method": "beta", "a": 1, "b": -1, "c": 0},
+                {"method": "cubic"}, {"method": "platt", "a": -1},
                 {"method": "isotonic", "x": [0.5, 0.1], "y": [0.1, 0.2]},
                 {"method": "isotonic", "x": [0.1]}):
         with pytest.raises(BackendError):
@@ -548,7 +599,7 @@ def test_benchmark_reports_raw_and_calibrated_ece_of_the_default_model(tmp_path)
     assert script.main(["--data", str(tmp_path), "--threads", "1", "--out", str(out)]) == 0
     report = json.loads(out.with_suffix(".json").read_text())
     assert report["maps"] == {"atsa": "platt", "acsa": "platt", "aste": "platt",
-                              "sentence": "platt"}  # the default's
+                              "sentence": "beta"}  # the default's
     assert set(report["sets"]) == {"rest14", "laptop14", "rest16", "laptop16",
                                    "atsa (both sets)", "acsa (both sets)"}
     for row in report["sets"].values():

@@ -25,8 +25,9 @@ existed used 1 − mean P(O), and their cards say nothing, which the runtime rea
 the decoded class's probability for a category) is far from the chance that the element is right.
 Per task, :func:`~.score_fitting.fit_score_map` fits a monotone map from the raw score to that chance on the dev
 sets' predicted elements (ATSA on ``term_dev_files``, ACSA on ``dev_files`` decoded with the chosen
-threshold): Platt scaling, sigmoid(a · logit(s) + b), unless isotonic regression is clearly better
-in cross-validation on dev (:data:`~.score_fitting.ISOTONIC_MARGIN`). The maps go into the card
+threshold): Platt scaling, sigmoid(a · logit(s) + b), unless beta calibration (sigmoid(a · ln s −
+b · ln(1 − s) + c)) or isotonic regression is better in cross-validation on dev
+(:func:`~.score_fitting.fit_score_map`). The maps go into the card
 (``extra.tagger.score_calibration``), where the runtime applies them; decoding does not change.
 
 Category groups (``category_groups``, the command's ``--category-groups``): one map per ACSA

@@ -1,5 +1,5 @@
-"""Score maps fitted on dev elements: Platt scaling, isotonic regression, and the
-cross-validated choice between them (:func:`fit_score_map`).
+"""Score maps fitted on dev elements: Platt scaling, beta calibration, isotonic regression, and
+the cross-validated choice between them (:func:`fit_score_map`).
 
 Each dev element is a raw score and whether the element was right; a map turns the raw score
 into the chance of being right (:class:`~fsa_edge.score_map.ScoreMap`, applied at run time by the
@@ -14,7 +14,7 @@ import numpy as np
 
 from fsa_edge.calibration_metric import BINS, expected_calibration_error
 from fsa_edge.errors import TrainingError
-from fsa_edge.score_map import ScoreMap, logit
+from fsa_edge.score_map import LOGIT_EPS, ScoreMap, logit
 
 #: isotonic regression replaces Platt scaling only when its cross-validated dev ECE is lower by
 #: at least this much (and its log loss lower; Platt: two parameters, keeps every score's rank)
@@ -25,46 +25,77 @@ CV_SEEDS = 4
 MIN_ELEMENTS = 20
 
 
+def _smoothed_targets(correct: np.ndarray) -> np.ndarray:
+    """Platt's smoothed targets: an all-right or all-wrong set still has finite parameters."""
+    positives = correct.sum()
+    return np.where(correct > 0, (positives + 1) / (positives + 2),
+                    1 / (len(correct) - positives + 2))
+
+
+def _logistic_fit(features: np.ndarray, targets: np.ndarray, start: Sequence[float], *,
+                  iterations: int = 100) -> np.ndarray:
+    """Weights w minimising the log loss of sigmoid(features @ w) against ``targets`` (Newton's
+    method with a backtracking step, from ``start``)."""
+    w = np.array(start, dtype=np.float64)
+
+    def loss(weights: np.ndarray) -> float:
+        t = features @ weights  # log loss from the logits, stably
+        return float(np.sum(np.logaddexp(0, t) - targets * t))
+
+    for _ in range(iterations):
+        p = np.exp(-np.logaddexp(0, -(features @ w)))  # sigmoid, without overflow
+        g, h = p - targets, p * (1 - p)
+        hess = (features * h[:, None]).T @ features + 1e-9 * np.eye(features.shape[1])
+        step = np.linalg.solve(hess, features.T @ g)
+        current, size = loss(w), 1.0
+        while size > 1e-10 and loss(w - size * step) > current:
+            size /= 2
+        if size <= 1e-10:
+            break
+        w = w - size * step
+        if np.abs(size * step).max() < 1e-10:
+            break
+    return w
+
+
 def fit_platt(scores: Sequence[float], correct: Sequence[bool], *,
               iterations: int = 100) -> ScoreMap:
     """Platt scaling: ``a``, ``b`` of sigmoid(a · logit(s) + b) minimising the log loss
-    (Newton's method with a backtracking step; Platt's smoothed targets, so an all-right or
-    all-wrong set still has finite parameters); ``a`` ≥ 0, so the map never reverses ranks."""
+    (Newton's method; Platt's smoothed targets); ``a`` ≥ 0, so the map never reverses ranks."""
     z = np.array([logit(s) for s in scores], dtype=np.float64)
-    y = np.asarray(correct, dtype=np.float64)
     if not z.size:
         raise TrainingError("Platt scaling needs at least one scored element")
-    positives = y.sum()
-    targets = np.where(y > 0, (positives + 1) / (positives + 2), 1 / (len(y) - positives + 2))
-
-    def loss(a: float, b: float) -> float:
-        t = a * z + b  # log loss from the logits, stably
-        return float(np.sum(np.logaddexp(0, t) - targets * t))
-
-    def fit(a: float, b: float, free_a: bool) -> tuple[float, float]:
-        for _ in range(iterations):
-            p = np.exp(-np.logaddexp(0, -(a * z + b)))  # sigmoid, without overflow
-            g, w = p - targets, p * (1 - p)
-            if free_a:
-                grad = np.array([g @ z, g.sum()])
-                hess = np.array([[w @ (z * z), w @ z], [w @ z, w.sum()]]) + 1e-9 * np.eye(2)
-                step = np.linalg.solve(hess, grad)
-            else:
-                step = np.array([0.0, g.sum() / (w.sum() + 1e-9)])
-            current, size = loss(a, b), 1.0
-            while size > 1e-10 and loss(a - size * step[0], b - size * step[1]) > current:
-                size /= 2
-            if size <= 1e-10:
-                break
-            a, b = a - size * step[0], b - size * step[1]
-            if np.abs(size * step).max() < 1e-10:
-                break
-        return a, b
-
-    a, b = fit(1.0, 0.0, True)
+    targets = _smoothed_targets(np.asarray(correct, dtype=np.float64))
+    ones = np.ones_like(z)
+    a, b = _logistic_fit(np.stack([z, ones], axis=1), targets, (1.0, 0.0), iterations=iterations)
     if a < 0:  # a score that predicts nothing (or worse): the constant map
-        a, b = fit(0.0, 0.0, False)
+        a, b = 0.0, _logistic_fit(ones[:, None], targets, (0.0,), iterations=iterations)[0]
     return ScoreMap("platt", a=float(a), b=float(b))
+
+
+def fit_beta(scores: Sequence[float], correct: Sequence[bool], *,
+             iterations: int = 100) -> ScoreMap:
+    """Beta calibration (Kull, Silva Filho & Flach, 2017): ``a``, ``b``, ``c`` of
+    sigmoid(a · ln s − b · ln(1 − s) + c) minimising the log loss, ``a``, ``b`` ≥ 0 (a weight
+    that comes out negative is dropped and the rest refitted, so the map never reverses ranks).
+    Platt scaling is the case a = b; beta bends the low and the high scores apart."""
+    s = np.clip(np.asarray(scores, dtype=np.float64), LOGIT_EPS, 1.0 - LOGIT_EPS)
+    if not s.size:
+        raise TrainingError("beta calibration needs at least one scored element")
+    targets = _smoothed_targets(np.asarray(correct, dtype=np.float64))
+    columns = {"a": np.log(s), "b": -np.log1p(-s)}
+    kept = ["a", "b"]
+    while True:
+        features = np.stack([columns[name] for name in kept] + [np.ones_like(s)], axis=1)
+        start = [1.0] * len(kept) + [0.0]  # the identity map while both weights are kept
+        weights = _logistic_fit(features, targets, start, iterations=iterations)
+        negative = [name for name, w in zip(kept, weights) if w < 0]
+        if not negative:
+            break
+        kept.remove(min(negative, key=lambda name: weights[kept.index(name)]))
+    fitted = dict(zip(kept, weights))
+    return ScoreMap("beta", a=float(fitted.get("a", 0.0)), b=float(fitted.get("b", 0.0)),
+                    c=float(weights[-1]))
 
 
 def fit_isotonic(scores: Sequence[float], correct: Sequence[bool]) -> ScoreMap:
@@ -96,7 +127,7 @@ def fit_isotonic(scores: Sequence[float], correct: Sequence[bool]) -> ScoreMap:
     return ScoreMap("isotonic", x=tuple(points_x), y=tuple(points_y))
 
 
-FITTERS = {"platt": fit_platt, "isotonic": fit_isotonic}
+FITTERS = {"platt": fit_platt, "beta": fit_beta, "isotonic": fit_isotonic}
 
 
 def _log_loss(probabilities: np.ndarray, correct: np.ndarray) -> float:
@@ -125,9 +156,10 @@ def fit_score_map(scores: Sequence[float], correct: Sequence[bool], *, bins: int
     """The score map of one task fitted on its dev elements (raw score, right?), with the record
     the card keeps (ECE before and after on dev, both methods' cross-validated ECE and log loss).
 
-    Platt, unless isotonic is clearly better out of sample: its ECE, cross-validated on dev
-    (:data:`FOLDS` folds, averaged over :data:`CV_SEEDS` splits), lower by ``margin`` and its log
-    loss lower too. In-sample, isotonic's ECE is 0 by construction, so only held-out elements
+    Platt, unless beta is better out of sample: its ECE and its log loss, cross-validated on dev
+    (:data:`FOLDS` folds, averaged over :data:`CV_SEEDS` splits), both lower (one parameter more,
+    still monotone and smooth); then isotonic replaces that map only when it is clearly better:
+    its cross-validated ECE lower by ``margin`` and its log loss lower too. In-sample, isotonic's ECE is 0 by construction, so only held-out elements
     can compare the two; the log loss (a proper score, less noisy than binned ECE) guards
     against isotonic's over-fitted steps."""
     scores = np.asarray(scores, dtype=np.float64)
@@ -140,9 +172,11 @@ def fit_score_map(scores: Sequence[float], correct: Sequence[bool], *, bins: int
         cv_ece[method] = round(float(np.mean([expected_calibration_error(m, correct, bins)
                                               for m in mapped])), 6)
         cv_log_loss[method] = round(float(np.mean([_log_loss(m, correct) for m in mapped])), 6)
-    clearly_better = (cv_ece["isotonic"] < cv_ece["platt"] - margin
-                      and cv_log_loss["isotonic"] < cv_log_loss["platt"])
-    method = "isotonic" if clearly_better else "platt"
+    parametric = ("beta" if cv_ece["beta"] < cv_ece["platt"]
+                  and cv_log_loss["beta"] < cv_log_loss["platt"] else "platt")
+    clearly_better = (cv_ece["isotonic"] < cv_ece[parametric] - margin
+                      and cv_log_loss["isotonic"] < cv_log_loss[parametric])
+    method = "isotonic" if clearly_better else parametric
     score_map = FITTERS[method](scores, correct)
     after = [score_map(s) for s in scores]
     record = {**score_map.parameters(),
@@ -150,8 +184,9 @@ def fit_score_map(scores: Sequence[float], correct: Sequence[bool], *, bins: int
               "dev_ece_after": round(expected_calibration_error(after, correct, bins), 6),
               "dev_elements": int(len(scores)), "dev_right": int(correct.sum()),
               "cv_ece": cv_ece, "cv_log_loss": cv_log_loss, "bins": bins,
-              "chosen_by": f"{FOLDS}-fold cross-validation on dev ({CV_SEEDS} splits): isotonic "
-                           f"only with an ECE lower by {margin:g} and a lower log loss"}
+              "chosen_by": f"{FOLDS}-fold cross-validation on dev ({CV_SEEDS} splits): beta "
+                           f"over platt only with a lower ECE and a lower log loss; isotonic "
+                           f"over that only with an ECE lower by {margin:g} and a lower log loss"}
     return score_map, record
 
 
