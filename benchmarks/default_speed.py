@@ -5,10 +5,11 @@
         --model HF_DIR --compute-type float16
 
 For each model, in its own process (one after the other, same inputs, same run):
-* reviews/s of ``Analyzer.analyze`` over the inputs at batch 32 after a warm-up (best of
-  ``--repeats`` passes), the model's default task or ``--task``;
-* the CLI as a user runs it, ``fsa-edge analyze INPUT --model M``: wall time including start-up,
-  and peak RSS of that process (``os.wait4``);
+* reviews/s of ``Analyzer.analyze`` over the inputs after a warm-up (best of ``--repeats``
+  passes), the model's default task or ``--task``, in batches of ``--batch-size`` lines (default:
+  the library's, ``DEFAULT_BATCH_SIZE``; repeatable: each model at each size, in order);
+* the CLI as a user runs it, ``fsa-edge analyze INPUT --model M --batch-size N``: wall time
+  including start-up, and peak RSS of that process (``os.wait4``);
 * size of the model directory on disk;
 * agreement: the share of reviews whose answers (aspect, category, opinion, polarity of every
   element; scores left out) equal those of the first model in the list.
@@ -36,7 +37,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from records import cpu_model, speed_features  # noqa: E402
+from records import cpu_model, speed_features, write_table  # noqa: E402
+
+from fsa_edge.readers.jsonl import DEFAULT_BATCH_SIZE  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "fsa-benchmark"
 SETS = ("atsa/rest14", "atsa/laptop14", "acsa/rest16", "acsa/laptop16")
@@ -48,8 +51,9 @@ import fsa_edge
 sys.path.insert(0, sys.argv[9])
 from default_speed import answers
 texts = [json.loads(l)["text"] for l in open(sys.argv[1], encoding="utf-8")]
-analyzer = fsa_edge.load(sys.argv[2], batch_size=32, cpu_threads=int(sys.argv[3]),
-                         device=sys.argv[6], compute_type=sys.argv[7])
+analyzer = fsa_edge.load(sys.argv[2], batch_size=int(sys.argv[10]),
+                         cpu_threads=int(sys.argv[3]), device=sys.argv[6],
+                         compute_type=sys.argv[7])
 task = sys.argv[5] or None
 analyzer.analyze(texts[:32], task=task)
 best = None
@@ -64,7 +68,8 @@ print(json.dumps({"reviews": len(texts), "seconds": best, "reviews_per_s": len(t
                   "errors": sum(r.error is not None for r in results),
                   "backend": analyzer.backend.name, "task": task or analyzer.task,
                   "device": analyzer.backend.device,
-                  "compute_type": analyzer.backend.compute_type}))
+                  "compute_type": analyzer.backend.compute_type,
+                  "batch_size": analyzer.batch_size}))
 """
 
 
@@ -102,15 +107,15 @@ def inputs(limit: int | None) -> tuple[list[str], str]:
 
 
 def measure(model: str, input_file: Path, threads: int, repeats: int, task: str | None,
-            head_blas: str = "1", device: str = "auto", compute_type: str = "auto"
-            ) -> tuple[dict, list]:
+            head_blas: str = "1", device: str = "auto", compute_type: str = "auto",
+            batch_size: int = DEFAULT_BATCH_SIZE) -> tuple[dict, list]:
     """One model's row, and its answers to each input (for agreement)."""
     env = {**os.environ, "OMP_NUM_THREADS": str(threads),
            "FSA_EDGE_HEAD_BLAS_THREADS": head_blas}
     answers_file = input_file.with_name("answers.json")
     worker = subprocess.run([sys.executable, "-c", WORKER, str(input_file), model, str(threads),
                              str(repeats), task or "", device, compute_type, str(answers_file),
-                             str(ROOT / "benchmarks")],
+                             str(ROOT / "benchmarks"), str(batch_size)],
                             capture_output=True, text=True, env=env)
     if worker.returncode != 0:
         raise SystemExit(f"{model}: worker failed: {worker.stderr[-2000:]}")
@@ -120,6 +125,7 @@ def measure(model: str, input_file: Path, threads: int, repeats: int, task: str 
         started = time.perf_counter()
         process = subprocess.Popen([sys.executable, "-m", "fsa_edge.cli", "analyze",
                                     str(input_file), "--model", model, "--device", device,
+                                    "--batch-size", str(batch_size),
                                     *(["--task", task] if task else [])], stdout=sink,
                                    stderr=subprocess.DEVNULL, env=env)
         _, status, usage = os.wait4(process.pid, 0)
@@ -157,8 +163,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compute-type", action="append", default=None,
                         help="one per --model, in order (default: auto for each): e.g. "
                              "int8_float16 for a converted model, float16 for a torch one")
+    parser.add_argument("--batch-size", type=int, action="append", default=None,
+                        help=f"input lines per batch (repeatable: every model at each size; "
+                             f"default: the library's, {DEFAULT_BATCH_SIZE})")
     parser.add_argument("--out", type=Path, default=RESULTS / "default_speed")
     args = parser.parse_args(argv)
+    batch_sizes = args.batch_size or [DEFAULT_BATCH_SIZE]
     models = args.model or ["default"]
     compute_types = args.compute_type or ["auto"] * len(models)
     if len(compute_types) != len(models):
@@ -172,9 +182,9 @@ def main(argv: list[str] | None = None) -> int:
         settings = ("1", "0") if args.compare_head_blas else ("1",)
         rows, reference = [], None
         for model, compute_type in zip(models, compute_types):
-            for head_blas in settings:
+            for head_blas, batch_size in ((h, b) for h in settings for b in batch_sizes):
                 row, answers = measure(model, input_file, args.threads, args.repeats, args.task,
-                                       head_blas, args.device, compute_type)
+                                       head_blas, args.device, compute_type, batch_size)
                 reference = answers if reference is None else reference
                 rows.append({**row, "agreement_with_first": round(agreement(answers, reference),
                                                                    4)})
@@ -188,20 +198,17 @@ def main(argv: list[str] | None = None) -> int:
     lines = [f"CPU: {record['cpu_model'] or 'unknown'} ({features}), {args.threads} threads"
              + (f"; GPU: {record['gpu']}" if record["gpu"] else ""),
              "",
-             "| model | backend | device | compute type | task | head BLAS threads | "
-             "reviews/s (batch 32) | agreement with first | CLI wall s | CLI peak RSS MB | "
-             "size MB |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| model | backend | device | compute type | task | head BLAS threads | batch | "
+             "reviews/s | agreement with first | CLI wall s | CLI peak RSS MB | "
+             "size MB |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         blas = "1" if r["head_blas_threads"] == "1" else "not limited"
         lines.append(f"| {r['model']} | {r['backend']} | {r['device']} | {r['compute_type']} | "
-                     f"{r['task']} | {blas} | {r['reviews_per_s']:.1f} | "
+                     f"{r['task']} | {blas} | {r['batch_size']} | {r['reviews_per_s']:.1f} | "
                      f"{r['agreement_with_first']:.4f} | {r['cli_wall_seconds']} | "
                      f"{r['cli_peak_rss_mb']} | {r['size_mb']} |")
     table = "\n".join(lines) + "\n"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
-    args.out.with_suffix(".md").write_text(table)
-    print(table)
+    write_table(args.out, record, table)
     return 0 if all(r["errors"] == 0 and r["cli_exit_status"] == 0 for r in rows) else 1
 
 

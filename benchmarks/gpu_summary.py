@@ -16,6 +16,10 @@ import json
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from records import write_table  # noqa: E402
+
 
 def labelled(value: str) -> tuple[str, Path]:
     label, sep, path = value.partition("=")
@@ -94,10 +98,7 @@ def main(argv: list[str] | None = None) -> int:
                           "speed": {name: str(p) for name, p in args.speed}},
               "command": "python benchmarks/gpu_summary.py " + " ".join(sys.argv[1:] if argv is None else argv)}
     table = markdown(teacher, speeds)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
-    args.out.with_suffix(".md").write_text(table)
-    print(table)
+    write_table(args.out, record, table)
     return 0
 
 

@@ -15,14 +15,16 @@ instead (to choose between models without looking at test).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
-import fsa_edge
-from fsa_edge.metric import gold_by_id, score_sentences
-from fsa_edge.readers import read_dataset
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import fsa_edge  # noqa: E402
+from fsa_edge.metric import gold_by_id, score_sentences  # noqa: E402
+from fsa_edge.readers import read_dataset  # noqa: E402
+from records import write_table  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -146,10 +148,7 @@ def main(argv: list[str] | None = None) -> int:
                                   args.split))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     record = {"limit": args.limit, "split": args.split, "variants": args.variant, "rows": rows}
-    args.out.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
-    table = markdown(rows)
-    args.out.with_suffix(".md").write_text(table)
-    print(table)
+    write_table(args.out, record, markdown(rows))
     return 0
 
 

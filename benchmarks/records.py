@@ -1,5 +1,6 @@
-"""How the recorded-run scripts report: the JSON record on stdout, and in ``--record`` if given;
-what they record of the machine."""
+"""How the recorded-run scripts report: the JSON record on stdout, and in ``--record`` if given
+(:func:`emit`), or a JSON record beside a markdown table (:func:`write_table`); what they record
+of the machine."""
 
 from __future__ import annotations
 
@@ -17,6 +18,16 @@ def emit(record: dict[str, Any], path: str | Path | None, *,
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(text + "\n", encoding="utf-8")
+
+
+def write_table(out: str | Path, record: dict[str, Any], table: str) -> None:
+    """Write ``record`` to ``<out>.json`` and the markdown ``table`` to ``<out>.md`` (folders
+    made), and print the table: how the table-printing benchmarks report."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
+    out.with_suffix(".md").write_text(table)
+    print(table)
 
 
 def _cpuinfo_field(name: str) -> str | None:

@@ -13,7 +13,6 @@ best pass of each. Also checks that both give the same answers. Writes ``OUT.{js
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -23,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from default_speed import answers, inputs  # noqa: E402
-from records import cpu_model, speed_features  # noqa: E402
+from records import cpu_model, speed_features, write_table  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,10 +72,7 @@ def main(argv: list[str] | None = None) -> int:
              + "".join(f"| {name} | {row['reviews_per_s']:.1f} | {row['passes_s']} |\n"
                        for name, row in rows.items())
              + f"\nwith ÷ without: {ratio:.3f}; same answers: {record['same_answers']}\n")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
-    args.out.with_suffix(".md").write_text(table)
-    print(table)
+    write_table(args.out, record, table)
     return 0 if record["same_answers"] else 1
 
 

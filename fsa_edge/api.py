@@ -14,12 +14,11 @@ from .backends import Backend, Prediction
 from .errors import BackendError, FsaEdgeError, ModelNotFoundError, UnknownTaskError
 from .model import AnalysisResult, Review
 from .plugins import choose, registry
-from .readers.jsonl import InputLine, line_batches
+from .readers.jsonl import DEFAULT_BATCH_SIZE, InputLine, line_batches
 from .tasks import ALL_TASKS, SlotTask, get_task
 from .windows import (mapped_scores, merge_parts, merge_polarity, merged_score_maps,
                       plan_parts)
 
-DEFAULT_BATCH_SIZE = 32
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 
 import fsa_edge
@@ -39,6 +41,18 @@ def test_backend_crash_becomes_error_records_not_lost_rows(keyword_model):
     results = analyzer.analyze(["food", "BOOM", "service"])
     assert [r.error is None for r in results] == [False, False, True]
     assert "kaboom" in results[0].error
+
+
+def test_one_default_batch_size_for_the_sdk_the_cli_and_ray(keyword_model):
+    from fsa_edge.cli import build_cli
+    from fsa_edge.ray.analyze import analyze_dataset, analyze_file
+    from fsa_edge.readers.jsonl import DEFAULT_BATCH_SIZE
+
+    assert fsa_edge.load(keyword_model).batch_size == DEFAULT_BATCH_SIZE
+    option = next(p for p in build_cli().commands["analyze"].params if p.name == "batch_size")
+    assert option.default == DEFAULT_BATCH_SIZE
+    for function in (analyze_dataset, analyze_file):
+        assert inspect.signature(function).parameters["batch_size"].default == DEFAULT_BATCH_SIZE
 
 
 def test_result_json_round_trip():

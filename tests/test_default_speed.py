@@ -10,6 +10,8 @@ pytest.importorskip("ctranslate2")
 
 from benchmark_scripts import benchmark_script  # noqa: E402
 
+from fsa_edge.readers.jsonl import DEFAULT_BATCH_SIZE  # noqa: E402
+
 
 def test_speed_script_measures_the_default_model_with_both_head_blas_settings(tmp_path):
     out = tmp_path / "speed"
@@ -24,6 +26,7 @@ def test_speed_script_measures_the_default_model_with_both_head_blas_settings(tm
         assert row["cli_output_lines"] == 8 and row["cli_peak_rss_mb"] > 0
         assert row["agreement_with_first"] == 1.0  # the same model: the same answers
         assert row["compute_type"] == "int8" and row["device"] == "cpu"
+        assert row["batch_size"] == DEFAULT_BATCH_SIZE  # the library's, unless asked
     table = out.with_suffix(".md").read_text()
     assert "| 1 |" in table and "| not limited |" in table
     record = json.loads(out.with_suffix(".json").read_text())
@@ -31,6 +34,19 @@ def test_speed_script_measures_the_default_model_with_both_head_blas_settings(tm
     assert record["cpu_model"] == records.cpu_model()
     assert record["cpu_speed_features"] == records.speed_features()
     assert table.startswith("CPU: ") and "1 threads" in table.splitlines()[0]
+
+
+def test_each_batch_size_asked_for_is_a_row_of_every_model(tmp_path):
+    out = tmp_path / "speed"
+    assert benchmark_script("default_speed").main([
+        "--limit", "9", "--repeats", "1", "--threads", "1", "--task", "all",
+        "--batch-size", "2", "--batch-size", "5", "--out", str(out)]) == 0
+    rows = json.loads(out.with_suffix(".json").read_text())["rows"]
+    assert [r["batch_size"] for r in rows] == [2, 5]
+    for row in rows:  # the CLI batches as asked too: every line answered, bad ones none here
+        assert row["errors"] == 0 and row["cli_output_lines"] == 9 and row["task"] == "all"
+    assert rows[1]["agreement_with_first"] == 1.0  # other neighbours, the same answers
+    assert "| batch |" in out.with_suffix(".md").read_text()
 
 
 def test_compute_types_are_given_once_per_model_or_not_at_all(tmp_path, capsys):

@@ -15,8 +15,8 @@ from typing import Any, Iterator
 from ..errors import EngineError
 from ..jsonlines import dumps_line
 from ..model import AnalysisResult
-from ..readers.jsonl import (InputLine, line_batches, parse_jsonl_line, parse_text_line,
-                              review_from_record)
+from ..readers.jsonl import (DEFAULT_BATCH_SIZE, InputLine, line_batches, parse_jsonl_line,
+                              parse_text_line, review_from_record)
 from ..tasks import task_names
 from .cluster import ActorPlan, connect, plan_actors, quiet_logs, require_ray
 
@@ -112,7 +112,7 @@ def _check_task(model: str, task: str | None) -> str:
 
 
 def analyze_dataset(dataset: Any, *, model: str | Path = "default", task: str | None = None,
-                    plan: ActorPlan | None = None, batch_size: int = 32,
+                    plan: ActorPlan | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
                     text_field: str = "text", id_field: str = "id") -> Any:
     """Analyse every row of a Ray dataset; returns the dataset of results (columns
     :data:`RESULT_COLUMNS`, one row per input row, lazily computed).
@@ -129,7 +129,7 @@ def analyze_dataset(dataset: Any, *, model: str | Path = "default", task: str | 
 
 def analyze_file(input_path: str | Path, output: str | Path | None, *, model: str = "default",
                  task: str | None = None, input_format: str = "jsonl", text_field: str = "text",
-                 id_field: str = "id", batch_size: int = 32, address: str | None = None,
+                 id_field: str = "id", batch_size: int = DEFAULT_BATCH_SIZE, address: str | None = None,
                  actors: int | None = None, cpus_per_actor: float = 1.0,
                  gpus_per_actor: float = 0.0, preserve_order: bool = True,
                  progress: bool = False) -> dict[str, int]:
