@@ -154,8 +154,7 @@ def test_the_token_counter_keeps_what_it_counted_for_encode_and_nothing_it_would
     tokenizer = train_wordpiece()
     tokenizer.enable_truncation(max_length=6)
     counting = CountingTokenizer(tokenizer)  # the cutting tokenizer, counting what it encodes
-    counter = TokenCounter(tokenizer)
-    counter._source = counting
+    counter = TokenCounter(counting)
     short, long_ = "the pizza was great", "the pizza was great but the service was slow"
     lengths = counter([short, long_])
     assert lengths[0] <= 6 < lengths[1]  # uncut counts

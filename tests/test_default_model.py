@@ -101,6 +101,7 @@ def test_the_default_refuses_a_batch_option_below_one_naming_it(shipped, option,
 
 def test_the_analyzer_tokenizes_a_text_that_fits_once_and_answers_as_before(shipped):
     import fsa_edge
+    from fsa_edge.runtime import TokenCounter
     from fsa_edge.tasks import get_task
     from tiny_models import CountingTokenizer
 
@@ -110,7 +111,8 @@ def test_the_analyzer_tokenizes_a_text_that_fits_once_and_answers_as_before(ship
                       for i in range(40))]  # read in parts
     analyzer = fsa_edge.load(shipped, device="cpu", cpu_threads=1)
     runtime = analyzer.backend.runtime
-    counting = runtime.counter._source = CountingTokenizer(runtime.tokenizer)  # what encodes
+    counting = CountingTokenizer(runtime.tokenizer)  # what encodes, counted from here on
+    runtime.counter = TokenCounter(counting)
     results = analyzer.analyze(texts, task="all")
     assert results[3].parts > 1  # the long text was read in parts
     # the counted encodings served the encoder: only the second copy of the repeated text (its

@@ -322,5 +322,12 @@ class CountingTokenizer:
         self.texts += list(texts)
         return self.tokenizer.encode_batch(texts)
 
+    @staticmethod
+    def from_str(text: str) -> Any:
+        """A plain, uncounted tokenizer (the copy a ``TokenCounter`` counts lengths with)."""
+        from tokenizers import Tokenizer
+
+        return Tokenizer.from_str(text)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.tokenizer, name)
