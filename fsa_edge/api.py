@@ -20,7 +20,6 @@ from .windows import (mapped_scores, merge_parts, merge_polarity, merged_score_m
                       plan_parts)
 
 
-
 @dataclass(frozen=True)
 class ResolvedModel:
     """A model directory and the name it was asked by (an alias, or the path as given)."""

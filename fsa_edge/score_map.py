@@ -59,7 +59,8 @@ class ScoreMap:
                 raise BackendError("isotonic score map: x and y must be non-decreasing lists "
                                    "of one length, y in [0, 1]")
         else:
-            raise BackendError(f"score map method {self.method!r}: expected platt, beta or isotonic")
+            raise BackendError(f"score map method {self.method!r}: expected platt, beta or "
+                               "isotonic")
 
     @classmethod
     def from_card(cls, spec: Mapping[str, Any], where: str = "score map") -> "ScoreMap":

@@ -1,5 +1,5 @@
-"""Calibrated element scores: the ECE definition, the Platt / beta / isotonic score maps, per category
-group maps, a tagger runtime applying a card's maps (only the scores change), and
+"""Calibrated element scores: the ECE definition, the Platt / beta / isotonic score maps, per
+category group maps, a tagger runtime applying a card's maps (only the scores change), and
 ``fsa-edge train tagger calibrate`` fitting them (``--term-dev``, ``--keep-threshold``,
 ``--also``, ``--category-groups``)."""
 

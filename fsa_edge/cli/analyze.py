@@ -32,7 +32,8 @@ from .progress import Progress
               show_default=True, help="jsonl: one JSON object per line; text: one review per line.")
 @click.option("--text-field", default="text", show_default=True)
 @click.option("--id-field", default="id", show_default=True)
-@click.option("--batch-size", default=DEFAULT_BATCH_SIZE, show_default=True, type=click.IntRange(min=1),
+@click.option("--batch-size", default=DEFAULT_BATCH_SIZE, show_default=True,
+              type=click.IntRange(min=1),
               help="Input lines per batch, bad lines included (every engine batches the same "
                    "lines).")
 @click.option("--strict", is_flag=True, help="Stop at the first bad line with exit code 2.")

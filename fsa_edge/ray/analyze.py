@@ -129,8 +129,8 @@ def analyze_dataset(dataset: Any, *, model: str | Path = "default", task: str | 
 
 def analyze_file(input_path: str | Path, output: str | Path | None, *, model: str = "default",
                  task: str | None = None, input_format: str = "jsonl", text_field: str = "text",
-                 id_field: str = "id", batch_size: int = DEFAULT_BATCH_SIZE, address: str | None = None,
-                 actors: int | None = None, cpus_per_actor: float = 1.0,
+                 id_field: str = "id", batch_size: int = DEFAULT_BATCH_SIZE,
+                 address: str | None = None, actors: int | None = None, cpus_per_actor: float = 1.0,
                  gpus_per_actor: float = 0.0, preserve_order: bool = True,
                  progress: bool = False) -> dict[str, int]:
     """``fsa-edge analyze INPUT --engine ray``: one output line per input line (JSONL, or a

@@ -159,9 +159,10 @@ def fit_score_map(scores: Sequence[float], correct: Sequence[bool], *, bins: int
     Platt, unless beta is better out of sample: its ECE and its log loss, cross-validated on dev
     (:data:`FOLDS` folds, averaged over :data:`CV_SEEDS` splits), both lower (one parameter more,
     still monotone and smooth); then isotonic replaces that map only when it is clearly better:
-    its cross-validated ECE lower by ``margin`` and its log loss lower too. In-sample, isotonic's ECE is 0 by construction, so only held-out elements
-    can compare the two; the log loss (a proper score, less noisy than binned ECE) guards
-    against isotonic's over-fitted steps."""
+    its cross-validated ECE lower by ``margin`` and its log loss lower too. In-sample,
+    isotonic's ECE is 0 by construction, so only held-out elements can compare the maps; the
+    log loss (a proper score, less noisy than binned ECE) guards against isotonic's over-fitted
+    steps."""
     scores = np.asarray(scores, dtype=np.float64)
     correct = np.asarray(correct, dtype=bool)
     folds = min(FOLDS, len(scores))
