@@ -27,7 +27,7 @@ from records import write_table  # noqa: E402
 from fsa_edge.readers.jsonl import DEFAULT_BATCH_SIZE, line_batches  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
-SIZES = (16, 32, 64, 128, DEFAULT_BATCH_SIZE, 512)
+SIZES = (16, 32, 64, 128, 256, 512)
 
 
 def padding(backend, texts: list[str], pieces: dict[str, int], batch_size: int) -> dict:

@@ -112,10 +112,11 @@ Item = TypeVar("Item")
 #: input lines (or the SDK's texts) per batch unless a caller says otherwise (``load(batch_size=)``,
 #: ``fsa-edge analyze --batch-size``, the Ray engine's batches). A backend sorts a batch's reviews by
 #: length into its own encoder batches (the tagger: at most 64 reviews), so a larger batch pads less:
-#: the default model's encoder runs 1.61 positions per word piece at 256 against 2.39 at 32, the
-#: same answers, 1.00–1.28× the reviews/s on 2 cores (benchmarks/README, "Lines per batch"). What it
-#: costs: results come out a batch at a time, and memory holds a batch (peak RSS 245 MB at most).
-DEFAULT_BATCH_SIZE = 256
+#: on short texts 256 runs the encoder over 1.61 positions per word piece against 2.39 at 32 and
+#: answers 1.00–1.28× as fast; on long reviews (Yelp) it was no faster through the CLI and its peak
+#: RSS grew with the input (334 MB for 1,000 reviews, 377 MB for 3,000, against a flat 307 MB at
+#: 32), so the default stays 32 (benchmarks/README, "Lines per batch").
+DEFAULT_BATCH_SIZE = 32
 
 
 def line_batches(lines: Iterable[Item], size: int) -> Iterator[list[Item]]:
