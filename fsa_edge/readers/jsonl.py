@@ -114,8 +114,8 @@ Item = TypeVar("Item")
 #: length into its own encoder batches (the tagger: at most 64 reviews), so a larger batch pads less:
 #: on short texts 256 runs the encoder over 1.61 positions per word piece against 2.39 at 32 and
 #: answers 1.00–1.28× as fast; on long reviews (Yelp) it was no faster through the CLI and its peak
-#: RSS grew with the input (334 MB for 1,000 reviews, 377 MB for 3,000, against a flat 307 MB at
-#: 32), so the default stays 32 (benchmarks/README, "Lines per batch").
+#: RSS was higher (334 MB for 1,000 reviews, 377 MB for 3,000, against 307 MB for both at 32), so
+#: the default stays 32 (benchmarks/README, "Lines per batch").
 DEFAULT_BATCH_SIZE = 32
 
 
