@@ -19,7 +19,8 @@ torch in ``float16`` (the CLI column runs each model's default compute type).
 ``--compare-head-blas`` measures each model a second time with numpy's BLAS left multi-threaded
 in the tagger's heads (``FSA_EDGE_HEAD_BLAS_THREADS=0``; the runtime's default is one thread).
 Inputs: the four fsa-benchmark test splits (3,084 sentences) when ``../shared/data`` is present,
-else synthetic sentences. Writes ``benchmarks/results/default_speed.{json,md}``.
+else synthetic sentences; ``--reviews FILE``: that file's texts (long reviews: yelp2's test set).
+Writes ``benchmarks/results/default_speed.{json,md}``.
 """
 
 from __future__ import annotations
@@ -94,7 +95,14 @@ def gpu_name(device: str) -> str | None:
     return found.stdout.strip().splitlines()[0] if found.returncode == 0 and found.stdout.strip() else None
 
 
-def inputs(limit: int | None) -> tuple[list[str], str]:
+def inputs(limit: int | None, reviews: Path | None = None) -> tuple[list[str], str]:
+    """The texts measured and where they come from: ``reviews`` (any file the readers read, e.g.
+    yelp2's test reviews, read in place), else the four test splits, else synthetic sentences."""
+    if reviews is not None:
+        from fsa_edge.readers import read_dataset
+
+        texts = [example.review.text for example in read_dataset(reviews).examples]
+        return texts[:limit], str(reviews)
     if DATA.is_dir():
         texts = []
         for name in SETS:
@@ -155,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--limit", type=int, default=None, help="first N sentences only")
+    parser.add_argument("--reviews", type=Path, default=None,
+                        help="measure on this file's texts (any format the readers know, e.g. "
+                             "../shared/data/sentence-sentiment/yelp2/test.json for long reviews)")
     parser.add_argument("--task", default=None, help="default: each model's default task")
     parser.add_argument("--compare-head-blas", action="store_true",
                         help="also run each model with numpy's BLAS threads left alone in the "
@@ -174,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(compute_types) != len(models):
         parser.error(f"--compute-type given {len(compute_types)} times for {len(models)} "
                      "models: give it once per --model, or not at all")
-    texts, source = inputs(args.limit)
+    texts, source = inputs(args.limit, args.reviews)
     with tempfile.TemporaryDirectory() as work:
         input_file = Path(work) / "inputs.jsonl"
         input_file.write_text("".join(json.dumps({"id": str(i), "text": t}) + "\n"

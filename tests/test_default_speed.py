@@ -49,6 +49,16 @@ def test_each_batch_size_asked_for_is_a_row_of_every_model(tmp_path):
     assert "| batch |" in out.with_suffix(".md").read_text()
 
 
+def test_reviews_from_a_file_are_measured_in_place(tmp_path):
+    reviews = tmp_path / "reviews.json"
+    long_review = "The soup was wonderful. " * 3 + "The waiter was rude."
+    reviews.write_text(json.dumps([{"sentence": long_review, "label": "negative"},
+                                   {"sentence": "Great pizza.", "label": "positive"}]))
+    texts, source = benchmark_script("default_speed").inputs(None, reviews)
+    assert texts == [long_review, "Great pizza."]
+    assert source == str(reviews)
+
+
 def test_compute_types_are_given_once_per_model_or_not_at_all(tmp_path, capsys):
     with pytest.raises(SystemExit):
         benchmark_script("default_speed").main([

@@ -113,9 +113,9 @@ Item = TypeVar("Item")
 #: ``fsa-edge analyze --batch-size``, the Ray engine's batches). A backend sorts a batch's reviews by
 #: length into its own encoder batches (the tagger: at most 64 reviews), so a larger batch pads less:
 #: on short texts 256 runs the encoder over 1.61 positions per word piece against 2.39 at 32 and
-#: answers 1.00–1.28× as fast; on long reviews (Yelp) it was no faster through the CLI and its peak
-#: RSS was higher (334 MB for 1,000 reviews, 377 MB for 3,000, against 307 MB for both at 32), so
-#: the default stays 32 (benchmarks/README, "Lines per batch").
+#: answers 1.00–1.28× as fast; on long reviews (Yelp) warm passes were 1.23–1.49× as fast, one CLI
+#: run 0.92–1.08×, and the peak RSS 26–45 MB higher (327–348 MB against 301–303 MB at 32, the
+#: ≤ 300 MB target already reached), so the default stays 32 (benchmarks/README, "Lines per batch").
 DEFAULT_BATCH_SIZE = 32
 
 
