@@ -146,7 +146,6 @@ def main(argv: list[str] | None = None) -> int:
     for spec in args.variant:
         rows.extend(score_variant(*parse_variant(spec), args.data, args.limit, args.batch_size,
                                   args.split))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     record = {"limit": args.limit, "split": args.split, "variants": args.variant, "rows": rows}
     write_table(args.out, record, markdown(rows))
     return 0

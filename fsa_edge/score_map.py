@@ -15,13 +15,17 @@ import numpy as np
 
 from .errors import BackendError
 
-#: raw scores are clipped into [LOGIT_EPS, 1 - LOGIT_EPS] before their logit is taken
+#: raw scores are clipped into [LOGIT_EPS, 1 - LOGIT_EPS] before a logarithm of them is taken
 LOGIT_EPS = 1e-12
+
+
+def _clipped(score: float) -> float:
+    return min(max(score, LOGIT_EPS), 1.0 - LOGIT_EPS)
 
 
 def logit(score: float) -> float:
     """log(s / (1 - s)) of ``score`` clipped into [LOGIT_EPS, 1 - LOGIT_EPS]."""
-    score = min(max(score, LOGIT_EPS), 1.0 - LOGIT_EPS)
+    score = _clipped(score)
     return math.log(score / (1.0 - score))
 
 
@@ -94,7 +98,7 @@ class ScoreMap:
         if self.method == "platt":
             z = self.a * logit(score) + self.b
         else:
-            score = min(max(score, LOGIT_EPS), 1.0 - LOGIT_EPS)
+            score = _clipped(score)
             z = self.a * math.log(score) - self.b * math.log1p(-score) + self.c
         return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
 

@@ -16,8 +16,9 @@ from fsa_edge.calibration_metric import BINS, expected_calibration_error
 from fsa_edge.errors import TrainingError
 from fsa_edge.score_map import LOGIT_EPS, ScoreMap, logit
 
-#: isotonic regression replaces Platt scaling only when its cross-validated dev ECE is lower by
-#: at least this much (and its log loss lower; Platt: two parameters, keeps every score's rank)
+#: isotonic regression replaces the parametric map (Platt or beta) only when its cross-validated
+#: dev ECE is lower by at least this much (and its log loss lower; the parametric maps have two or
+#: three parameters and keep every score's rank)
 ISOTONIC_MARGIN = 0.01
 FOLDS = 5
 CV_SEEDS = 4
@@ -154,7 +155,7 @@ def cross_validated(method: str, scores: Sequence[float], correct: Sequence[bool
 def fit_score_map(scores: Sequence[float], correct: Sequence[bool], *, bins: int = BINS,
                   margin: float = ISOTONIC_MARGIN) -> tuple[ScoreMap, dict[str, Any]]:
     """The score map of one task fitted on its dev elements (raw score, right?), with the record
-    the card keeps (ECE before and after on dev, both methods' cross-validated ECE and log loss).
+    the card keeps (ECE before and after on dev, each method's cross-validated ECE and log loss).
 
     Platt, unless beta is better out of sample: its ECE and its log loss, cross-validated on dev
     (:data:`FOLDS` folds, averaged over :data:`CV_SEEDS` splits), both lower (one parameter more,
