@@ -7,8 +7,10 @@
 For each model, in its own process (one after the other, same inputs, same run):
 * reviews/s of ``Analyzer.analyze`` over the inputs after a warm-up (best of ``--repeats``
   passes), the model's default task or ``--task``, in batches of ``--batch-size`` lines (default:
-  the library's, ``DEFAULT_BATCH_SIZE``; repeatable: each model at each size, in order);
-* the CLI as a user runs it, ``fsa-edge analyze INPUT --model M --batch-size N``: wall time
+  the library's, ``DEFAULT_BATCH_SIZE``; repeatable: each model at each size, in order) and
+  with the backend options of ``--option KEY=VALUE[,KEY=VALUE]`` (repeatable: each model with
+  each set, e.g. ``--option max_batch_tokens=4096 --option max_batch_tokens=1024``);
+* the CLI as a user runs it, ``fsa-edge analyze INPUT --model M --batch-size N [-O K=V]``: wall time
   including start-up, and peak RSS of that process (``os.wait4``);
 * size of the model directory on disk;
 * agreement: the share of reviews whose answers (aspect, category, opinion, polarity of every
@@ -40,6 +42,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from records import cpu_model, speed_features, write_table  # noqa: E402
 
+from fsa_edge.cli.key_values import parse_options  # noqa: E402
 from fsa_edge.readers.jsonl import DEFAULT_BATCH_SIZE  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "fsa-benchmark"
@@ -54,7 +57,7 @@ from default_speed import answers
 texts = [json.loads(l)["text"] for l in open(sys.argv[1], encoding="utf-8")]
 analyzer = fsa_edge.load(sys.argv[2], batch_size=int(sys.argv[10]),
                          cpu_threads=int(sys.argv[3]), device=sys.argv[6],
-                         compute_type=sys.argv[7])
+                         compute_type=sys.argv[7], **json.loads(sys.argv[11]))
 task = sys.argv[5] or None
 analyzer.analyze(texts[:32], task=task)
 best = None
@@ -116,14 +119,16 @@ def inputs(limit: int | None, reviews: Path | None = None) -> tuple[list[str], s
 
 def measure(model: str, input_file: Path, threads: int, repeats: int, task: str | None,
             head_blas: str = "1", device: str = "auto", compute_type: str = "auto",
-            batch_size: int = DEFAULT_BATCH_SIZE) -> tuple[dict, list]:
+            batch_size: int = DEFAULT_BATCH_SIZE, options: dict | None = None
+            ) -> tuple[dict, list]:
     """One model's row, and its answers to each input (for agreement)."""
+    options = options or {}
     env = {**os.environ, "OMP_NUM_THREADS": str(threads),
            "FSA_EDGE_HEAD_BLAS_THREADS": head_blas}
     answers_file = input_file.with_name("answers.json")
     worker = subprocess.run([sys.executable, "-c", WORKER, str(input_file), model, str(threads),
                              str(repeats), task or "", device, compute_type, str(answers_file),
-                             str(ROOT / "benchmarks"), str(batch_size)],
+                             str(ROOT / "benchmarks"), str(batch_size), json.dumps(options)],
                             capture_output=True, text=True, env=env)
     if worker.returncode != 0:
         raise SystemExit(f"{model}: worker failed: {worker.stderr[-2000:]}")
@@ -134,6 +139,8 @@ def measure(model: str, input_file: Path, threads: int, repeats: int, task: str 
         process = subprocess.Popen([sys.executable, "-m", "fsa_edge.cli", "analyze",
                                     str(input_file), "--model", model, "--device", device,
                                     "--batch-size", str(batch_size),
+                                    *[a for key, value in options.items()
+                                      for a in ("-O", f"{key}={json.dumps(value)}")],
                                     *(["--task", task] if task else [])], stdout=sink,
                                    stderr=subprocess.DEVNULL, env=env)
         _, status, usage = os.wait4(process.pid, 0)
@@ -144,7 +151,7 @@ def measure(model: str, input_file: Path, threads: int, repeats: int, task: str 
 
     path = resolve_model(model).path
     size = sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
-    return {"model": model, **row, "head_blas_threads": head_blas,
+    return {"model": model, **row, "options": options, "head_blas_threads": head_blas,
             "cli_wall_seconds": round(wall, 2),
             "cli_exit_status": os.waitstatus_to_exitcode(status), "cli_output_lines": lines,
             "cli_peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
@@ -177,9 +184,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, action="append", default=None,
                         help=f"input lines per batch (repeatable: every model at each size; "
                              f"default: the library's, {DEFAULT_BATCH_SIZE})")
+    parser.add_argument("--option", dest="option_sets", action="append", default=None,
+                        metavar="KEY=VALUE[,KEY=VALUE]",
+                        help="backend options of a row (repeatable: every model with each set; "
+                             "default: none)")
     parser.add_argument("--out", type=Path, default=RESULTS / "default_speed")
     args = parser.parse_args(argv)
     batch_sizes = args.batch_size or [DEFAULT_BATCH_SIZE]
+    option_sets = [parse_options(tuple(filter(None, given.split(","))))
+                   for given in args.option_sets or [""]]
     models = args.model or ["default"]
     compute_types = args.compute_type or ["auto"] * len(models)
     if len(compute_types) != len(models):
@@ -193,9 +206,11 @@ def main(argv: list[str] | None = None) -> int:
         settings = ("1", "0") if args.compare_head_blas else ("1",)
         rows, reference = [], None
         for model, compute_type in zip(models, compute_types):
-            for head_blas, batch_size in ((h, b) for h in settings for b in batch_sizes):
+            for head_blas, batch_size, options in ((h, b, o) for h in settings
+                                                   for b in batch_sizes for o in option_sets):
                 row, answers = measure(model, input_file, args.threads, args.repeats, args.task,
-                                       head_blas, args.device, compute_type, batch_size)
+                                       head_blas, args.device, compute_type, batch_size,
+                                       options)
                 reference = answers if reference is None else reference
                 rows.append({**row, "agreement_with_first": round(agreement(answers, reference),
                                                                    4)})
@@ -210,12 +225,14 @@ def main(argv: list[str] | None = None) -> int:
              + (f"; GPU: {record['gpu']}" if record["gpu"] else ""),
              "",
              "| model | backend | device | compute type | task | head BLAS threads | batch | "
-             "reviews/s | agreement with first | CLI wall s | CLI peak RSS MB | "
-             "size MB |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "options | reviews/s | agreement with first | CLI wall s | CLI peak RSS MB | "
+             "size MB |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         blas = "1" if r["head_blas_threads"] == "1" else "not limited"
         lines.append(f"| {r['model']} | {r['backend']} | {r['device']} | {r['compute_type']} | "
-                     f"{r['task']} | {blas} | {r['batch_size']} | {r['reviews_per_s']:.1f} | "
+                     f"{r['task']} | {blas} | {r['batch_size']} | "
+                     f"{', '.join(f'{k}={v}' for k, v in r['options'].items()) or '-'} | "
+                     f"{r['reviews_per_s']:.1f} | "
                      f"{r['agreement_with_first']:.4f} | {r['cli_wall_seconds']} | "
                      f"{r['cli_peak_rss_mb']} | {r['size_mb']} |")
     table = "\n".join(lines) + "\n"

@@ -14,7 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from .api import Analyzer, load
-from .backends import Backend, Generation, GenerativeBackend, Prediction
+from .backends import (Backend, Generation, GenerativeBackend, Prediction,
+                       reject_unknown_options)
 from .errors import (BackendError, ConversionError, FsaEdgeError, InputError,
                      ModelNotFoundError, PluginError, TeacherError, TrainingError,
                      UnknownTaskError)
@@ -47,5 +48,6 @@ __all__ = [
     "PluginError", "ConversionError", "TrainingError", "TeacherError",
     # plugins
     "Backend", "GenerativeBackend", "Generation", "Prediction", "Student", "Teacher", "hookimpl",
+    "reject_unknown_options",
     "__version__",
 ]

@@ -151,7 +151,7 @@ class Analyzer:
         name = self.checked_task(task)
         tasks = self.all_tasks() if name == ALL_TASKS else [get_task(name)]
         try:
-            plans = self._parts([r.text for r in reviews], tasks[0])
+            plans = self.parts([r.text for r in reviews], task=tasks[0])
             inputs = [r.text[start:end] for r, plan in zip(reviews, plans) for start, end in plan]
             if name == ALL_TASKS:
                 predictions = self.backend.predict_tasks(inputs, tasks=tasks)
@@ -187,8 +187,14 @@ class Analyzer:
                 AnalysisResult(id=line.id, text=None, task=name,
                                model=self.model_name, error=line.error) for line in lines]
 
-    def _parts(self, texts: Sequence[str], task: SlotTask) -> list[list[tuple[int, int]]]:
-        """Each text's parts: itself, or (longer than the backend's window) parts that fit."""
+    def parts(self, texts: Sequence[str], *, task: str | SlotTask | None = None
+              ) -> list[list[tuple[int, int]]]:
+        """Each text's parts, as ``(start, end)`` character spans, as the backend is handed them:
+        the whole text, or (longer than the backend's window) parts that fit
+        (:mod:`fsa_edge.windows`)."""
+        if not isinstance(task, SlotTask):
+            name = self.checked_task(task)
+            task = self.all_tasks()[0] if name == ALL_TASKS else get_task(name)
         lengths = self.backend.input_lengths(texts, task=task)
         if lengths is None:
             return [[(0, len(text))] for text in texts]

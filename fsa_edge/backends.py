@@ -7,12 +7,13 @@ prefix, parsing back to elements with spans, and attaching scores happen here, o
 
 from __future__ import annotations
 
+import inspect
 import math
 import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 from .card import ModelCard
 from .errors import BackendError
@@ -62,6 +63,18 @@ def positive_int_option(name: str, value: Any) -> int:
         raise BackendError(f"backend option {name!r} must be a whole number of at least 1, "
                            f"not {value!r}")
     return number
+
+
+def reject_unknown_options(owner: object, options: Mapping[str, Any]) -> None:
+    """A :class:`BackendError` when ``options`` holds any option ``owner``'s constructor does
+    not take (a misspelt ``-O max_batch_token=…`` is never ignored silently); the message
+    lists the keyword options it takes."""
+    if not options:
+        return
+    known = [name for name, parameter in inspect.signature(type(owner).__init__).parameters.items()
+             if parameter.kind is inspect.Parameter.KEYWORD_ONLY]
+    raise BackendError(f"unknown {getattr(owner, 'name', type(owner).__name__)} option(s): "
+                       f"{', '.join(sorted(options))}; known: {', '.join(known)}")
 
 
 class Backend(ABC):

@@ -21,7 +21,9 @@ def register_backends(register: Callable[[type], None]) -> None:
 
     A backend class subclasses :class:`fsa_edge.backends.Backend`; it has a unique ``name``,
     the import names it ``requires``, ``can_load(path)`` and a constructor
-    ``BackendClass(path, device=..., **options)``.
+    ``BackendClass(path, device=..., **options)`` that takes ``cpu_threads`` (the Ray engine
+    passes it to every backend) and rejects an option it does not take
+    (:func:`fsa_edge.reject_unknown_options`), so a misspelt ``-O`` option is never ignored.
     """
 
 

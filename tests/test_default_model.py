@@ -99,6 +99,40 @@ def test_the_default_refuses_a_batch_option_below_one_naming_it(shipped, option,
         fsa_edge.load(**{option: value})
 
 
+def test_the_default_refuses_an_option_it_does_not_take_naming_the_ones_it_does(shipped):
+    import fsa_edge
+    from fsa_edge.errors import BackendError
+
+    with pytest.raises(BackendError, match="unknown tagger option.s.: max_batch_token; known: "
+                                           ".*max_batch_tokens, max_batch_size"):
+        fsa_edge.load(max_batch_token=16)
+
+
+def test_the_cli_hands_backend_options_to_the_backend(shipped, tmp_path):
+    from click.testing import CliRunner
+
+    from fsa_edge.cli import build_cli
+
+    reviews = tmp_path / "reviews.jsonl"
+    reviews.write_text("".join(json.dumps({"id": str(i), "text": t}) + "\n" for i, t in
+                               enumerate(["The soup was great.", "Rude waiter, cold fries."])))
+    runner, main = CliRunner(), build_cli()
+    plain = runner.invoke(main, ["analyze", str(reviews)])
+    small = runner.invoke(main, ["analyze", str(reviews), "-O", "max_batch_tokens=4",
+                                 "-O", "max_batch_size=1"])
+    assert plain.exit_code == small.exit_code == 0 and small.output == plain.output
+    for options, message in ((["-O", "max_batch_token=4"], "unknown tagger option(s): "
+                                                           "max_batch_token"),
+                             (["-O", "max_batch_tokens=0"], "'max_batch_tokens' must be"),
+                             (["-O", "device=cpu"], "-O device: use --device"),
+                             (["-O", "max_batch_tokens"], "expected KEY=VALUE"),
+                             (["-O", "cpu_threads=1", "--cpu-threads", "1"], "give one"),
+                             (["-O", "cpu_threads=1", "--engine", "ray"],
+                              "-O cpu_threads (use --cpus-per-actor): not with --engine ray")):
+        result = runner.invoke(main, ["analyze", str(reviews), *options])
+        assert result.exit_code == 2 and message in result.output, (options, result.output)
+
+
 def test_the_analyzer_tokenizes_a_text_that_fits_once_and_answers_as_before(shipped):
     import fsa_edge
     from fsa_edge.runtime import TokenCounter

@@ -83,3 +83,21 @@ def test_speed_features_keep_the_int8_and_bf16_features_in_a_fixed_order(monkeyp
     assert records.speed_features() == ["avx2", "avx512_vnni", "amx_int8"]
     monkeypatch.setattr(records, "cpu_flags", lambda: set())
     assert records.speed_features() == []
+
+
+def test_each_option_set_is_a_row_and_reaches_the_backend(tmp_path):
+    out = tmp_path / "speed"
+    script = benchmark_script("default_speed")
+    assert script.main([
+        "--limit", "6", "--repeats", "1", "--threads", "1", "--task", "atsa",
+        "--option", "max_batch_tokens=4096", "--option", "max_batch_tokens=8,max_batch_size=2",
+        "--out", str(out)]) == 0
+    rows = json.loads(out.with_suffix(".json").read_text())["rows"]
+    assert [r["options"] for r in rows] == [{"max_batch_tokens": 4096},
+                                            {"max_batch_tokens": 8, "max_batch_size": 2}]
+    assert all(r["cli_exit_status"] == 0 and r["cli_output_lines"] == 6 for r in rows)
+    assert rows[1]["agreement_with_first"] == 1.0  # smaller encoder batches, the same answers
+    assert "max_batch_tokens=8, max_batch_size=2" in out.with_suffix(".md").read_text()
+    with pytest.raises(SystemExit, match="max_batch_token"):  # a misspelt option is not ignored
+        script.main(["--limit", "2", "--repeats", "1", "--threads", "1",
+                     "--option", "max_batch_token=8", "--out", str(out)])

@@ -111,6 +111,21 @@ def test_one_and_two_actors_give_plain_analyze_rows_without_hanging(local_ray, t
     assert sorted(unordered.read_text(encoding="utf-8").splitlines()) == sorted(expected)
 
 
+def test_with_backend_options_ray_gives_plain_rows_and_a_bad_one_fails_on_the_driver(
+        local_ray, tmp_path):
+    from fsa_edge.errors import BackendError
+    from fsa_edge.ray import analyze_file
+
+    source = write_reviews(tmp_path / "in.jsonl", 40, bad_every=9)
+    out = tmp_path / "out.jsonl"
+    counts = run_with_deadline(lambda: analyze_file(source, out, actors=1, options={
+        "max_batch_tokens": 4, "max_batch_size": 1}), 120)
+    assert counts["lines"] == 40
+    assert out.read_text(encoding="utf-8").splitlines() == plain_lines(source)
+    with pytest.raises(BackendError, match="unknown tagger option.s.: max_batch_token"):
+        analyze_file(source, out, options={"max_batch_token": 4})
+
+
 def test_a_file_is_batched_as_plain_analyze_batches_it(local_ray, tmp_path):
     """Batches of 7 lines over ranges of a few bytes: every range and block boundary falls on
     a batch boundary, so each review meets the neighbours it meets in plain analyze."""

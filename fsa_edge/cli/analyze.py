@@ -11,6 +11,7 @@ from ..readers import iter_jsonl_reviews, iter_text_reviews, line_batches
 from ..readers.jsonl import DEFAULT_BATCH_SIZE
 from .engine import engine_from, engine_options
 from .input_file import STDIN, check_input_file, input_name, open_input
+from .key_values import parse_options
 from .progress import Progress
 
 
@@ -28,6 +29,10 @@ from .progress import Progress
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @click.option("--cpu-threads", type=click.IntRange(min=1), default=None,
               help="CPU threads of the backend (default: the physical cores).")
+@click.option("-O", "--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="Backend option, e.g. -O max_batch_tokens=4096 (the tagger's: compute_type, "
+                   "max_batch_tokens, max_batch_size); an option the backend does not take is an "
+                   "error.")
 @click.option("--format", "input_format", type=click.Choice(["jsonl", "text"]), default="jsonl",
               show_default=True, help="jsonl: one JSON object per line; text: one review per line.")
 @click.option("--text-field", default="text", show_default=True)
@@ -46,7 +51,8 @@ from .progress import Progress
 def analyze(input_path: str, output: str | None, model: str, backend: str | None,
             task: str | None, device: str, input_format: str, text_field: str, id_field: str,
             batch_size: int, strict: bool, progress: bool | None,
-            cpu_threads: int | None, preserve_order: bool, **engine: object) -> None:
+            cpu_threads: int | None, options: tuple[str, ...], preserve_order: bool,
+            **engine: object) -> None:
     """Analyse every review of INPUT (JSONL, or '-' for stdin).
 
     With --engine ray, OUTPUT may end with .parquet (one row per input line, with its line
@@ -54,10 +60,18 @@ def analyze(input_path: str, output: str | None, model: str, backend: str | None
     from ..api import load
 
     chosen = engine_from(engine)
+    backend_options = parse_options(options)
+    for key in sorted(backend_options.keys() & {"model", "backend", "device", "task",
+                                                  "batch_size"}):
+        raise click.UsageError(f"-O {key}: use --{key.replace('_', '-')}")
+    if cpu_threads and "cpu_threads" in backend_options:
+        raise click.UsageError("--cpu-threads and -O cpu_threads: give one")
     parquet = output is not None and output.endswith(".parquet")
     if chosen.engine == "ray":
         for flag, given in (("--strict", strict), ("--backend", backend),
                             ("--cpu-threads (use --cpus-per-actor)", cpu_threads),
+                            ("-O cpu_threads (use --cpus-per-actor)",
+                             "cpu_threads" in backend_options),
                             ("INPUT '-' (stdin)", input_path == STDIN),
                             ("--device (use --gpus-per-actor)", device != "auto")):
             if given:
@@ -69,16 +83,17 @@ def analyze(input_path: str, output: str | None, model: str, backend: str | None
                               input_format=input_format, text_field=text_field,
                               id_field=id_field, batch_size=batch_size,
                               preserve_order=preserve_order, progress=bool(progress),
-                              **chosen.ray_kwargs())
+                              options=backend_options, **chosen.ray_kwargs())
         click.echo(f"analyze: {counts['lines']} lines ({counts['errors']} error records) on "
                    f"{counts['actors']} Ray actor(s)", err=True)
         return
     if parquet:
         raise click.UsageError("Parquet output (-o *.parquet) needs --engine ray")
 
-    options = {"cpu_threads": cpu_threads} if cpu_threads else {}
+    if cpu_threads:
+        backend_options["cpu_threads"] = cpu_threads
     analyzer = load(model, backend=backend, device=device, task=task, batch_size=batch_size,
-                    **options)
+                    **backend_options)
     stream = open_input(input_path)
     source = input_name(input_path)
     if input_format == "text":

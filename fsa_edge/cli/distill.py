@@ -14,19 +14,7 @@ import click
 
 from .engine import engine_from, engine_options
 from .input_file import STDIN, check_input_file, input_name, open_input
-
-
-def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--option")
-        try:
-            options[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key.strip()] = value
-    return options
+from .key_values import parse_options
 
 
 def _input_format(input_path: str, chosen: str) -> str:
@@ -159,11 +147,11 @@ def distill(input_path: str, teacher_path: str, teacher_name: str | None, prompt
         from ..ray import distill_on_ray
 
         summary = distill_on_ray(items, teacher_path=teacher_path,
-                                 teacher_name=teacher_cls.name, options=_parse_options(options),
+                                 teacher_name=teacher_cls.name, options=parse_options(options),
                                  sampling=sampling, prompt=prompt, output=output,
                                  **common, **chosen.ray_kwargs())
     else:
-        with teacher_cls(teacher_path, sampling=sampling, **_parse_options(options)) as teacher:
+        with teacher_cls(teacher_path, sampling=sampling, **parse_options(options)) as teacher:
             summary = run(items, teacher, prompt, output, **common)
     click.echo(summary.format(), err=True)
     record: dict[str, Any] = {"output": output, "prompt": prompt.name,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 from ..errors import EngineError
 from ..jsonlines import dumps_line
@@ -47,11 +47,11 @@ class _Analyze:
 
     def __init__(self, model: str, task: str | None, device: str, cpu_threads: int,
                  batch_size: int, source: str, text_field: str, id_field: str,
-                 input_name: str = "") -> None:
+                 input_name: str = "", options: Mapping[str, Any] | None = None) -> None:
         from ..api import load
 
         self.analyzer = load(model, device=device, task=task, batch_size=batch_size,
-                             cpu_threads=cpu_threads)
+                             cpu_threads=cpu_threads, **(options or {}))
         self.source, self.text_field, self.id_field = source, text_field, id_field
         self.input_name = input_name  # the file the lines come from: errors name it
 
@@ -93,38 +93,43 @@ def _row_line(index: int, record: dict[str, Any], text_field: str, id_field: str
 
 
 def _actor_args(model: str, task: str | None, plan: ActorPlan, batch_size: int, source: str,
-                text_field: str, id_field: str, input_name: str = "") -> dict[str, Any]:
+                text_field: str, id_field: str, input_name: str = "",
+                options: Mapping[str, Any] | None = None) -> dict[str, Any]:
     return {"fn_constructor_kwargs": {
         "model": str(model), "task": task, "device": plan.device,
         "cpu_threads": plan.cpu_threads, "batch_size": batch_size, "source": source,
-        "text_field": text_field, "id_field": id_field, "input_name": input_name},
+        "text_field": text_field, "id_field": id_field, "input_name": input_name,
+        "options": dict(options or {})},
         # a dataset's rows are reviews, a file's are batches of lines (.lines)
         "batch_size": ROWS_PER_CALL if source == "rows" else max(1, ROWS_PER_CALL // batch_size),
         "batch_format": "pyarrow", **plan.map_args()}
 
 
-def _check_task(model: str, task: str | None) -> str:
-    """The task, checked on the driver before any actor starts (a usage error stays one)."""
+def _check_task(model: str, task: str | None, options: Mapping[str, Any] | None = None) -> str:
+    """The task (and the backend options), checked on the driver before any actor starts (a
+    usage error stays one)."""
     from ..api import load
 
-    with load(model, task=task, device="cpu", cpu_threads=1) as analyzer:
+    with load(model, task=task, device="cpu", cpu_threads=1, **(options or {})) as analyzer:
         return analyzer.task
 
 
 def analyze_dataset(dataset: Any, *, model: str | Path = "default", task: str | None = None,
                     plan: ActorPlan | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
-                    text_field: str = "text", id_field: str = "id") -> Any:
+                    text_field: str = "text", id_field: str = "id",
+                    options: Mapping[str, Any] | None = None) -> Any:
     """Analyse every row of a Ray dataset; returns the dataset of results (columns
     :data:`RESULT_COLUMNS`, one row per input row, lazily computed).
 
     A row without a usable ``text_field`` becomes an error record, as in plain analyze; a row
     without ``id_field`` gets its position in its batch. ``plan``: the actor pool (default:
-    :func:`plan_actors` on the connected cluster). Call :func:`connect` first (or
-    ``ray.init``)."""
+    :func:`plan_actors` on the connected cluster); ``options``: backend options (as
+    :func:`fsa_edge.load` takes them). Call :func:`connect` first (or ``ray.init``)."""
     plan = plan or plan_actors()
-    task = _check_task(str(model), task)
+    task = _check_task(str(model), task, options)
     return dataset.map_batches(_Analyze, **_actor_args(str(model), task, plan, batch_size,
-                                                       "rows", text_field, id_field))
+                                                       "rows", text_field, id_field,
+                                                       options=options))
 
 
 def analyze_file(input_path: str | Path, output: str | Path | None, *, model: str = "default",
@@ -132,11 +137,13 @@ def analyze_file(input_path: str | Path, output: str | Path | None, *, model: st
                  id_field: str = "id", batch_size: int = DEFAULT_BATCH_SIZE,
                  address: str | None = None, actors: int | None = None, cpus_per_actor: float = 1.0,
                  gpus_per_actor: float = 0.0, preserve_order: bool = True,
-                 progress: bool = False) -> dict[str, int]:
+                 progress: bool = False, options: Mapping[str, Any] | None = None
+                 ) -> dict[str, int]:
     """``fsa-edge analyze INPUT --engine ray``: one output line per input line (JSONL, or a
     Parquet file when ``output`` ends with ``.parquet``). Returns ``{"lines", "errors",
-    "actors"}``; a line that did not come back exactly once is an :class:`EngineError`."""
-    task = _check_task(model, task)
+    "actors"}``; a line that did not come back exactly once is an :class:`EngineError`.
+    ``options``: backend options, for every actor's model."""
+    task = _check_task(model, task, options)
     started = connect(address)
     ray = require_ray()
     try:
@@ -149,7 +156,8 @@ def analyze_file(input_path: str | Path, output: str | Path | None, *, model: st
         plan = plan_actors(actors, cpus_per_actor=cpus_per_actor, gpus_per_actor=gpus_per_actor)
         lines, total = read_line_batches(input_path, batch_size)
         results = lines.map_batches(_Analyze, **_actor_args(
-            model, task, plan, batch_size, input_format, text_field, id_field, str(input_path)))
+            model, task, plan, batch_size, input_format, text_field, id_field, str(input_path),
+            options))
         parquet = output is not None and str(output).endswith(".parquet")
         counts = _write(results.iter_batches(batch_size=None, batch_format="pyarrow")
                         if total else iter(()), output, total, parquet)

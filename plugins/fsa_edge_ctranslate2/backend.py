@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from fsa_edge.backends import (Generation, GenerativeBackend, positive_int_option,
-                               renamed_option)
+                               reject_unknown_options, renamed_option)
 from fsa_edge.card import CARD_FILE, ModelCard
 from fsa_edge.errors import BackendError
 from fsa_edge.runtime import (MODEL_FILE, TOKENIZER_FILE, physical_cores, resolve_compute_type,
@@ -40,6 +40,7 @@ class CTranslate2Backend(GenerativeBackend):
                  max_decoding_length: int | None = None, **options: Any) -> None:
         cpu_threads = renamed_option(options, "intra_threads", "cpu_threads", cpu_threads)
         super().__init__(path, device=device, **options)
+        reject_unknown_options(self, options)
         import ctranslate2
 
         if not (self.path / MODEL_FILE).is_file():

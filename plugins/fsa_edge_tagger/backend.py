@@ -7,7 +7,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from fsa_edge.backends import Backend, Prediction, positive_int_option, renamed_option
+from fsa_edge.backends import (Backend, Prediction, positive_int_option, reject_unknown_options,
+                               renamed_option)
 from fsa_edge.card import CARD_FILE
 from fsa_edge.errors import BackendError, install_hint
 from fsa_edge.model import SentimentElement
@@ -17,7 +18,11 @@ from fsa_edge.tasks import SlotTask
 
 from .runtime import TORCH_DTYPES, TaggerRuntime, ctranslate2_encoder, feeds_positions
 
-DEFAULT_MAX_BATCH_TOKENS = 4096
+#: word pieces per encoder batch (counted as characters / 4): the encoder's working memory
+#: grows with it; 2048 keeps long reviews well under 300 MB at the speed of 4096 on sentences
+#: (1024 saves more memory but splits batches of sentences: slower); benchmarks/README.md,
+#: "Word pieces per encoder batch"
+DEFAULT_MAX_BATCH_TOKENS = 2048
 DEFAULT_MAX_BATCH_SIZE = 64
 #: texts are batched by characters: about this many per word piece
 CHARACTERS_PER_PIECE = 4
@@ -30,7 +35,7 @@ class TaggerBackend(Backend):
     Options: ``compute_type`` (``auto``: the card's quantization; an unconverted directory
     served by torch takes ``auto`` = ``float32``, ``float16`` or ``bfloat16``), ``cpu_threads`` (default:
     physical cores; its old name ``intra_threads`` is accepted for one release, with a
-    ``DeprecationWarning``), ``max_batch_tokens`` (4096), ``max_batch_size`` (64).
+    ``DeprecationWarning``), ``max_batch_tokens`` (2048), ``max_batch_size`` (64).
     """
 
     name = "tagger"
@@ -44,6 +49,7 @@ class TaggerBackend(Backend):
                  max_batch_size: int = DEFAULT_MAX_BATCH_SIZE, **options: Any) -> None:
         cpu_threads = renamed_option(options, "intra_threads", "cpu_threads", cpu_threads)
         super().__init__(path, device=device, **options)
+        reject_unknown_options(self, options)
         self.max_batch_tokens = positive_int_option("max_batch_tokens", max_batch_tokens)
         self.max_batch_size = positive_int_option("max_batch_size", max_batch_size)
         if not (self.path / MODEL_FILE).is_file():

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from fsa_edge.backends import (Generation, GenerativeBackend, positive_int_option,
-                               renamed_option)
+                               reject_unknown_options, renamed_option)
 from fsa_edge.errors import BackendError
 from fsa_edge.runtime import HF_CONFIG_FILE, HF_WEIGHT_FILES, run_sorted
 from fsa_edge.tasks import SlotTask
@@ -34,6 +34,7 @@ class TransformersBackend(GenerativeBackend):
                  cpu_threads: int | None = None, **options: Any) -> None:
         cpu_threads = renamed_option(options, "threads", "cpu_threads", cpu_threads)
         super().__init__(path, device=device, **options)
+        reject_unknown_options(self, options)
         import torch
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 

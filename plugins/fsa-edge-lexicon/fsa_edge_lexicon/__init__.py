@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Sequence
 
-from fsa_edge import Backend, Prediction, SentimentElement, hookimpl
+from fsa_edge import Backend, Prediction, SentimentElement, hookimpl, reject_unknown_options
 from fsa_edge.tasks import SlotTask
 
 LEXICON_FILE = "lexicon.json"
@@ -26,8 +26,9 @@ class LexiconBackend(Backend):
     name = "lexicon"
     description = "opinion-lexicon tagger (example third-party plugin)"
 
-    def __init__(self, path, *, device="auto", window: int = 6, **options):
+    def __init__(self, path, *, device="auto", window: int = 6, cpu_threads=None, **options):
         super().__init__(path, device=device, **options)
+        reject_unknown_options(self, options)  # a misspelt option is an error, not ignored
         data = json.loads((self.path / LEXICON_FILE).read_text(encoding="utf-8"))
         self.aspects = sorted((a.lower() for a in data["aspects"]), key=len, reverse=True)
         self.opinions = {w.lower(): "positive" for w in data["positive"]}
