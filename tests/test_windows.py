@@ -110,6 +110,11 @@ def test_a_long_review_gets_aspects_from_every_part(window_model):
         assert text[start:end].lower() == element.aspect
     assert analyzer.analyze("The food was great.").parts == 1
     assert json.loads(json.dumps(result.to_dict()))["parts"] == 8
+    # the parts themselves, as the backend is handed them: in order, every word of the text
+    short, long = analyzer.parts(["The food was great.", text])
+    assert short == [(0, len("The food was great."))] and len(long) == 8
+    assert all(a[1] <= b[0] for a, b in zip(long, long[1:]))
+    assert " ".join(text[start:end] for start, end in long).split() == text.split()
 
 
 def test_a_backend_that_cannot_count_gets_the_whole_text(keyword_model):
