@@ -144,7 +144,9 @@ class Analyzer:
 
     def analyze_reviews(self, reviews: Sequence[Review], *, task: str | SlotTask | None = None
                         ) -> list[AnalysisResult]:
-        """Results for one batch; a backend failure becomes an error record for each review.
+        """Results for one batch. When the backend fails on the batch, each review is analysed
+        again on its own: a review that fails alone becomes an error record with the reason, the
+        others get their answers (one bad review costs only its own row, at any batch size).
 
         ``task="all"``: each result's ``answers`` holds every task the model serves, from one
         pass where the backend can (:meth:`~fsa_edge.backends.Backend.predict_tasks`)."""
@@ -161,10 +163,10 @@ class Analyzer:
                 raise BackendError(f"backend {self.backend.name!r} returned {len(predictions)} "
                                    f"predictions for {len(inputs)} texts")
         except FsaEdgeError as exc:
-            return [self._error(r, name, str(exc)) for r in reviews]
+            return self._alone_or_error(reviews, name, str(exc))
         except Exception as exc:  # noqa: BLE001 - a crash must not lose the batch's rows
             message = f"backend {self.backend.name!r} failed: {type(exc).__name__}: {exc}"
-            return [self._error(r, name, message) for r in reviews]
+            return self._alone_or_error(reviews, name, message)
         results, answers = [], iter(predictions)
         for review, plan in zip(reviews, plans):
             found = [((start, end), next(answers)) for start, end in plan]
@@ -219,6 +221,15 @@ class Analyzer:
                 answer = merge_polarity([(span, p.elements) for span, p in found])
             return mapped_scores(answer, self.merged_score_maps.get(task.name))
         return merge_parts([(start, p.elements) for (start, _), p in found])
+
+    def _alone_or_error(self, reviews: Sequence[Review], task: str, message: str
+                        ) -> list[AnalysisResult]:
+        """After the backend failed on ``reviews``: each analysed again on its own, or, for a
+        review that was alone already, its error record with ``message``."""
+        if len(reviews) == 1:
+            return [self._error(reviews[0], task, message)]
+        return [result for review in reviews
+                for result in self.analyze_reviews([review], task=task)]
 
     def _error(self, review: Review, task: str, message: str) -> AnalysisResult:
         return AnalysisResult(id=review.id, text=review.text, task=task, model=self.model_name,

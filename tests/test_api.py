@@ -36,11 +36,13 @@ def test_directory_alias_and_analyze_forms(keyword_model):
     assert [r.id for r in stream] == [str(i) for i in range(70)]
 
 
-def test_backend_crash_becomes_error_records_not_lost_rows(keyword_model):
-    analyzer = fsa_edge.load(keyword_model, batch_size=2)
-    results = analyzer.analyze(["food", "BOOM", "service"])
-    assert [r.error is None for r in results] == [False, False, True]
-    assert "kaboom" in results[0].error
+def test_a_backend_crash_costs_only_the_failing_reviews_row(keyword_model):
+    analyzer = fsa_edge.load(keyword_model, batch_size=3)
+    results = analyzer.analyze(["food", "BOOM", "service", "bread BOOM"])
+    assert [r.error is None for r in results] == [True, False, True, False]  # nothing lost
+    assert "kaboom" in results[1].error and "kaboom" in results[3].error
+    assert [e.aspect for e in results[0].elements] == ["food"]  # its batch failed, it did not
+    assert [e.aspect for e in results[2].elements] == ["service"]
 
 
 def test_one_default_batch_size_for_the_sdk_the_cli_and_ray(keyword_model):

@@ -61,9 +61,9 @@ def analyze(input_path: str, output: str | None, model: str, backend: str | None
 
     chosen = engine_from(engine)
     backend_options = parse_options(options)
-    for key in sorted(backend_options.keys() & {"model", "backend", "device", "task",
-                                                  "batch_size"}):
-        raise click.UsageError(f"-O {key}: use --{key.replace('_', '-')}")
+    own = sorted(backend_options.keys() & {"model", "backend", "device", "task", "batch_size"})
+    if own:  # analyze's own options, not the backend's
+        raise click.UsageError(f"-O {own[0]}: use --{own[0].replace('_', '-')}")
     if cpu_threads and "cpu_threads" in backend_options:
         raise click.UsageError("--cpu-threads and -O cpu_threads: give one")
     parquet = output is not None and output.endswith(".parquet")

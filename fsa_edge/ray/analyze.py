@@ -107,10 +107,12 @@ def _actor_args(model: str, task: str | None, plan: ActorPlan, batch_size: int, 
 
 def _check_task(model: str, task: str | None, options: Mapping[str, Any] | None = None) -> str:
     """The task (and the backend options), checked on the driver before any actor starts (a
-    usage error stays one)."""
+    usage error stays one). The driver loads on the CPU, so a compute type meant for the
+    actors' GPUs (``int8_float16``) is left to them."""
     from ..api import load
 
-    with load(model, task=task, device="cpu", cpu_threads=1, **(options or {})) as analyzer:
+    options = {key: value for key, value in (options or {}).items() if key != "compute_type"}
+    with load(model, task=task, device="cpu", cpu_threads=1, **options) as analyzer:
         return analyzer.task
 
 

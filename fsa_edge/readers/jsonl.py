@@ -111,12 +111,13 @@ Item = TypeVar("Item")
 
 #: input lines (or the SDK's texts) per batch unless a caller says otherwise (``load(batch_size=)``,
 #: ``fsa-edge analyze --batch-size``, the Ray engine's batches). A backend sorts a batch's reviews by
-#: length into its own encoder batches (the tagger: at most 64 reviews), so a larger batch pads less:
-#: on short texts 256 runs the encoder over 1.61 positions per word piece against 2.39 at 32 and
-#: answers 1.00–1.28× as fast; on long reviews (Yelp) warm passes were 1.23–1.49× as fast, one CLI
-#: run 0.92–1.08×, and the peak RSS 26–45 MB higher (327–348 MB against 301–303 MB at 32, the
-#: ≤ 300 MB target already reached), so the default stays 32 (benchmarks/README, "Lines per batch").
-DEFAULT_BATCH_SIZE = 32
+#: length into its own encoder batches (the tagger: at most 64 reviews and 2048 word pieces), so a
+#: larger batch pads less: on short texts 256 runs the encoder over 1.49 positions per word piece
+#: against 2.27 at 32 and answers 1.12-1.18x as fast, peak RSS 9-14 MB higher; on yelp2's long
+#: reviews (task all) 1.14x, one CLI run 0.91x the time, 291 MB against 209 MB (benchmarks/README,
+#: "256 lines a batch"). A batch the backend fails on is analysed again review by review, so a bad
+#: review costs only its own row.
+DEFAULT_BATCH_SIZE = 256
 
 
 def line_batches(lines: Iterable[Item], size: int) -> Iterator[list[Item]]:
