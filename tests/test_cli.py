@@ -219,3 +219,24 @@ def test_engine_ray_without_ray_names_the_install(tmp_path, monkeypatch):
     result = CliRunner().invoke(build_cli(), ["analyze", str(source), "--engine", "ray"])
     assert result.exit_code == 2
     assert "Error: the Ray engine needs Ray Data: pip install 'fsa-edge[ray]'" in result.output
+
+
+def test_a_slow_stream_is_answered_line_by_line_with_batch_size_one():
+    import select
+
+    process = subprocess.Popen([sys.executable, "-m", "fsa_edge.cli", "analyze", "-",
+                                "--batch-size", "1", "--cpu-threads", "1"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL)
+    try:
+        for review_id in ("a", "b"):  # each answered while the input stays open
+            process.stdin.write(json.dumps({"id": review_id, "text": "The soup was great."})
+                                .encode() + b"\n")
+            process.stdin.flush()
+            ready, _, _ = select.select([process.stdout], [], [], 120)
+            assert ready, f"no answer to line {review_id!r} before the end of the input"
+            assert json.loads(process.stdout.readline())["id"] == review_id
+    finally:
+        process.stdin.close()
+        process.wait(timeout=60)
+    assert process.returncode == 0
