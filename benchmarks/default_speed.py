@@ -22,6 +22,8 @@ torch in ``float16`` (the CLI column runs each model's default compute type).
 in the tagger's heads (``FSA_EDGE_HEAD_BLAS_THREADS=0``; the runtime's default is one thread).
 Inputs: the four fsa-benchmark test splits (3,084 sentences) when ``../shared/data`` is present,
 else synthetic sentences; ``--reviews FILE``: that file's texts (long reviews: yelp2's test set).
+Kernels limited by the environment (``CT2_FORCE_CPU_ISA=AVX2`` and the like, see
+``records.KERNEL_LIMITS``: AVX2-only kernels on an AVX-512 machine) are named in the record.
 Writes ``benchmarks/results/default_speed.{json,md}``.
 """
 
@@ -40,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from records import cpu_model, speed_features, write_table  # noqa: E402
+from records import cpu_model, kernel_limits, speed_features, write_table  # noqa: E402
 
 from fsa_edge.cli.key_values import parse_options  # noqa: E402
 from fsa_edge.readers.jsonl import DEFAULT_BATCH_SIZE  # noqa: E402
@@ -219,9 +221,12 @@ def main(argv: list[str] | None = None) -> int:
               "cpu_count": os.cpu_count(),
               "machine": platform.processor() or platform.machine(),
               "cpu_model": cpu_model(), "cpu_speed_features": speed_features(),
+              "kernel_limits": kernel_limits(),
               "load_average_at_end": os.getloadavg(), "rows": rows}
     features = ", ".join(record["cpu_speed_features"]) or "none of AVX2, AVX-512, AMX found"
+    limits = ", ".join(f"{k}={v}" for k, v in record["kernel_limits"].items())
     lines = [f"CPU: {record['cpu_model'] or 'unknown'} ({features}), {args.threads} threads"
+             + (f"; kernels limited by {limits}" if limits else "")
              + (f"; GPU: {record['gpu']}" if record["gpu"] else ""),
              "",
              "| model | backend | device | compute type | task | head BLAS threads | batch | "

@@ -5,6 +5,7 @@ of the machine."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -62,3 +63,15 @@ def speed_features() -> list[str]:
     """Those of :data:`SPEED_FEATURES` the CPU has, in that order (empty where unreadable)."""
     flags = cpu_flags()
     return [name for name in SPEED_FEATURES if name in flags]
+
+
+#: environment variables that keep the math libraries off the CPU's widest instructions (e.g. all
+#: set to AVX2 to run AVX2-only kernels on an AVX-512 machine)
+KERNEL_LIMITS = ("CT2_FORCE_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA",
+                 "OPENBLAS_CORETYPE")
+
+
+def kernel_limits() -> dict[str, str]:
+    """Those of :data:`KERNEL_LIMITS` set in this process's environment (a run's record says
+    when its kernels were not the CPU's best)."""
+    return {name: os.environ[name] for name in KERNEL_LIMITS if name in os.environ}

@@ -101,3 +101,13 @@ def test_each_option_set_is_a_row_and_reaches_the_backend(tmp_path):
     with pytest.raises(SystemExit, match="max_batch_token"):  # a misspelt option is not ignored
         script.main(["--limit", "2", "--repeats", "1", "--threads", "1",
                      "--option", "max_batch_token=8", "--out", str(out)])
+
+
+def test_kernels_limited_by_the_environment_are_named(tmp_path, monkeypatch):
+    monkeypatch.setenv("CT2_FORCE_CPU_ISA", "AVX2")
+    out = tmp_path / "speed"
+    assert benchmark_script("default_speed").main([
+        "--limit", "3", "--repeats", "1", "--threads", "1", "--out", str(out)]) == 0
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["kernel_limits"] == {"CT2_FORCE_CPU_ISA": "AVX2"}
+    assert "kernels limited by CT2_FORCE_CPU_ISA=AVX2" in out.with_suffix(".md").read_text()
