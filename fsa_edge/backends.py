@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Mapping, Sequence
 
 from .card import ModelCard
-from .errors import BackendError
+from .errors import BackendError, FsaEdgeError
 from .model import SentimentElement
 from .tasks import SlotTask
 
@@ -65,16 +65,25 @@ def positive_int_option(name: str, value: Any) -> int:
     return number
 
 
-def reject_unknown_options(owner: object, options: Mapping[str, Any]) -> None:
-    """A :class:`BackendError` when ``options`` holds any option ``owner``'s constructor does
-    not take (a misspelt ``-O max_batch_token=…`` is never ignored silently); the message
-    lists the keyword options it takes."""
+def _keyword_options(cls: type) -> list[str]:
+    """The keyword-only parameters of ``cls``'s constructor."""
+    return [name for name, parameter in inspect.signature(cls.__init__).parameters.items()
+            if parameter.kind is inspect.Parameter.KEYWORD_ONLY]
+
+
+def reject_unknown_options(owner: object, options: Mapping[str, Any], *,
+                           error: type[FsaEdgeError] = BackendError) -> None:
+    """An ``error`` (a :class:`BackendError` unless a teacher asks for its own) when ``options``
+    holds any option ``owner``'s constructor does not take (a misspelt ``-O max_batch_token=…``
+    is never ignored silently); the message lists the options of ``owner``'s own class (those
+    its base classes take, such as ``device`` or ``sampling``, are not ``-O`` options)."""
     if not options:
         return
-    known = [name for name, parameter in inspect.signature(type(owner).__init__).parameters.items()
-             if parameter.kind is inspect.Parameter.KEYWORD_ONLY]
-    raise BackendError(f"unknown {getattr(owner, 'name', type(owner).__name__)} option(s): "
-                       f"{', '.join(sorted(options))}; known: {', '.join(known)}")
+    inherited = {name for base in type(owner).__mro__[1:] if "__init__" in vars(base)
+                 for name in _keyword_options(base)}
+    known = [name for name in _keyword_options(type(owner)) if name not in inherited]
+    raise error(f"unknown {getattr(owner, 'name', type(owner).__name__)} option(s): "
+                f"{', '.join(sorted(options))}; known: {', '.join(known)}")
 
 
 class Backend(ABC):

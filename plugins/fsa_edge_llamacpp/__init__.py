@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fsa_edge import hookimpl
+from fsa_edge import hookimpl, reject_unknown_options
 from fsa_edge.errors import TeacherError, missing_dependency
 from fsa_edge.teaching import Teacher, TeacherReply, TeacherRequest, file_sha256
 
@@ -48,10 +48,7 @@ class LlamaCppTeacher(Teacher):
                  chat_format: str | None = None, verbose: bool = False,
                  extra_buffers: str = "auto", **options: Any) -> None:
         super().__init__(source, sampling=sampling, **options)
-        if options:
-            raise TeacherError(f"unknown llamacpp option(s): {', '.join(sorted(options))}; "
-                               "known: n_ctx, n_threads, n_gpu_layers, chat_format, verbose, "
-                               "extra_buffers")
+        reject_unknown_options(self, options, error=TeacherError)
         try:
             import llama_cpp
         except ImportError:

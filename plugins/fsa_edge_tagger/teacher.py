@@ -48,6 +48,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from fsa_edge.backends import reject_unknown_options
 from fsa_edge.card import CARD_FILE, ModelCard
 from fsa_edge.errors import FsaEdgeError, TeacherError
 from fsa_edge.runtime import HEADS_FILE, HF_CONFIG_FILE, HF_WEIGHT_FILES, MODEL_FILE
@@ -67,7 +68,6 @@ LABEL_PROMPT = "label"
 #: the encoder's weight files hashed into the provenance (the first present, else all
 #: ``*.safetensors``)
 WEIGHT_FILES = (MODEL_FILE, *HF_WEIGHT_FILES)
-_OPTIONS = ("device", "compute_type", "cpu_threads", "max_batch_tokens", "max_batch_size")
 
 
 def _rounded_log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -111,9 +111,7 @@ class TaggerTeacher(Teacher):
                  max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS,
                  max_batch_size: int = DEFAULT_MAX_BATCH_SIZE, **options: Any) -> None:
         super().__init__(source, sampling=sampling, **options)
-        if options:
-            raise TeacherError(f"unknown tagger option(s): {', '.join(sorted(options))}; "
-                               f"known: {', '.join(_OPTIONS)}")
+        reject_unknown_options(self, options, error=TeacherError)
         if not self.can_load(self.source):
             raise TeacherError(f"{self.source}: not a tagger model directory ({HEADS_FILE}, "
                                f"{CARD_FILE} with backend 'tagger', and {MODEL_FILE} or a "
