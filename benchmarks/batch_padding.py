@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     import fsa_edge
 
     texts, source = inputs(args.limit, args.reviews)
-    rows = []
+    rows, parts, pieces = [], None, {}
     for budget in args.max_batch_tokens or [None]:
         options = {} if budget is None else {"max_batch_tokens": budget}
         with fsa_edge.load(args.model, cpu_threads=1, **options) as analyzer:
@@ -82,10 +82,11 @@ def main(argv: list[str] | None = None) -> int:
             if backend.name != "tagger":
                 parser.error(f"{args.model}: a {backend.name} model; this counts a tagger's "
                              "batches")
-            parts = [[text[start:end] for start, end in spans]
-                     for text, spans in zip(texts, analyzer.parts(texts))]
-            flat = sorted({part for text_parts in parts for part in text_parts})
-            pieces = dict(zip(flat, backend.runtime.input_lengths(flat)))
+            if parts is None:  # the parts and their pieces do not depend on the budget
+                parts = [[text[start:end] for start, end in spans]
+                         for text, spans in zip(texts, analyzer.parts(texts))]
+                flat = sorted({part for text_parts in parts for part in text_parts})
+                pieces = dict(zip(flat, backend.runtime.input_lengths(flat)))
             rows += [padding(backend, parts, pieces, size) for size in args.batch_size or SIZES]
     record = {"benchmark": "batch_padding", "model": args.model, "inputs": source,
               "reviews": len(texts), "parts": sum(map(len, parts)),

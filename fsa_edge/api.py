@@ -6,6 +6,7 @@ is the embedded student). Nothing is ever downloaded.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence, overload
@@ -72,6 +73,12 @@ def load(model: str | Path = "default", *, backend: str | None = None, device: s
     except BaseException:
         instance.close()
         raise
+
+
+#: ``load``'s own arguments: everything else it is given goes to the backend as an option
+LOAD_ARGUMENTS = frozenset(
+    name for name, parameter in inspect.signature(load).parameters.items()
+    if parameter.kind is not inspect.Parameter.VAR_KEYWORD)
 
 
 class Analyzer:

@@ -125,6 +125,7 @@ def test_the_cli_hands_backend_options_to_the_backend(shipped, tmp_path):
                                                            "max_batch_token"),
                              (["-O", "max_batch_tokens=0"], "'max_batch_tokens' must be"),
                              (["-O", "device=cpu"], "-O device: use --device"),
+                             (["-O", "batch_size=8"], "-O batch_size: use --batch-size"),
                              (["-O", "max_batch_tokens"], "expected KEY=VALUE"),
                              (["-O", "cpu_threads=1", "--cpu-threads", "1"], "give one"),
                              (["-O", "cpu_threads=1", "--engine", "ray"],

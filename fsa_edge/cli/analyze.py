@@ -57,12 +57,12 @@ def analyze(input_path: str, output: str | None, model: str, backend: str | None
 
     With --engine ray, OUTPUT may end with .parquet (one row per input line, with its line
     number)."""
-    from ..api import load
+    from ..api import LOAD_ARGUMENTS, load
 
     chosen = engine_from(engine)
     backend_options = parse_options(options)
-    own = sorted(backend_options.keys() & {"model", "backend", "device", "task", "batch_size"})
-    if own:  # analyze's own options, not the backend's
+    own = sorted(backend_options.keys() & LOAD_ARGUMENTS)
+    if own:  # load's own arguments (analyze's options), not the backend's
         raise click.UsageError(f"-O {own[0]}: use --{own[0].replace('_', '-')}")
     if cpu_threads and "cpu_threads" in backend_options:
         raise click.UsageError("--cpu-threads and -O cpu_threads: give one")
