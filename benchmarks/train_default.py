@@ -12,7 +12,8 @@
    ``acos-laptop-triplets``: the same quads as ASTE triplets, fully explicit sentences only);
    ``--soft-targets CORPUS`` distils a tagger teacher's soft targets (``--distill-weight``,
    ``--temperature``; ``--sentence-soft-targets CORPUS``: only its sentence polarities, e.g.
-   from another teacher); sentences of the dev and test splits never enter training. Skipped when ``--checkpoint``
+   from another teacher); sentences of the dev and test splits never enter training (of every
+   scored set, or with ``--held-out-scope trained`` of the ``--datasets`` sets only). Skipped when ``--checkpoint``
    names a trained student.
 2. Converts it with ``fsa-edge convert -q int8`` (parity gate on dev sentences). Tagger with
    ACSA or ASTE sets: calibrates the int8 model's ``none`` thresholds (category head on the ACSA
@@ -65,15 +66,29 @@ def split_file(name: str, split: str, data: Path = DATA) -> Path:
     return data / folder / (f"{split}_triplets.txt" if task == "aste" else f"{split}.json")
 
 
-def held_out_files(data: Path = DATA) -> list[Path]:
+#: which dev and test splits a run keeps out of training (``--held-out-scope``)
+HELD_OUT_SCOPES = {
+    "all": "every set fsa-edge scores, ASTE and sentence sets included, whichever task's file "
+           "holds the sentence (the guard of a model that serves every task, and of a teacher "
+           "of one)",
+    "trained": "only those of the --datasets sets, whichever of them holds the sentence (for a "
+               "model scored on those sets alone, e.g. the teacher as a second model; ASTE-V2's "
+               "15res/16res dev and test sentences then stay rest16 ACSA training sentences)",
+}
+
+
+def held_out_files(data: Path = DATA, names: list[str] | None = None) -> list[Path]:
     """The dev and test files of every set fsa-edge scores (:data:`DATASETS`, trained or not,
     and the sentence sets): none of their sentences enters training, whichever task's file
     holds it (ASTE-V2 and the benchmark share SemEval sentences). ACOS and ASQP dev/test
     splits are drawn from SemEval train data and never scored here: held out, they would only
-    remove training sentences (384 of laptop16's)."""
-    files = [split_file(name, split, data) for name in DATASETS for split in ("dev", "test")]
-    files += sorted((data / "sentence-sentiment").glob("*/val.json"))
-    files += sorted((data / "sentence-sentiment").glob("*/test.json"))
+    remove training sentences (384 of laptop16's). With ``names`` (scope ``trained``), only
+    those sets' dev and test files."""
+    files = [split_file(name, split, data) for name in (DATASETS if names is None else names)
+             for split in ("dev", "test")]
+    if names is None:
+        files += sorted((data / "sentence-sentiment").glob("*/val.json"))
+        files += sorted((data / "sentence-sentiment").glob("*/test.json"))
     return [path for path in files if path.is_file()]
 
 
@@ -170,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--datasets", default="rest14,laptop14,rest16,laptop16")
+    parser.add_argument("--held-out-scope", choices=tuple(HELD_OUT_SCOPES), default="all",
+                        help="whose dev and test sentences stay out of training: "
+                             + "; ".join(f"{k}: {v}" for k, v in HELD_OUT_SCOPES.items()))
     parser.add_argument("--checkpoint", type=Path, default=None,
                         help="a trained HF student: skip fine-tuning")
     parser.add_argument("--kind", choices=("tagger", "seq2seq"), default="tagger",
@@ -253,7 +271,9 @@ def main(argv: list[str] | None = None) -> int:
         specs = [part for name in names for part in (
             "--data", ":".join([DATASETS[name][0], str(split_file(name, "train", args.data)),
                                 str(split_file(name, "dev", args.data))]))]
-        held_out = [a for path in held_out_files(args.data) for a in ("--held-out", str(path))]
+        scope = names if args.held_out_scope == "trained" else None
+        held_out = [a for path in held_out_files(args.data, scope)
+                    for a in ("--held-out", str(path))]
         common = ["--student", args.student, "--out", str(checkpoint), "--epochs",
                   str(args.epochs), "--seed", str(args.seed), "--threads", str(args.threads),
                   "--device", args.device]

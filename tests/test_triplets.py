@@ -406,6 +406,32 @@ def test_the_recipe_holds_out_every_scored_sets_dev_and_test_across_tasks(data_d
         assert len(shared) > 100 and all(ex.review.text in guard for ex in shared)
 
 
+def test_the_trained_scope_holds_out_only_the_trained_sets_dev_and_test(data_dir):
+    """``--held-out-scope trained`` (a model scored on its training sets only, e.g. the teacher):
+    the dev and test files of the ``--datasets`` sets, none of another set, no sentence set,
+    so rest16's train sentences that are ASTE 15res test sentences stay in training."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import train_default
+
+    from fsa_edge.readers import read_dataset
+    from fsa_edge.training import HeldOut
+
+    names = ["rest14", "rest16"]
+    files = train_default.held_out_files(data_dir, names)
+    assert sorted(files) == sorted(train_default.split_file(name, split, data_dir)
+                                   for name in names for split in ("dev", "test"))
+    assert set(train_default.HELD_OUT_SCOPES) == {"all", "trained"}
+    guard = HeldOut([ex.review.text for path in files for ex in read_dataset(path).examples])
+    aste_test = HeldOut([ex.review.text for ex in read_dataset(
+        train_default.split_file("aste15res", "test", data_dir)).examples])
+    train = read_dataset(train_default.split_file("rest16", "train", data_dir)).examples
+    shared = [ex for ex in train if ex.review.text in aste_test]
+    kept = [ex for ex in shared if ex.review.text not in guard]  # (a few sit in rest14's too)
+    assert len(kept) > 100
+
+
 def test_training_pairs_are_gold_aspect_by_gold_opinion_plus_distractor_words():
     from fsa_edge.model import SentimentElement
     from fsa_edge_tagger.triplets import DISTRACTORS, triplet_targets
