@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from benchmark_scripts import benchmark_script
 
 from fsa_edge_tagger.scheme import Piece
 from fsa_edge_tagger.triplets import (DISTANCE_BUCKETS, PAIR_CLASSES, SPAN_TAGS, decode_spans,
@@ -381,28 +382,36 @@ def test_a_teachers_triplets_on_unlabeled_sentences_read_back_as_training_data(a
     assert below["kept"] == 0 and below["by_source"]["yelp2"]["below_min_score"] == len(expected)
 
 
+def _texts(files):
+    """The held-out guard of ``files``' sentences (what ``--held-out`` builds in training)."""
+    from fsa_edge.readers import read_dataset
+    from fsa_edge.training import HeldOut
+
+    return HeldOut([ex.review.text for path in files for ex in read_dataset(path).examples])
+
+
+def _train_in_aste15res_test(recipe, data_dir: Path, name: str) -> list:
+    """The train examples of ``recipe``'s set ``name`` that are ASTE 15res test sentences."""
+    from fsa_edge.readers import read_dataset
+
+    aste_test = _texts([recipe.split_file("aste15res", "test", data_dir)])
+    return [ex for ex in read_dataset(recipe.split_file(name, "train", data_dir)).examples
+            if ex.review.text in aste_test]
+
+
 def test_the_recipe_holds_out_every_scored_sets_dev_and_test_across_tasks(data_dir):
     """``train_default.py`` holds out the dev and test splits of every set it knows (ATSA, ACSA,
     ASTE, sentence sets), whichever sets it trains: ASTE 15res test sentences that sit in
     ASTE 16res train and in the benchmark's rest16 train are dropped from both."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    import train_default
-    from fsa_edge.readers import read_dataset
-    from fsa_edge.training import HeldOut
-
-    files = train_default.held_out_files(data_dir)
-    for name in train_default.DATASETS:
+    recipe = benchmark_script("train_default")
+    files = recipe.held_out_files(data_dir)
+    for name in recipe.DATASETS:
         for split in ("dev", "test"):
-            assert train_default.split_file(name, split, data_dir) in files
+            assert recipe.split_file(name, split, data_dir) in files
     assert any("sst2" in str(path) for path in files)
-    guard = HeldOut([ex.review.text for path in files for ex in read_dataset(path).examples])
-    aste_test = HeldOut([ex.review.text for ex in read_dataset(
-        train_default.split_file("aste15res", "test", data_dir)).examples])
+    guard = _texts(files)
     for name in ("aste16res", "rest16"):
-        train = read_dataset(train_default.split_file(name, "train", data_dir)).examples
-        shared = [ex for ex in train if ex.review.text in aste_test]
+        shared = _train_in_aste15res_test(recipe, data_dir, name)
         assert len(shared) > 100 and all(ex.review.text in guard for ex in shared)
 
 
@@ -410,24 +419,14 @@ def test_the_trained_scope_holds_out_only_the_trained_sets_dev_and_test(data_dir
     """``--held-out-scope trained`` (a model scored on its training sets only, e.g. the teacher):
     the dev and test files of the ``--datasets`` sets, none of another set, no sentence set,
     so rest16's train sentences that are ASTE 15res test sentences stay in training."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    import train_default
-
-    from fsa_edge.readers import read_dataset
-    from fsa_edge.training import HeldOut
-
+    recipe = benchmark_script("train_default")
     names = ["rest14", "rest16"]
-    files = train_default.held_out_files(data_dir, names)
-    assert sorted(files) == sorted(train_default.split_file(name, split, data_dir)
+    files = recipe.held_out_files(data_dir, names)
+    assert sorted(files) == sorted(recipe.split_file(name, split, data_dir)
                                    for name in names for split in ("dev", "test"))
-    assert set(train_default.HELD_OUT_SCOPES) == {"all", "trained"}
-    guard = HeldOut([ex.review.text for path in files for ex in read_dataset(path).examples])
-    aste_test = HeldOut([ex.review.text for ex in read_dataset(
-        train_default.split_file("aste15res", "test", data_dir)).examples])
-    train = read_dataset(train_default.split_file("rest16", "train", data_dir)).examples
-    shared = [ex for ex in train if ex.review.text in aste_test]
+    assert set(recipe.HELD_OUT_SCOPES) == {"all", "trained"}
+    guard = _texts(files)
+    shared = _train_in_aste15res_test(recipe, data_dir, "rest16")
     kept = [ex for ex in shared if ex.review.text not in guard]  # (a few sit in rest14's too)
     assert len(kept) > 100
 
